@@ -1,0 +1,180 @@
+/* Encoding and incremental decoding of forkpool frames (doc/PROTOCOL.md). */
+#include <string.h>
+
+#include "frame.h"
+
+static inline uint16_t
+get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t
+get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+static inline void
+put16(unsigned char *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static inline void
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = (v >> 16) & 0xff;
+	p[2] = (v >> 8) & 0xff;
+	p[3] = v & 0xff;
+}
+
+static inline void
+put64(unsigned char *p, uint64_t v)
+{
+	put32(p, v >> 32);
+	put32(p + 4, v & 0xffffffff);
+}
+
+static int
+type_known(unsigned type)
+{
+	switch (type) {
+	case FRAME_HELLO:
+	case FRAME_JOB:
+	case FRAME_RESULT:
+	case FRAME_ERROR:
+	case FRAME_HEARTBEAT:
+	case FRAME_SUBMIT:
+	case FRAME_STATUS:
+	case FRAME_CONTROL:
+		return 1;
+	}
+	return 0;
+}
+
+enum frame_decode_result
+frame_decode(const void *buf, size_t len, uint32_t max, struct frame *f,
+    size_t *need, const char **why)
+{
+	const unsigned char	*p = buf;
+	uint32_t		 bodylen, keylen, paylen;
+
+	*need = FRAME_HEADER_SIZE;
+	if (len < FRAME_HEADER_SIZE)
+		return FRAME_SHORT;
+
+	if (p[0] != FRAME_MAGIC0 || p[1] != FRAME_MAGIC1) {
+		*why = "bad magic";
+		return FRAME_BAD;
+	}
+	if (p[2] != FRAME_VERSION) {
+		*why = "unsupported protocol version";
+		return FRAME_BAD;
+	}
+	if (!type_known(p[3])) {
+		*why = "unknown message type";
+		return FRAME_BAD;
+	}
+	if ((get16(p + 4) & ~FRAME_F_ALL) != 0) {
+		*why = "undefined flag bits set";
+		return FRAME_BAD;
+	}
+	bodylen = get32(p + 12);
+	if (bodylen < FRAME_BODY_MIN) {
+		*why = "body shorter than its two length prefixes";
+		return FRAME_BAD;
+	}
+	if (bodylen > max - FRAME_HEADER_SIZE) {
+		*why = "frame larger than the maximum frame size";
+		return FRAME_BAD;
+	}
+	*need = FRAME_HEADER_SIZE + (size_t)bodylen;
+	if (len < *need)
+		return FRAME_SHORT;
+
+	keylen = get32(p + FRAME_HEADER_SIZE);
+	if (keylen > bodylen - FRAME_BODY_MIN) {
+		*why = "key length exceeds the body";
+		return FRAME_BAD;
+	}
+	paylen = get32(p + FRAME_HEADER_SIZE + 4 + keylen);
+	if (paylen != bodylen - FRAME_BODY_MIN - keylen) {
+		*why = "key and payload lengths do not add up to the body";
+		return FRAME_BAD;
+	}
+
+	f->type = p[3];
+	f->flags = get16(p + 4);
+	f->aux = get16(p + 6);
+	f->arg = get32(p + 8);
+	f->id = get64(p + 16);
+	f->keylen = keylen;
+	f->key = (const char *)p + FRAME_HEADER_SIZE + 4;
+	f->paylen = paylen;
+	f->payload = f->key + keylen + 4;
+	return FRAME_OK;
+}
+
+size_t
+frame_encode(void *dst, const struct frame *f)
+{
+	unsigned char	*p = dst;
+
+	p[0] = FRAME_MAGIC0;
+	p[1] = FRAME_MAGIC1;
+	p[2] = FRAME_VERSION;
+	p[3] = f->type;
+	put16(p + 4, f->flags);
+	put16(p + 6, f->aux);
+	put32(p + 8, f->arg);
+	put32(p + 12, FRAME_BODY_MIN + f->keylen + f->paylen);
+	put64(p + 16, f->id);
+	p += FRAME_HEADER_SIZE;
+	put32(p, f->keylen);
+	if (f->keylen > 0)
+		memcpy(p + 4, f->key, f->keylen);
+	p += 4 + f->keylen;
+	put32(p, f->paylen);
+	if (f->paylen > 0)
+		memcpy(p + 4, f->payload, f->paylen);
+	return frame_size(f->keylen, f->paylen);
+}
+
+const char *
+frame_type_name(unsigned type)
+{
+	switch (type) {
+	case FRAME_HELLO:	return "HELLO";
+	case FRAME_JOB:		return "JOB";
+	case FRAME_RESULT:	return "RESULT";
+	case FRAME_ERROR:	return "ERROR";
+	case FRAME_HEARTBEAT:	return "HEARTBEAT";
+	case FRAME_SUBMIT:	return "SUBMIT";
+	case FRAME_STATUS:	return "STATUS";
+	case FRAME_CONTROL:	return "CONTROL";
+	}
+	return "unknown";
+}
+
+const char *
+frame_status_name(unsigned status)
+{
+	switch (status) {
+	case STATUS_OK:		return "ok";
+	case STATUS_ERROR:	return "error";
+	case STATUS_CRASHED:	return "crashed";
+	case STATUS_TIMEOUT:	return "timeout";
+	case STATUS_REJECTED:	return "rejected";
+	}
+	return "unknown";
+}

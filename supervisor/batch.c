@@ -1,0 +1,357 @@
+/*
+ * Batch mode: jobs are the lines of standard input, results the lines of
+ * standard output, in input order (through a reorder ring) or in completion
+ * order.  Input is read only while the ledger has room, so memory stays
+ * flat however long the input.  A job that fails is reported on stderr
+ * (and in --failed FILE), never dropped.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+#include "xmalloc.h"
+
+#define INPUT_CHUNK	(64 * 1024)
+#define OUTPUT_FLUSH	(64 * 1024)
+
+static struct buf	 in;
+static struct buf	 out;
+static struct event	*ev_input;
+static int		 input_pollable;
+static int		 input_eof;
+static int		 input_stopped;	/* by a signal: drain what is taken */
+static int		 skipping;	/* discarding an overlong line */
+static int		 stop_signal;
+static uint64_t		 next_line = 1;
+static uint64_t		 next_seq = 1;
+static uint64_t		 out_next = 1;
+static uint32_t		*reorder;
+static uint32_t		 reorder_mask;
+static uint64_t		 nfailed;
+static FILE		*failed_fp;
+
+static void	input_ready(evutil_socket_t, short, void *);
+
+void
+batch_init(void)
+{
+	struct stat	st;
+	uint32_t	size = 1;
+
+	buf_init(&in);
+	buf_init(&out);
+	while (size < opts.queue_max)
+		size <<= 1;
+	reorder = xcalloc(size, sizeof *reorder);
+	reorder_mask = size - 1;
+	if (opts.failed_path != NULL &&
+	    (failed_fp = fopen(opts.failed_path, "w")) == NULL)
+		fatal("%s", opts.failed_path);
+	/*
+	 * Pipes and terminals are polled; regular files and devices such as
+	 * /dev/null cannot be, and are read whenever there is room.
+	 */
+	if (fstat(STDIN_FILENO, &st) == -1)
+		fatal("standard input");
+	input_pollable = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+	    isatty(STDIN_FILENO);
+	ev_input = event_new(base, input_pollable ? STDIN_FILENO : -1,
+	    input_pollable ? EV_READ | EV_PERSIST : 0, input_ready, NULL);
+	if (ev_input == NULL)
+		fatalx("event_new failed");
+}
+
+static void
+write_output(void)
+{
+	ssize_t	n;
+
+	while (out.len > 0) {
+		n = buf_write(&out, STDOUT_FILENO);
+		if (n == -1) {
+			if (errno == EPIPE) {
+				log_info("standard output closed; stopping");
+				batch_abort(1);
+			}
+			fatal("writing standard output");
+		}
+	}
+	buf_shrink(&out, 4 * OUTPUT_FLUSH);
+}
+
+static void
+report_failure(struct job *j, const char *msg, size_t msglen)
+{
+	const char	*line = j->data.p + j->keylen;
+	size_t		 len = j->data.len - j->keylen;
+
+	nfailed++;
+	if (j->status == STATUS_ERROR)
+		log_warnx("line %llu failed: error: %.*s",
+		    (unsigned long long)j->line, (int)msglen, msg);
+	else
+		log_warnx("line %llu failed: %s after %u attempt%s: %.*s",
+		    (unsigned long long)j->line, frame_status_name(j->status),
+		    j->attempt, j->attempt == 1 ? "" : "s",
+		    (int)(len > 80 ? 80 : len), line);
+	if (failed_fp != NULL) {
+		fwrite(line, 1, len, failed_fp);
+		fputc('\n', failed_fp);
+		fflush(failed_fp);
+	}
+}
+
+/* Writes one finished job out and frees its record. */
+static void
+emit(uint32_t idx, const char *res, size_t len)
+{
+	struct job	*j = ledger_job(idx);
+	char		*p;
+
+	if (j->status != STATUS_OK)
+		report_failure(j, res, len);
+	else if ((p = buf_append_space(&out, len + 1)) != NULL) {
+		memcpy(p, res, len);
+		p[len] = '\n';
+	} else {
+		log_warn("line %llu: holding its result",
+		    (unsigned long long)j->line);
+		j->status = STATUS_ERROR;
+		report_failure(j, "out of memory", 13);
+	}
+	ledger_release(idx);
+	if (out.len >= OUTPUT_FLUSH)
+		write_output();
+}
+
+void
+batch_job_done(uint32_t idx, const char *res, size_t len)
+{
+	struct job	*j = ledger_job(idx);
+
+	if (opts.order == ORDER_COMPLETION) {
+		emit(idx, res, len);
+		return;
+	}
+	if (j->seq != out_next) {
+		/* Early: hold the result until the lines before it are out. */
+		if (bytes_set(&j->result, res, len, NULL, 0) == -1) {
+			j->status = STATUS_ERROR;
+			bytes_set(&j->result, "out of memory", 13, NULL, 0);
+		}
+		return;
+	}
+	emit(idx, res, len);
+	out_next++;
+	while (out_next < next_seq) {
+		idx = reorder[out_next & reorder_mask];
+		j = ledger_job(idx);
+		if (j->state != JOB_DONE)
+			break;
+		emit(idx, j->result.p, j->result.len);
+		out_next++;
+	}
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Field n (1-based) of a line; an empty key when there are fewer fields. */
+static void
+key_field(const char *line, size_t len, int n, const char **key,
+    size_t *keylen)
+{
+	size_t	i = 0, start;
+
+	for (;;) {
+		while (i < len && is_space(line[i]))
+			i++;
+		start = i;
+		while (i < len && !is_space(line[i]))
+			i++;
+		if (--n == 0 || start == len)
+			break;
+	}
+	*key = line + start;
+	*keylen = i - start;
+}
+
+static void
+reject_line(uint64_t seq, const char *why)
+{
+	nfailed++;
+	log_warnx("line %llu failed: rejected: %s", (unsigned long long)seq,
+	    why);
+}
+
+static void
+take_line(const char *line, size_t len)
+{
+	const char	*key = NULL;
+	size_t		 keylen = 0;
+	uint32_t	 idx;
+	struct job	*j;
+
+	if (opts.key_field > 0)
+		key_field(line, len, opts.key_field, &key, &keylen);
+	if (frame_size(keylen, len) > opts.frame_max) {
+		reject_line(next_line++, "longer than the maximum frame size");
+		return;
+	}
+	idx = ledger_alloc();
+	j = ledger_job(idx);
+	if (bytes_set(&j->data, key, keylen, line, len) == -1) {
+		ledger_release(idx);
+		reject_line(next_line++, "out of memory");
+		return;
+	}
+	j->line = next_line++;
+	j->seq = next_seq++;
+	j->keylen = keylen;
+	if (opts.key_field > 0)
+		j->partition = partition_of(key, keylen);
+	reorder[j->seq & reorder_mask] = idx;
+	dispatch_submit(idx);
+}
+
+/* Turns buffered lines into jobs while the ledger has room. */
+static void
+take_lines(void)
+{
+	char	*p, *nl;
+	size_t	 len;
+
+	while (in.len > 0 && ledger_room() > 0) {
+		p = buf_head(&in);
+		nl = memchr(p, '\n', in.len);
+		if (skipping) {
+			if (nl == NULL) {
+				buf_consume(&in, in.len);
+				break;
+			}
+			skipping = 0;
+			buf_consume(&in, nl - p + 1);
+			continue;
+		}
+		if (nl == NULL) {
+			if (in.len < opts.frame_max && !input_eof)
+				break;
+			if (!input_eof) {
+				/* No newline within a frame's size: drop it. */
+				reject_line(next_line++,
+				    "longer than the maximum frame size");
+				skipping = 1;
+				buf_consume(&in, in.len);
+				break;
+			}
+			len = in.len;	/* the last line, without newline */
+		} else
+			len = nl - p;
+		take_line(p, len);
+		buf_consume(&in, nl != NULL ? len + 1 : len);
+	}
+	if (in.len == 0)
+		buf_shrink(&in, 4 * INPUT_CHUNK);
+}
+
+static int
+wants_input(void)
+{
+	return !input_eof && !input_stopped && ledger_room() > 0 &&
+	    (in.len == 0 || memchr(buf_head(&in), '\n', in.len) == NULL);
+}
+
+static void
+input_ready(evutil_socket_t fd, short ev, void *arg)
+{
+	ssize_t	n;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (!wants_input())
+		return;
+	n = buf_read(&in, STDIN_FILENO, INPUT_CHUNK);
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n == -1)
+		fatal("reading standard input");
+	if (n == 0)
+		input_eof = 1;
+	supervisor_settle();
+}
+
+/* Called every loop turn: takes input while there is room for it. */
+void
+batch_room(void)
+{
+	if (input_stopped)
+		return;
+	take_lines();
+	if (wants_input()) {
+		if (input_pollable) {
+			if (!event_pending(ev_input, EV_READ, NULL))
+				event_add(ev_input, NULL);
+		} else
+			event_active(ev_input, 0, 0);
+	} else if (input_pollable && event_pending(ev_input, EV_READ, NULL))
+		event_del(ev_input);
+}
+
+void
+batch_flush(void)
+{
+	if (out.len > 0)
+		write_output();
+}
+
+/* SIGTERM or SIGINT: take no more input, finish what was taken. */
+void
+batch_stop_input(int sig)
+{
+	if (input_stopped)
+		return;
+	input_stopped = 1;
+	stop_signal = sig;
+	event_del(ev_input);
+	if (!input_eof || in.len > 0)
+		log_warnx("%s: finishing the jobs taken, up to line %llu; "
+		    "input after it is not read", strsignal(sig),
+		    (unsigned long long)(next_line - 1));
+	in.len = in.off = 0;
+}
+
+int
+batch_finished(void)
+{
+	return (input_stopped || (input_eof && in.len == 0)) &&
+	    ledger_live() == 0;
+}
+
+int
+batch_status(void)
+{
+	if (stop_signal != 0)
+		return 128 + stop_signal;
+	return nfailed > 0 ? 1 : 0;
+}
+
+void
+batch_abort(int status)
+{
+	pool_kill_all();
+	if (out.len > 0)
+		(void)buf_write(&out, STDOUT_FILENO);
+	exit(status);
+}
+

@@ -1,0 +1,185 @@
+/*
+ * The job ledger: a slab of job records, allocated once and reused, so the
+ * hot path never allocates for a tiny job.  A job is queued, then in flight
+ * on one worker at one attempt, then done; its index is its id on the wire.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "supervisor.h"
+#include "xmalloc.h"
+
+static struct job	*jobs;
+static uint32_t		 njobs;
+static struct jobq	 freelist;
+
+void
+ledger_init(uint32_t size)
+{
+	uint32_t	i;
+
+	njobs = size;
+	jobs = xcalloc(size, sizeof *jobs);
+	jobq_init(&freelist);
+	for (i = 0; i < size; i++) {
+		jobs[i].data.p = jobs[i].data.small;
+		jobs[i].data.cap = BYTES_INLINE;
+		jobs[i].result.p = jobs[i].result.small;
+		jobs[i].result.cap = BYTES_INLINE;
+		jobq_push(&freelist, i);
+	}
+}
+
+struct job *
+ledger_job(uint32_t idx)
+{
+	return &jobs[idx];
+}
+
+uint32_t
+ledger_index(const struct job *j)
+{
+	return (uint32_t)(j - jobs);
+}
+
+/* Takes a free record, or JOB_NONE when the ledger is full. */
+uint32_t
+ledger_alloc(void)
+{
+	uint32_t	 idx;
+	struct job	*j;
+
+	if ((idx = jobq_pop(&freelist)) == JOB_NONE)
+		return JOB_NONE;
+	j = &jobs[idx];
+	j->attempt = 1;
+	j->state = JOB_QUEUED;
+	j->status = STATUS_OK;
+	j->worker = -1;
+	j->partition = PARTITION_NONE;
+	j->keylen = 0;
+	j->data.len = 0;
+	j->result.len = 0;
+	return idx;
+}
+
+static void
+bytes_trim(struct bytes *b)
+{
+	/* A huge job should not pin its memory in the slab forever. */
+	if (b->p != b->small && b->cap > 64 * 1024) {
+		free(b->p);
+		b->p = b->small;
+		b->cap = BYTES_INLINE;
+	}
+	b->len = 0;
+}
+
+void
+ledger_release(uint32_t idx)
+{
+	struct job	*j = &jobs[idx];
+
+	bytes_trim(&j->data);
+	bytes_trim(&j->result);
+	j->state = JOB_FREE;
+	jobq_push(&freelist, idx);
+}
+
+uint32_t
+ledger_room(void)
+{
+	return freelist.count;
+}
+
+uint32_t
+ledger_live(void)
+{
+	return njobs - freelist.count;
+}
+
+/* Stores a then b; -1 on ENOMEM (the job is then left unchanged). */
+int
+bytes_set(struct bytes *dst, const char *a, size_t alen, const char *b,
+    size_t blen)
+{
+	size_t	 need = alen + blen, cap;
+	char	*p;
+
+	if (need > UINT32_MAX)
+		return -1;
+	if (need > dst->cap) {
+		cap = dst->cap;
+		while (cap < need)
+			cap = cap * 2 > UINT32_MAX ? UINT32_MAX : cap * 2;
+		p = dst->p == dst->small ? malloc(cap) : realloc(dst->p, cap);
+		if (p == NULL)
+			return -1;
+		dst->p = p;
+		dst->cap = cap;
+	}
+	if (alen > 0)
+		memcpy(dst->p, a, alen);
+	if (blen > 0)
+		memcpy(dst->p + alen, b, blen);
+	dst->len = need;
+	return 0;
+}
+
+void
+jobq_init(struct jobq *q)
+{
+	q->head = q->tail = JOB_NONE;
+	q->count = 0;
+}
+
+void
+jobq_push(struct jobq *q, uint32_t idx)
+{
+	jobs[idx].next = JOB_NONE;
+	if (q->tail == JOB_NONE)
+		q->head = idx;
+	else
+		jobs[q->tail].next = idx;
+	q->tail = idx;
+	q->count++;
+}
+
+void
+jobq_push_front(struct jobq *q, uint32_t idx)
+{
+	jobs[idx].next = q->head;
+	q->head = idx;
+	if (q->tail == JOB_NONE)
+		q->tail = idx;
+	q->count++;
+}
+
+uint32_t
+jobq_pop(struct jobq *q)
+{
+	uint32_t	idx = q->head;
+
+	if (idx == JOB_NONE)
+		return JOB_NONE;
+	q->head = jobs[idx].next;
+	if (q->head == JOB_NONE)
+		q->tail = JOB_NONE;
+	q->count--;
+	return idx;
+}
+
+/* Puts the whole of src, in its order, in front of dst; empties src. */
+void
+jobq_requeue_front(struct jobq *dst, struct jobq *src)
+{
+	if (src->head == JOB_NONE)
+		return;
+	jobs[src->tail].next = dst->head;
+	if (dst->tail == JOB_NONE)
+		dst->tail = src->tail;
+	dst->head = src->head;
+	dst->count += src->count;
+	jobq_init(src);
+}

@@ -1,0 +1,290 @@
+/*
+ * forkpool: a pre-fork worker supervisor.  This file reads the options,
+ * sets up the event loop and its signal events, and runs the loop until
+ * every job has ended and every worker has gone.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handler.h"
+#include "log.h"
+#include "supervisor.h"
+
+struct options		 opts;
+struct event_base	*base;
+
+static int		 finishing;
+static int		 interrupts;
+
+enum {
+	OPT_KILL_GRACE = 256,
+	OPT_WINDOW,
+	OPT_PARTITIONS,
+	OPT_FRAME_MAX,
+	OPT_FAILED,
+};
+
+static const struct option longopts[] = {
+	{ "workers",		required_argument,	NULL, 'w' },
+	{ "key-field",		required_argument,	NULL, 'k' },
+	{ "order",		required_argument,	NULL, 'o' },
+	{ "attempts",		required_argument,	NULL, 'a' },
+	{ "timeout",		required_argument,	NULL, 't' },
+	{ "queue",		required_argument,	NULL, 'q' },
+	{ "kill-grace",		required_argument,	NULL, OPT_KILL_GRACE },
+	{ "window",		required_argument,	NULL, OPT_WINDOW },
+	{ "partitions",		required_argument,	NULL, OPT_PARTITIONS },
+	{ "frame-max",		required_argument,	NULL, OPT_FRAME_MAX },
+	{ "failed",		required_argument,	NULL, OPT_FAILED },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ NULL,			0,			NULL, 0 }
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+"usage: forkpool [options] builtin:NAME [ARGS...] < jobs > results\n"
+"\n"
+"Runs each line of standard input as a job on a pool of worker processes\n"
+"and writes one result line per job to standard output.\n"
+"\n"
+"  -w, --workers N       worker processes (default: online CPUs)\n"
+"  -k, --key-field N     field N of each line is its key: jobs of one key\n"
+"                        run one at a time, in input order\n"
+"  -o, --order ORDER     input (default) or completion\n"
+"  -a, --attempts N      tries per job before it fails (default 3)\n"
+"  -t, --timeout SEC     kill a job's worker after SEC seconds (default: none)\n"
+"      --kill-grace SEC  SIGKILL this long after SIGTERM (default 1)\n"
+"  -q, --queue N         jobs held in memory at most (default 16384)\n"
+"      --window N        jobs in flight per worker (default: adaptive)\n"
+"      --partitions N    key partitions (default 256)\n"
+"      --frame-max BYTES largest frame (default 16777216)\n"
+"      --failed FILE     write the input line of each failed job to FILE\n"
+"  -v, --verbose         log more (twice for debug)\n"
+"  -h, --help            this text\n"
+"  -V, --version         the version\n"
+"\n"
+"Handlers: builtin:%s.\n"
+"Exit status: 0 all jobs succeeded, 1 some failed, 2 usage or start-up\n"
+"error, 128+N stopped by signal N after finishing the jobs taken.\n",
+	    builtin_names());
+}
+
+static void
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "forkpool: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'forkpool --help'.\n");
+	exit(2);
+}
+
+static long long
+number(const char *arg, long long min, long long max, const char *what)
+{
+	const char	*errstr;
+	long long	 n;
+
+	n = strtonum(arg, min, max, &errstr);
+	if (errstr != NULL) {
+		fprintf(stderr, "forkpool: %s %s: %s\n", what, arg, errstr);
+		exit(2);
+	}
+	return n;
+}
+
+static uint64_t
+seconds(const char *arg, const char *what)
+{
+	char	*end;
+	double	 s;
+
+	errno = 0;
+	s = strtod(arg, &end);
+	if (errno != 0 || end == arg || *end != '\0' || !isfinite(s) ||
+	    s <= 0 || s > 1e6) {
+		fprintf(stderr, "forkpool: %s %s: not a number of seconds\n",
+		    what, arg);
+		exit(2);
+	}
+	return (uint64_t)(s * 1e9);
+}
+
+static void
+parse_options(int argc, char **argv)
+{
+	long	ncpu;
+	int	ch;
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	opts.workers = ncpu > 0 ? (int)ncpu : 1;
+	opts.partitions = 256;
+	opts.queue_max = 16384;
+	opts.attempts = 3;
+	opts.kill_grace_ns = 1000000000ULL;
+	opts.frame_max = FRAME_MAX_DEFAULT;
+	opts.order = ORDER_INPUT;
+
+	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:vhV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			opts.workers = number(optarg, 1, 1024, "workers");
+			break;
+		case 'k':
+			opts.key_field = number(optarg, 1, INT_MAX,
+			    "key field");
+			break;
+		case 'o':
+			if (strcmp(optarg, "input") == 0)
+				opts.order = ORDER_INPUT;
+			else if (strcmp(optarg, "completion") == 0)
+				opts.order = ORDER_COMPLETION;
+			else
+				usage_error("order %s: use input or "
+				    "completion", optarg);
+			break;
+		case 'a':
+			opts.attempts = number(optarg, 1, 1000, "attempts");
+			break;
+		case 't':
+			opts.timeout_ns = seconds(optarg, "timeout");
+			break;
+		case 'q':
+			opts.queue_max = number(optarg, 1, 1 << 24, "queue");
+			break;
+		case OPT_KILL_GRACE:
+			opts.kill_grace_ns = seconds(optarg, "kill grace");
+			break;
+		case OPT_WINDOW:
+			opts.window = number(optarg, 1, WINDOW_MAX, "window");
+			break;
+		case OPT_PARTITIONS:
+			opts.partitions = number(optarg, 1, 1 << 20,
+			    "partitions");
+			break;
+		case OPT_FRAME_MAX:
+			opts.frame_max = number(optarg, 64, UINT32_MAX,
+			    "frame max");
+			break;
+		case OPT_FAILED:
+			opts.failed_path = optarg;
+			break;
+		case 'v':
+			opts.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("forkpool %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'forkpool --help'.\n");
+			exit(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage_error("%sno handler given", "");
+	opts.handler = argv[0];
+	opts.handler_argc = argc - 1;
+	opts.handler_argv = argv + 1;
+	if (strncmp(opts.handler, "builtin:", 8) != 0)
+		usage_error("handler %s: expected builtin:NAME", opts.handler);
+	if (builtin_find(opts.handler + 8) == NULL) {
+		fprintf(stderr, "forkpool: no builtin handler %s (there are: "
+		    "%s)\n", opts.handler + 8, builtin_names());
+		exit(2);
+	}
+}
+
+/*
+ * After every event: take input while there is room, route what waits,
+ * write what was routed, and see whether the run is over.
+ */
+void
+supervisor_settle(void)
+{
+	batch_room();
+	dispatch_run();
+	wlink_flush_all();
+	batch_flush();
+	if (!finishing && batch_finished() && pool_settled()) {
+		finishing = 1;
+		pool_shutdown();
+	}
+	if (finishing && pool_alive() == 0)
+		event_base_loopbreak(base);
+}
+
+static void
+on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	switch (sig) {
+	case SIGCHLD:
+		pool_sigchld();
+		break;
+	case SIGINT:
+		if (++interrupts > 1) {
+			log_warnx("interrupted again: stopping now");
+			batch_abort(128 + SIGINT);
+		}
+		/* FALLTHROUGH */
+	case SIGTERM:
+		batch_stop_input(sig);
+		break;
+	}
+	supervisor_settle();
+}
+
+static void
+add_signal(int sig)
+{
+	struct event	*ev;
+
+	if ((ev = evsignal_new(base, sig, on_signal, NULL)) == NULL ||
+	    evsignal_add(ev, NULL) == -1)
+		fatalx("cannot watch signal %d", sig);
+}
+
+int
+main(int argc, char **argv, char **envp)
+{
+	setproctitle_init(argc, argv, envp);
+	log_init("forkpool", 0);
+	parse_options(argc, argv);
+	log_init("forkpool", opts.verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	add_signal(SIGCHLD);
+	add_signal(SIGINT);
+	add_signal(SIGTERM);
+
+	ledger_init(opts.queue_max);
+	dispatch_init();
+	batch_init();
+	pool_init();
+	setproctitle("supervisor");
+	pool_start();
+	supervisor_settle();
+	event_base_dispatch(base);
+
+	batch_flush();
+	return batch_status();
+}

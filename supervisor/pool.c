@@ -1,0 +1,423 @@
+/*
+ * Worker slots: spawning, reaping, restarting with backoff, and the two
+ * ways a job can kill its worker (a crash, a timeout).  A slot keeps its
+ * number across restarts; the process in it changes.  Every lost worker
+ * comes through worker_reaped(), the one place its jobs are put back.
+ */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+#include "xmalloc.h"
+
+#define BACKOFF_BASE_NS		10000000ULL	/* 10 ms */
+#define BACKOFF_CAP_NS		5000000000ULL	/* 5 s */
+#define EX_HANDLER_INIT		78		/* worker: handler init failed */
+#define HELLO_FAILURES_MAX	5
+
+struct worker		*workers;
+static struct slot_board *boards;
+static unsigned		 hello_failures;
+static int		 shutting_down;
+
+static void	worker_timer(evutil_socket_t, short, void *);
+static void	spawn(struct worker *);
+
+uint64_t
+now_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void
+timer_in(struct worker *w, uint64_t ns)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ns / 1000000000ULL;
+	tv.tv_usec = (ns % 1000000000ULL) / 1000;
+	evtimer_add(w->ev_timer, &tv);
+}
+
+void
+pool_init(void)
+{
+	int	i;
+
+	workers = xcalloc(opts.workers, sizeof *workers);
+	/* Shared with the workers: each writes which job it is running. */
+	boards = mmap(NULL, opts.workers * sizeof *boards,
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (boards == MAP_FAILED)
+		fatal("mmap");
+	for (i = 0; i < opts.workers; i++) {
+		workers[i].slot = i;
+		workers[i].fd = -1;
+		workers[i].state = W_EMPTY;
+		jobq_init(&workers[i].inflight);
+		jobq_init(&workers[i].keyed);
+		workers[i].ev_timer = evtimer_new(base, worker_timer,
+		    &workers[i]);
+		if (workers[i].ev_timer == NULL)
+			fatalx("evtimer_new failed");
+	}
+}
+
+void
+pool_start(void)
+{
+	int	i;
+
+	for (i = 0; i < opts.workers; i++)
+		spawn(&workers[i]);
+}
+
+static void
+schedule_restart(struct worker *w)
+{
+	uint64_t	delay;
+	unsigned	shift;
+
+	shift = w->failed_starts > 0 ? w->failed_starts - 1 : 0;
+	delay = shift >= 20 ? BACKOFF_CAP_NS : BACKOFF_BASE_NS << shift;
+	if (delay > BACKOFF_CAP_NS)
+		delay = BACKOFF_CAP_NS;
+	/* Jitter of +-25% keeps slots that died together from restarting
+	 * in lockstep. */
+	delay = delay * 3 / 4 + arc4random_uniform((uint32_t)(delay / 2000000
+	    + 1)) * 1000000ULL;
+	log_info("worker %d: restarting in %llu ms", w->slot,
+	    (unsigned long long)(delay / 1000000));
+	timer_in(w, delay);
+}
+
+static void
+spawn(struct worker *w)
+{
+	int	sv[2];
+	pid_t	pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("worker %d: socketpair", w->slot);
+		w->failed_starts++;
+		schedule_restart(w);
+		return;
+	}
+	memset(&boards[w->slot], 0, sizeof boards[w->slot]);
+	switch (pid = fork()) {
+	case -1:
+		log_warn("worker %d: fork", w->slot);
+		close(sv[0]);
+		close(sv[1]);
+		w->failed_starts++;
+		schedule_restart(w);
+		return;
+	case 0:
+		close(sv[0]);
+		worker_main(sv[1], w->slot, &boards[w->slot]);
+	}
+	close(sv[1]);
+	w->pid = pid;
+	w->state = W_STARTING;
+	w->greeted = 0;
+	w->end = END_NONE;
+	w->culprit = JOB_NONE;
+	w->job_ns = 0;
+	w->busy_since_ns = 0;
+	w->window = opts.window != 0 ? opts.window : WINDOW_START;
+	wlink_open(w, sv[0]);
+	log_debug("worker %d: started, pid %d", w->slot, (int)pid);
+}
+
+void
+pool_ready(struct worker *w)
+{
+	w->state = W_READY;
+	w->greeted = 1;
+	hello_failures = 0;
+	log_info("worker %d: ready, pid %d", w->slot, (int)w->pid);
+}
+
+void
+pool_result(struct worker *w)
+{
+	w->failed_starts = 0;
+}
+
+/* Finds the job the worker was running from its board, else the oldest. */
+static uint32_t
+find_culprit(struct worker *w)
+{
+	uint64_t	id = boards[w->slot].job_id;
+	uint32_t	idx;
+
+	for (idx = w->inflight.head; idx != JOB_NONE;
+	    idx = ledger_job(idx)->next)
+		if ((uint64_t)idx + 1 == id)
+			return idx;
+	return w->inflight.head;
+}
+
+/* Stops using a worker; its jobs are put back when it has been reaped. */
+void
+pool_fail_worker(struct worker *w, enum worker_end end, const char *why)
+{
+	if (w->state == W_EMPTY || w->state == W_STOPPING)
+		return;
+	log_debug("worker %d: dropping: %s", w->slot, why);
+	w->state = W_STOPPING;
+	w->end = end;
+	if (w->culprit == JOB_NONE && end != END_SHUTDOWN)
+		w->culprit = find_culprit(w);
+	wlink_close(w);
+	kill(w->pid, SIGKILL);
+}
+
+/* The per-job timeout: the board says how long the running job has run. */
+static void
+check_timeout(struct worker *w)
+{
+	struct slot_board	*b = &boards[w->slot];
+	uint64_t		 now = now_ns(), started, id;
+	uint32_t		 idx;
+
+	if (w->inflight.count == 0)
+		return;
+	id = b->job_id;
+	started = b->started_ns;
+	idx = find_culprit(w);
+	if (id != (uint64_t)idx + 1 || started == 0 || started > now) {
+		timer_in(w, opts.timeout_ns);	/* between two jobs */
+		return;
+	}
+	if (now - started < opts.timeout_ns) {
+		timer_in(w, opts.timeout_ns - (now - started));
+		return;
+	}
+	log_warnx("worker %d: line %llu ran past the %.3g s timeout; "
+	    "killing pid %d", w->slot,
+	    (unsigned long long)ledger_job(idx)->seq,
+	    opts.timeout_ns / 1e9, (int)w->pid);
+	w->state = W_STOPPING;
+	w->end = END_TIMEOUT;
+	w->culprit = idx;
+	wlink_close(w);
+	kill(w->pid, SIGTERM);
+	timer_in(w, opts.kill_grace_ns);
+}
+
+void
+pool_watch_timeout(struct worker *w)
+{
+	if (opts.timeout_ns == 0 || evtimer_pending(w->ev_timer, NULL))
+		return;
+	timer_in(w, opts.timeout_ns);
+}
+
+static void
+worker_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)fd;
+	(void)ev;
+	switch (w->state) {
+	case W_EMPTY:
+		if (!shutting_down)
+			spawn(w);
+		break;
+	case W_READY:
+		check_timeout(w);
+		break;
+	case W_STARTING:
+		break;
+	case W_STOPPING:
+		/* The grace after SIGTERM or EOF is over. */
+		log_warnx("worker %d: pid %d did not exit; sending SIGKILL",
+		    w->slot, (int)w->pid);
+		kill(w->pid, SIGKILL);
+		break;
+	}
+	supervisor_settle();
+}
+
+static void
+describe_exit(struct worker *w, int status, char *out, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(out, len, "pid %d killed by signal %d (%s)",
+		    (int)w->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, len, "pid %d exited with status %d",
+		    (int)w->pid, WEXITSTATUS(status));
+}
+
+/* Charges the culprit an attempt; fails it when it has none left. */
+static void
+charge_culprit(struct worker *w)
+{
+	struct job	*j;
+	uint32_t	 idx = w->culprit, prev;
+
+	if (idx == JOB_NONE)
+		return;
+	j = ledger_job(idx);
+	if (j->attempt < opts.attempts) {
+		j->attempt++;
+		return;
+	}
+	/* Unlink it from the in-flight list and report it. */
+	if (w->inflight.head == idx)
+		jobq_pop(&w->inflight);
+	else {
+		for (prev = w->inflight.head; ledger_job(prev)->next != idx;
+		    prev = ledger_job(prev)->next)
+			;
+		ledger_job(prev)->next = j->next;
+		if (w->inflight.tail == idx)
+			w->inflight.tail = prev;
+		w->inflight.count--;
+	}
+	j->state = JOB_DONE;
+	j->worker = -1;
+	j->status = w->end == END_TIMEOUT ? STATUS_TIMEOUT : STATUS_CRASHED;
+	batch_job_done(idx, NULL, 0);
+}
+
+static void
+worker_reaped(struct worker *w, int status)
+{
+	char	what[128];
+	int	before_hello = !w->greeted;
+
+	describe_exit(w, status, what, sizeof what);
+	if (before_hello && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == EX_HANDLER_INIT) {
+		log_warnx("worker %d: the handler failed to start; stopping",
+		    w->slot);
+		batch_abort(2);
+	}
+	if (w->end == END_NONE) {
+		w->end = END_CRASH;
+		w->culprit = find_culprit(w);
+	}
+	if (w->end != END_SHUTDOWN)
+		log_warnx("worker %d: %s%s", w->slot, what,
+		    w->end == END_TIMEOUT ? " after a timeout" :
+		    w->end == END_PROTOCOL ? " after a protocol error" : "");
+	else
+		log_debug("worker %d: %s", w->slot, what);
+	wlink_close(w);
+	evtimer_del(w->ev_timer);
+	charge_culprit(w);
+	dispatch_requeue(w);
+	w->state = W_EMPTY;
+	w->pid = -1;
+	if (shutting_down)
+		return;
+	if (before_hello && ++hello_failures >= HELLO_FAILURES_MAX) {
+		log_warnx("workers keep dying before they start (last: %s); "
+		    "stopping", what);
+		batch_abort(2);
+	}
+	w->restarts++;
+	w->failed_starts++;
+	schedule_restart(w);
+}
+
+void
+pool_sigchld(void)
+{
+	pid_t	pid;
+	int	status, i;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			break;
+		for (i = 0; i < opts.workers; i++)
+			if (workers[i].pid == pid) {
+				worker_reaped(&workers[i], status);
+				break;
+			}
+	}
+}
+
+/* Asks every worker to exit: EOF on its link, SIGKILL after the grace. */
+void
+pool_shutdown(void)
+{
+	struct worker	*w;
+	int		 i;
+
+	shutting_down = 1;
+	for (i = 0; i < opts.workers; i++) {
+		w = &workers[i];
+		if (w->state == W_EMPTY) {
+			evtimer_del(w->ev_timer);
+			continue;
+		}
+		if (w->state != W_STOPPING) {
+			w->state = W_STOPPING;
+			w->end = END_SHUTDOWN;
+			wlink_close(w);
+		}
+		if (!evtimer_pending(w->ev_timer, NULL))
+			timer_in(w, opts.kill_grace_ns);
+	}
+}
+
+/* Whether every slot's first process has said HELLO or died. */
+int
+pool_settled(void)
+{
+	int	i;
+
+	for (i = 0; i < opts.workers; i++)
+		if (workers[i].state == W_STARTING)
+			return 0;
+	return 1;
+}
+
+int
+pool_alive(void)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < opts.workers; i++)
+		if (workers[i].state != W_EMPTY)
+			n++;
+	return n;
+}
+
+/* At exit: no worker may outlive the supervisor. */
+void
+pool_kill_all(void)
+{
+	int	i;
+
+	if (workers == NULL)
+		return;
+	for (i = 0; i < opts.workers; i++)
+		if (workers[i].state != W_EMPTY && workers[i].pid > 0)
+			kill(workers[i].pid, SIGKILL);
+	for (i = 0; i < opts.workers; i++)
+		if (workers[i].state != W_EMPTY && workers[i].pid > 0)
+			while (waitpid(workers[i].pid, NULL, 0) == -1 &&
+			    errno == EINTR)
+				;
+}

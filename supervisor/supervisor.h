@@ -1,0 +1,197 @@
+/*
+ * The supervisor: one libevent loop that owns the job ledger, the worker
+ * slots and the input.  Jobs enter in batch.c, wait in ledger.c, are routed
+ * in dispatch.c, cross to workers in wlink.c, and crashes are handled in
+ * pool.c.  Results leave through batch.c again.
+ */
+#ifndef SUPERVISOR_H
+#define SUPERVISOR_H
+
+#include <sys/types.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "frame.h"
+
+#define JOB_NONE	UINT32_MAX	/* end of a job list */
+#define PARTITION_NONE	UINT32_MAX	/* an unkeyed job */
+
+/* Inline space for small payloads and results, so tiny jobs never malloc. */
+#define BYTES_INLINE	24
+
+struct bytes {
+	char		*p;
+	uint32_t	 len;
+	uint32_t	 cap;
+	char		 small[BYTES_INLINE];
+};
+
+enum job_state {
+	JOB_FREE,
+	JOB_QUEUED,
+	JOB_INFLIGHT,
+	JOB_DONE,	/* finished, waiting for its turn at the output */
+};
+
+struct job {
+	uint64_t	 seq;		/* output order, from 1 */
+	uint64_t	 line;		/* input line number, for reports */
+	uint32_t	 next;		/* link in a queue or in-flight list */
+	uint32_t	 partition;
+	uint32_t	 keylen;	/* data holds key then payload */
+	uint16_t	 attempt;	/* the attempt being (or next to be) run */
+	uint8_t		 state;
+	uint8_t		 status;	/* enum frame_status, once done */
+	int		 worker;	/* slot while in flight */
+	struct bytes	 data;
+	struct bytes	 result;
+};
+
+/* A FIFO of jobs linked through job.next. */
+struct jobq {
+	uint32_t	 head;
+	uint32_t	 tail;
+	uint32_t	 count;
+};
+
+enum worker_state {
+	W_EMPTY,	/* no process; a restart may be scheduled */
+	W_STARTING,	/* forked, no HELLO yet */
+	W_READY,	/* takes jobs */
+	W_STOPPING,	/* told to go (SIGTERM or EOF); jobs requeue at reap */
+};
+
+enum worker_end {
+	END_NONE,
+	END_CRASH,	/* died on its own */
+	END_TIMEOUT,	/* killed for a job past its timeout */
+	END_PROTOCOL,	/* killed for a bad frame */
+	END_SHUTDOWN,	/* told to exit */
+};
+
+struct worker {
+	int		 slot;
+	pid_t		 pid;
+	enum worker_state state;
+	enum worker_end	 end;
+	int		 greeted;	/* said HELLO */
+	int		 fd;
+	struct event	*ev_read;
+	struct event	*ev_write;
+	struct event	*ev_timer;	/* respawn, timeout watch, kill grace */
+	struct buf	 in;
+	struct buf	 out;
+	struct jobq	 inflight;	/* in the order sent = the order answered */
+	struct jobq	 keyed;		/* queued jobs of partitions in this slot */
+	uint32_t	 window;
+	uint32_t	 culprit;	/* job charged for the current end */
+	double		 job_ns;	/* moving average of the service time */
+	uint64_t	 busy_since_ns;
+	unsigned	 failed_starts;	/* ends in a row without a result */
+	uint64_t	 jobs_done;
+	unsigned	 restarts;
+	int		 dirty;		/* out has frames not yet written */
+	struct worker	*next_dirty;
+};
+
+/* What the worker writes for the supervisor to read after a crash. */
+struct slot_board {
+	volatile uint64_t job_id;	/* the job being handled, 0 when idle */
+	volatile uint64_t started_ns;	/* CLOCK_MONOTONIC when it began */
+};
+
+enum order { ORDER_INPUT, ORDER_COMPLETION };
+
+struct options {
+	int		 workers;
+	uint32_t	 partitions;
+	uint32_t	 queue_max;
+	uint32_t	 window;	/* 0: adaptive up to WINDOW_MAX */
+	unsigned	 attempts;
+	uint64_t	 timeout_ns;	/* 0: none */
+	uint64_t	 kill_grace_ns;
+	uint32_t	 frame_max;
+	enum order	 order;
+	int		 key_field;	/* 0: unkeyed */
+	const char	*failed_path;
+	int		 verbose;
+	const char	*handler;	/* "builtin:fnv" */
+	int		 handler_argc;
+	char		**handler_argv;
+};
+
+#define WINDOW_MAX	4096
+#define WINDOW_START	32
+
+extern struct options	 opts;
+extern struct event_base *base;
+
+/* ledger.c */
+void		 ledger_init(uint32_t);
+struct job	*ledger_job(uint32_t);
+uint32_t	 ledger_index(const struct job *);
+uint32_t	 ledger_alloc(void);
+void		 ledger_release(uint32_t);
+uint32_t	 ledger_room(void);
+uint32_t	 ledger_live(void);
+int		 bytes_set(struct bytes *, const char *, size_t, const char *,
+		    size_t);
+void		 jobq_init(struct jobq *);
+void		 jobq_push(struct jobq *, uint32_t);
+void		 jobq_push_front(struct jobq *, uint32_t);
+uint32_t	 jobq_pop(struct jobq *);
+void		 jobq_requeue_front(struct jobq *, struct jobq *);
+
+/* dispatch.c */
+void		 dispatch_init(void);
+void		 dispatch_submit(uint32_t);
+void		 dispatch_requeue(struct worker *);
+void		 dispatch_run(void);
+void		 dispatch_adapt(struct worker *, unsigned, uint64_t);
+uint32_t	 dispatch_queued(void);
+uint32_t	 partition_of(const char *, size_t);
+
+/* wlink.c */
+void		 wlink_open(struct worker *, int);
+void		 wlink_close(struct worker *);
+int		 wlink_send_job(struct worker *, uint32_t);
+void		 wlink_flush_all(void);
+
+/* pool.c */
+extern struct worker	*workers;
+extern struct worker	*dirty_workers;
+void		 pool_init(void);
+void		 pool_start(void);
+void		 pool_ready(struct worker *);
+void		 pool_result(struct worker *);
+void		 pool_fail_worker(struct worker *, enum worker_end,
+		    const char *);
+void		 pool_shutdown(void);
+void		 pool_kill_all(void);
+int		 pool_alive(void);
+int		 pool_settled(void);
+void		 pool_sigchld(void);
+void		 pool_watch_timeout(struct worker *);
+uint64_t	 now_ns(void);
+
+/* main.c */
+void		 supervisor_settle(void);
+
+/* batch.c */
+void		 batch_init(void);
+void		 batch_start(void);
+void		 batch_job_done(uint32_t, const char *, size_t);
+void		 batch_room(void);
+void		 batch_stop_input(int);
+void		 batch_flush(void);
+int		 batch_finished(void);
+int		 batch_status(void);
+void		 batch_abort(int) __attribute__((noreturn));
+
+/* worker/worker.c, run in the child after fork */
+void		 worker_main(int, int, struct slot_board *)
+		    __attribute__((noreturn));
+
+#endif

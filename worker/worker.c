@@ -1,0 +1,218 @@
+/*
+ * The worker: a child of the supervisor that reads JOB frames from its
+ * link, runs the handler on each, and answers with RESULT frames.  It reads
+ * all that is there, handles every complete frame, and answers with one
+ * write.  It owns nothing of the parent's but its link: no event loop, no
+ * other descriptor, no signal handler.
+ */
+#include <sys/prctl.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "handler.h"
+#include "log.h"
+#include "supervisor.h"
+
+#define EX_HANDLER_INIT	78	/* pool.c stops the supervisor on this */
+#define EX_PROTOCOL	76
+#define READ_CHUNK	(256 * 1024)
+
+static int	corrupt_result;
+
+/* Fault injection for the crash builtin: this job answers with garbage. */
+void
+worker_corrupt_result(void)
+{
+	corrupt_result = 1;
+}
+
+static void
+reset_signals(void)
+{
+	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGHUP, SIGPIPE,
+	    SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGQUIT };
+	sigset_t		 none;
+	size_t			 i;
+
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		signal(sigs[i], SIG_DFL);
+	/* ^C at the terminal is for the supervisor, which drains. */
+	signal(SIGINT, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Leaves the link on WORKER_LINK_FD, stdio harmless, nothing else open. */
+static void
+own_descriptors(int fd)
+{
+	int	null;
+
+	if (fd != WORKER_LINK_FD) {
+		if (dup2(fd, WORKER_LINK_FD) == -1)
+			fatal("dup2");
+		close(fd);
+	}
+	if ((null = open("/dev/null", O_RDONLY)) == -1)
+		fatal("/dev/null");
+	dup2(null, STDIN_FILENO);
+	if (null != STDIN_FILENO)
+		close(null);
+	/* Stray prints go to the log, never into the results. */
+	dup2(STDERR_FILENO, STDOUT_FILENO);
+	closefrom(WORKER_LINK_FD + 1);
+}
+
+static void
+write_all(struct buf *out, int status)
+{
+	while (out->len > 0)
+		if (buf_write(out, WORKER_LINK_FD) == -1) {
+			if (errno == EPIPE)
+				_exit(status);	/* the supervisor is gone */
+			fatal("write");
+		}
+}
+
+static void
+send_frame(struct buf *out, uint8_t type, uint16_t aux, uint32_t arg,
+    uint64_t id, const char *payload, size_t paylen)
+{
+	struct frame	 f;
+	char		*p;
+
+	memset(&f, 0, sizeof f);
+	f.type = type;
+	f.aux = aux;
+	f.arg = arg;
+	f.id = id;
+	f.payload = payload;
+	f.paylen = paylen;
+	if ((p = buf_append_space(out, frame_size(0, paylen))) == NULL)
+		fatal("out of memory for a frame");
+	frame_encode(p, &f);
+}
+
+static uint64_t
+monotonic_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static const struct handler *
+start_handler(int slot, struct buf *out)
+{
+	const struct handler	*h;
+	const char		*name = opts.handler + strlen("builtin:");
+	char			 err[256] = "unknown handler";
+
+	if ((h = builtin_find(name)) == NULL ||
+	    (h->init != NULL && h->init(opts.handler_argc, opts.handler_argv,
+	    err, sizeof err) == -1)) {
+		log_warnx("handler %s: %s", opts.handler, err);
+		send_frame(out, FRAME_ERROR, 0, 0, 0, err, strlen(err));
+		write_all(out, EX_HANDLER_INIT);
+		_exit(EX_HANDLER_INIT);
+	}
+	(void)slot;
+	return h;
+}
+
+static void
+run_job(const struct handler *h, const struct frame *f,
+    struct slot_board *board, struct buf *res, struct buf *out)
+{
+	struct handler_job	job;
+	int			status;
+
+	job.id = f->id;
+	job.attempt = f->aux;
+	job.key = f->key;
+	job.keylen = f->keylen;
+	job.payload = f->payload;
+	job.paylen = f->paylen;
+	res->len = res->off = 0;
+	board->started_ns = monotonic_ns();
+	board->job_id = f->id;
+	status = h->handle(&job, res);
+	board->job_id = 0;
+	if (corrupt_result) {
+		corrupt_result = 0;
+		if (buf_append(out, "this is not a forkpool frame....", 32)
+		    == -1)
+			fatal("out of memory for a frame");
+		return;
+	}
+	send_frame(out, FRAME_RESULT, status, 0, f->id, buf_head(res),
+	    res->len);
+}
+
+void
+worker_main(int fd, int slot, struct slot_board *board)
+{
+	const struct handler	*h;
+	struct buf		 in, out, res;
+	struct frame		 f;
+	const char		*why;
+	char			 name[32];
+	size_t			 need;
+	ssize_t			 n;
+	pid_t			 parent = getppid();
+	enum frame_decode_result r;
+
+	/* Die with the supervisor, even if it died before the prctl. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	reset_signals();
+	own_descriptors(fd);
+	snprintf(name, sizeof name, "worker %d", slot);
+	log_procname(name);
+	setproctitle("worker %d", slot);
+
+	buf_init(&in);
+	buf_init(&out);
+	buf_init(&res);
+	h = start_handler(slot, &out);
+	send_frame(&out, FRAME_HELLO, slot, (uint32_t)getpid(), 0, NULL, 0);
+	write_all(&out, 0);
+
+	for (;;) {
+		n = buf_read(&in, WORKER_LINK_FD, READ_CHUNK);
+		if (n == 0)
+			break;
+		if (n == -1)
+			fatal("read");
+		while ((r = frame_decode(buf_head(&in), in.len, opts.frame_max,
+		    &f, &need, &why)) == FRAME_OK) {
+			if (f.type != FRAME_JOB) {
+				log_warnx("protocol error: unexpected %s",
+				    frame_type_name(f.type));
+				_exit(EX_PROTOCOL);
+			}
+			run_job(h, &f, board, &res, &out);
+			buf_consume(&in, need);
+		}
+		if (r == FRAME_BAD) {
+			log_warnx("protocol error: %s", why);
+			_exit(EX_PROTOCOL);
+		}
+		write_all(&out, 0);
+		buf_shrink(&in, 4 * READ_CHUNK);
+		buf_shrink(&out, 4 * READ_CHUNK);
+	}
+	if (h->fini != NULL)
+		h->fini();
+	_exit(0);
+}
