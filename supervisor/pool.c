@@ -156,18 +156,27 @@ pool_result(struct worker *w)
 	w->failed_starts = 0;
 }
 
-/* Finds the job the worker was running from its board, else the oldest. */
+/*
+ * The job to charge for a worker's end.  A bad frame stood in place of
+ * the oldest job's result.  A crash is charged to the job the board says
+ * was running; a worker that died between jobs is charged nothing.
+ */
 static uint32_t
-find_culprit(struct worker *w)
+find_culprit(struct worker *w, enum worker_end end)
 {
-	uint64_t	id = boards[w->slot].job_id;
+	uint64_t	id;
 	uint32_t	idx;
 
+	if (end == END_PROTOCOL)
+		return w->inflight.head;
+	id = __atomic_load_n(&boards[w->slot].job_id, __ATOMIC_ACQUIRE);
+	if (id == 0)
+		return JOB_NONE;
 	for (idx = w->inflight.head; idx != JOB_NONE;
 	    idx = ledger_job(idx)->next)
 		if ((uint64_t)idx + 1 == id)
 			return idx;
-	return w->inflight.head;
+	return w->inflight.head;	/* a scribbled board: blame the oldest */
 }
 
 /* Stops using a worker; its jobs are put back when it has been reaped. */
@@ -179,8 +188,8 @@ pool_fail_worker(struct worker *w, enum worker_end end, const char *why)
 	log_debug("worker %d: dropping: %s", w->slot, why);
 	w->state = W_STOPPING;
 	w->end = end;
-	if (w->culprit == JOB_NONE && end != END_SHUTDOWN)
-		w->culprit = find_culprit(w);
+	if (end != END_SHUTDOWN)
+		w->culprit = find_culprit(w, end);
 	wlink_close(w);
 	kill(w->pid, SIGKILL);
 }
@@ -195,10 +204,11 @@ check_timeout(struct worker *w)
 
 	if (w->inflight.count == 0)
 		return;
-	id = b->job_id;
+	id = __atomic_load_n(&b->job_id, __ATOMIC_ACQUIRE);
 	started = b->started_ns;
-	idx = find_culprit(w);
-	if (id != (uint64_t)idx + 1 || started == 0 || started > now) {
+	idx = find_culprit(w, END_TIMEOUT);
+	if (idx == JOB_NONE || id != (uint64_t)idx + 1 || started == 0 ||
+	    started > now) {
 		timer_in(w, opts.timeout_ns);	/* between two jobs */
 		return;
 	}
@@ -311,7 +321,7 @@ worker_reaped(struct worker *w, int status)
 	}
 	if (w->end == END_NONE) {
 		w->end = END_CRASH;
-		w->culprit = find_culprit(w);
+		w->culprit = find_culprit(w, END_CRASH);
 	}
 	if (w->end != END_SHUTDOWN)
 		log_warnx("worker %d: %s%s", w->slot, what,

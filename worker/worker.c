@@ -144,9 +144,9 @@ run_job(const struct handler *h, const struct frame *f,
 	job.paylen = f->paylen;
 	res->len = res->off = 0;
 	board->started_ns = monotonic_ns();
-	board->job_id = f->id;
+	__atomic_store_n(&board->job_id, f->id, __ATOMIC_RELEASE);
 	status = h->handle(&job, res);
-	board->job_id = 0;
+	__atomic_store_n(&board->job_id, 0, __ATOMIC_RELEASE);
 	if (corrupt_result) {
 		corrupt_result = 0;
 		if (buf_append(out, "this is not a forkpool frame....", 32)
