@@ -19,15 +19,13 @@ buf_free(struct buf *b)
 	buf_init(b);
 }
 
-/* Makes room for n more bytes after the end; -1 with errno on ENOMEM. */
+/* The slow path of buf_reserve(): slide the bytes down, or grow. */
 int
-buf_reserve(struct buf *b, size_t n)
+buf_grow(struct buf *b, size_t n)
 {
 	size_t	 need, cap;
 	char	*p;
 
-	if (b->cap - b->off - b->len >= n)
-		return 0;
 	if (b->off > 0) {
 		/* Slide the live bytes down before growing. */
 		memmove(b->data, b->data + b->off, b->len);
@@ -55,19 +53,6 @@ buf_reserve(struct buf *b, size_t n)
 	return 0;
 }
 
-/* Reserves n bytes at the end and counts them as written. */
-char *
-buf_append_space(struct buf *b, size_t n)
-{
-	char	*p;
-
-	if (buf_reserve(b, n) == -1)
-		return NULL;
-	p = b->data + b->off + b->len;
-	b->len += n;
-	return p;
-}
-
 int
 buf_append(struct buf *b, const void *src, size_t n)
 {
@@ -77,15 +62,6 @@ buf_append(struct buf *b, const void *src, size_t n)
 		return -1;
 	memcpy(p, src, n);
 	return 0;
-}
-
-void
-buf_consume(struct buf *b, size_t n)
-{
-	b->off += n;
-	b->len -= n;
-	if (b->len == 0)
-		b->off = 0;
 }
 
 /* Gives back memory after a burst of large frames. */

@@ -1,48 +1,56 @@
 /* Encoding and incremental decoding of forkpool frames (doc/PROTOCOL.md). */
+#include <endian.h>
 #include <string.h>
 
 #include "frame.h"
 
+/* Unaligned big-endian access; compilers turn these into one load each. */
 static inline uint16_t
 get16(const unsigned char *p)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	uint16_t	v;
+
+	memcpy(&v, p, sizeof v);
+	return be16toh(v);
 }
 
 static inline uint32_t
 get32(const unsigned char *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	uint32_t	v;
+
+	memcpy(&v, p, sizeof v);
+	return be32toh(v);
 }
 
 static inline uint64_t
 get64(const unsigned char *p)
 {
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
+	uint64_t	v;
+
+	memcpy(&v, p, sizeof v);
+	return be64toh(v);
 }
 
 static inline void
 put16(unsigned char *p, uint16_t v)
 {
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
+	v = htobe16(v);
+	memcpy(p, &v, sizeof v);
 }
 
 static inline void
 put32(unsigned char *p, uint32_t v)
 {
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xff;
-	p[2] = (v >> 8) & 0xff;
-	p[3] = v & 0xff;
+	v = htobe32(v);
+	memcpy(p, &v, sizeof v);
 }
 
 static inline void
 put64(unsigned char *p, uint64_t v)
 {
-	put32(p, v >> 32);
-	put32(p + 4, v & 0xffffffff);
+	v = htobe64(v);
+	memcpy(p, &v, sizeof v);
 }
 
 static int

@@ -28,6 +28,7 @@ static int		 input_pollable;
 static int		 input_eof;
 static int		 input_stopped;	/* by a signal: drain what is taken */
 static int		 skipping;	/* discarding an overlong line */
+static int		 have_line;	/* in holds a complete line */
 static int		 stop_signal;
 static uint64_t		 next_line = 1;
 static uint64_t		 next_seq = 1;
@@ -231,9 +232,14 @@ take_lines(void)
 	char	*p, *nl;
 	size_t	 len;
 
-	while (in.len > 0 && ledger_room() > 0) {
+	have_line = 0;
+	while (in.len > 0) {
 		p = buf_head(&in);
 		nl = memchr(p, '\n', in.len);
+		if (ledger_room() == 0) {
+			have_line = nl != NULL || input_eof;
+			break;
+		}
 		if (skipping) {
 			if (nl == NULL) {
 				buf_consume(&in, in.len);
@@ -267,8 +273,7 @@ take_lines(void)
 static int
 wants_input(void)
 {
-	return !input_eof && !input_stopped && ledger_room() > 0 &&
-	    (in.len == 0 || memchr(buf_head(&in), '\n', in.len) == NULL);
+	return !input_eof && !input_stopped && ledger_room() > 0 && !have_line;
 }
 
 static void

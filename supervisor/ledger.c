@@ -10,7 +10,7 @@
 #include "supervisor.h"
 #include "xmalloc.h"
 
-static struct job	*jobs;
+struct job		*ledger_jobs;
 static uint32_t		 njobs;
 static struct jobq	 freelist;
 
@@ -20,27 +20,21 @@ ledger_init(uint32_t size)
 	uint32_t	i;
 
 	njobs = size;
-	jobs = xcalloc(size, sizeof *jobs);
+	ledger_jobs = xcalloc(size, sizeof *ledger_jobs);
 	jobq_init(&freelist);
 	for (i = 0; i < size; i++) {
-		jobs[i].data.p = jobs[i].data.small;
-		jobs[i].data.cap = BYTES_INLINE;
-		jobs[i].result.p = jobs[i].result.small;
-		jobs[i].result.cap = BYTES_INLINE;
+		ledger_jobs[i].data.p = ledger_jobs[i].data.small;
+		ledger_jobs[i].data.cap = BYTES_INLINE;
+		ledger_jobs[i].result.p = ledger_jobs[i].result.small;
+		ledger_jobs[i].result.cap = BYTES_INLINE;
 		jobq_push(&freelist, i);
 	}
-}
-
-struct job *
-ledger_job(uint32_t idx)
-{
-	return &jobs[idx];
 }
 
 uint32_t
 ledger_index(const struct job *j)
 {
-	return (uint32_t)(j - jobs);
+	return (uint32_t)(j - ledger_jobs);
 }
 
 /* Takes a free record, or JOB_NONE when the ledger is full. */
@@ -52,7 +46,7 @@ ledger_alloc(void)
 
 	if ((idx = jobq_pop(&freelist)) == JOB_NONE)
 		return JOB_NONE;
-	j = &jobs[idx];
+	j = &ledger_jobs[idx];
 	j->attempt = 1;
 	j->state = JOB_QUEUED;
 	j->status = STATUS_OK;
@@ -79,7 +73,7 @@ bytes_trim(struct bytes *b)
 void
 ledger_release(uint32_t idx)
 {
-	struct job	*j = &jobs[idx];
+	struct job	*j = &ledger_jobs[idx];
 
 	bytes_trim(&j->data);
 	bytes_trim(&j->result);
@@ -127,56 +121,13 @@ bytes_set(struct bytes *dst, const char *a, size_t alen, const char *b,
 	return 0;
 }
 
-void
-jobq_init(struct jobq *q)
-{
-	q->head = q->tail = JOB_NONE;
-	q->count = 0;
-}
-
-void
-jobq_push(struct jobq *q, uint32_t idx)
-{
-	jobs[idx].next = JOB_NONE;
-	if (q->tail == JOB_NONE)
-		q->head = idx;
-	else
-		jobs[q->tail].next = idx;
-	q->tail = idx;
-	q->count++;
-}
-
-void
-jobq_push_front(struct jobq *q, uint32_t idx)
-{
-	jobs[idx].next = q->head;
-	q->head = idx;
-	if (q->tail == JOB_NONE)
-		q->tail = idx;
-	q->count++;
-}
-
-uint32_t
-jobq_pop(struct jobq *q)
-{
-	uint32_t	idx = q->head;
-
-	if (idx == JOB_NONE)
-		return JOB_NONE;
-	q->head = jobs[idx].next;
-	if (q->head == JOB_NONE)
-		q->tail = JOB_NONE;
-	q->count--;
-	return idx;
-}
-
 /* Puts the whole of src, in its order, in front of dst; empties src. */
 void
 jobq_requeue_front(struct jobq *dst, struct jobq *src)
 {
 	if (src->head == JOB_NONE)
 		return;
-	jobs[src->tail].next = dst->head;
+	ledger_jobs[src->tail].next = dst->head;
 	if (dst->tail == JOB_NONE)
 		dst->tail = src->tail;
 	dst->head = src->head;

@@ -129,8 +129,8 @@ extern struct options	 opts;
 extern struct event_base *base;
 
 /* ledger.c */
+extern struct job	*ledger_jobs;
 void		 ledger_init(uint32_t);
-struct job	*ledger_job(uint32_t);
 uint32_t	 ledger_index(const struct job *);
 uint32_t	 ledger_alloc(void);
 void		 ledger_release(uint32_t);
@@ -138,11 +138,57 @@ uint32_t	 ledger_room(void);
 uint32_t	 ledger_live(void);
 int		 bytes_set(struct bytes *, const char *, size_t, const char *,
 		    size_t);
-void		 jobq_init(struct jobq *);
-void		 jobq_push(struct jobq *, uint32_t);
-void		 jobq_push_front(struct jobq *, uint32_t);
-uint32_t	 jobq_pop(struct jobq *);
 void		 jobq_requeue_front(struct jobq *, struct jobq *);
+
+/* The hot accessors are inline: a tiny job passes through each many times. */
+static inline struct job *
+ledger_job(uint32_t idx)
+{
+	return &ledger_jobs[idx];
+}
+
+static inline void
+jobq_init(struct jobq *q)
+{
+	q->head = q->tail = JOB_NONE;
+	q->count = 0;
+}
+
+static inline void
+jobq_push(struct jobq *q, uint32_t idx)
+{
+	ledger_jobs[idx].next = JOB_NONE;
+	if (q->tail == JOB_NONE)
+		q->head = idx;
+	else
+		ledger_jobs[q->tail].next = idx;
+	q->tail = idx;
+	q->count++;
+}
+
+static inline void
+jobq_push_front(struct jobq *q, uint32_t idx)
+{
+	ledger_jobs[idx].next = q->head;
+	q->head = idx;
+	if (q->tail == JOB_NONE)
+		q->tail = idx;
+	q->count++;
+}
+
+static inline uint32_t
+jobq_pop(struct jobq *q)
+{
+	uint32_t	idx = q->head;
+
+	if (idx == JOB_NONE)
+		return JOB_NONE;
+	q->head = ledger_jobs[idx].next;
+	if (q->head == JOB_NONE)
+		q->tail = JOB_NONE;
+	q->count--;
+	return idx;
+}
 
 /* dispatch.c */
 void		 dispatch_init(void);
