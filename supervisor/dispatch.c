@@ -6,11 +6,14 @@
  * Each worker has a window of jobs in flight, deep for tiny jobs and
  * shallow for long ones, so tiny jobs are not bound by one round trip each.
  */
+#include <math.h>
+
 #include "log.h"
 #include "supervisor.h"
 
 #define SHARE_CHUNK	64	/* shared jobs a worker takes per round */
-#define WINDOW_TARGET_NS 2000000.0 /* work a full window should hold */
+#define WINDOW_TARGET_NS 5000000.0 /* work a full window should hold */
+#define WINDOW_MIN	2	/* one running, one waiting: no idle round trip */
 
 static struct jobq	 shared;
 static unsigned		 rotor;
@@ -141,9 +144,9 @@ dispatch_adapt(struct worker *w, unsigned k, uint64_t now)
 	if (w->busy_since_ns != 0 && now > w->busy_since_ns) {
 		per = (double)(now - w->busy_since_ns) / k;
 		w->job_ns = w->job_ns == 0 ? per : 0.7 * w->job_ns + 0.3 * per;
-		win = WINDOW_TARGET_NS / (w->job_ns > 1 ? w->job_ns : 1);
-		if (win < 1)
-			win = 1;
+		win = ceil(WINDOW_TARGET_NS / (w->job_ns > 1 ? w->job_ns : 1));
+		if (win < WINDOW_MIN)
+			win = WINDOW_MIN;
 		if (win > WINDOW_MAX)
 			win = WINDOW_MAX;
 		w->window = (uint32_t)win;
