@@ -102,7 +102,8 @@ frame_decode(const void *buf, size_t len, uint32_t max, struct frame *f,
 		*why = "body shorter than its two length prefixes";
 		return FRAME_BAD;
 	}
-	if (bodylen > max - FRAME_HEADER_SIZE) {
+	if (max < FRAME_HEADER_SIZE + FRAME_BODY_MIN ||
+	    bodylen > max - FRAME_HEADER_SIZE) {
 		*why = "frame larger than the maximum frame size";
 		return FRAME_BAD;
 	}

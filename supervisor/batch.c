@@ -38,7 +38,10 @@ static uint32_t		 reorder_mask;
 static uint64_t		 nfailed;
 static FILE		*failed_fp;
 
+static struct event	*ev_shutdown;
+
 static void	input_ready(evutil_socket_t, short, void *);
+static void	shutdown_expired(evutil_socket_t, short, void *);
 
 void
 batch_init(void)
@@ -63,6 +66,8 @@ batch_init(void)
 		fatal("standard input");
 	input_pollable = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
 	    isatty(STDIN_FILENO);
+	if ((ev_shutdown = evtimer_new(base, shutdown_expired, NULL)) == NULL)
+		fatalx("evtimer_new failed");
 	ev_input = event_new(base, input_pollable ? STDIN_FILENO : -1,
 	    input_pollable ? EV_READ | EV_PERSIST : 0, input_ready, NULL);
 	if (ev_input == NULL)
@@ -88,25 +93,35 @@ write_output(void)
 }
 
 static void
+failed_write(const char *p, size_t len, int end)
+{
+	if (failed_fp == NULL)
+		return;
+	if (len > 0)
+		fwrite(p, 1, len, failed_fp);
+	if (end) {
+		fputc('\n', failed_fp);
+		fflush(failed_fp);
+	}
+}
+
+static void
 report_failure(struct job *j, const char *msg, size_t msglen)
 {
 	const char	*line = j->data.p + j->keylen;
 	size_t		 len = j->data.len - j->keylen;
 
 	nfailed++;
-	if (j->status == STATUS_ERROR)
-		log_warnx("line %llu failed: error: %.*s",
-		    (unsigned long long)j->line, (int)msglen, msg);
+	if (j->status == STATUS_ERROR || j->status == STATUS_REJECTED)
+		log_warnx("line %llu failed: %s: %.*s",
+		    (unsigned long long)j->line,
+		    frame_status_name(j->status), (int)msglen, msg);
 	else
 		log_warnx("line %llu failed: %s after %u attempt%s: %.*s",
 		    (unsigned long long)j->line, frame_status_name(j->status),
 		    j->attempt, j->attempt == 1 ? "" : "s",
 		    (int)(len > 80 ? 80 : len), line);
-	if (failed_fp != NULL) {
-		fwrite(line, 1, len, failed_fp);
-		fputc('\n', failed_fp);
-		fflush(failed_fp);
-	}
+	failed_write(line, len, 1);
 }
 
 /* Writes one finished job out and frees its record. */
@@ -187,12 +202,14 @@ key_field(const char *line, size_t len, int n, const char **key,
 	*keylen = i - start;
 }
 
+/* A line that cannot become a job; an overlong one is still being read. */
 static void
-reject_line(uint64_t seq, const char *why)
+reject_line(const char *why, const char *line, size_t len, int whole)
 {
 	nfailed++;
-	log_warnx("line %llu failed: rejected: %s", (unsigned long long)seq,
-	    why);
+	log_warnx("line %llu failed: rejected: %s",
+	    (unsigned long long)next_line++, why);
+	failed_write(line, len, whole);
 }
 
 static void
@@ -206,14 +223,14 @@ take_line(const char *line, size_t len)
 	if (opts.key_field > 0)
 		key_field(line, len, opts.key_field, &key, &keylen);
 	if (frame_size(keylen, len) > opts.frame_max) {
-		reject_line(next_line++, "longer than the maximum frame size");
+		reject_line("longer than the maximum frame size", line, len, 1);
 		return;
 	}
 	idx = ledger_alloc();
 	j = ledger_job(idx);
 	if (bytes_set(&j->data, key, keylen, line, len) == -1) {
 		ledger_release(idx);
-		reject_line(next_line++, "out of memory");
+		reject_line("out of memory", line, len, 1);
 		return;
 	}
 	j->line = next_line++;
@@ -241,6 +258,9 @@ take_lines(void)
 			break;
 		}
 		if (skipping) {
+			/* The rest of an overlong line goes to --failed. */
+			failed_write(p, nl != NULL ? (size_t)(nl - p) : in.len,
+			    nl != NULL);
 			if (nl == NULL) {
 				buf_consume(&in, in.len);
 				break;
@@ -254,8 +274,8 @@ take_lines(void)
 				break;
 			if (!input_eof) {
 				/* No newline within a frame's size: drop it. */
-				reject_line(next_line++,
-				    "longer than the maximum frame size");
+				reject_line("longer than the maximum frame size",
+				    p, in.len, 0);
 				skipping = 1;
 				buf_consume(&in, in.len);
 				break;
@@ -291,8 +311,11 @@ input_ready(evutil_socket_t fd, short ev, void *arg)
 		return;
 	if (n == -1)
 		fatal("reading standard input");
-	if (n == 0)
+	if (n == 0) {
 		input_eof = 1;
+		if (skipping)
+			failed_write(NULL, 0, 1);
+	}
 	supervisor_settle();
 }
 
@@ -334,6 +357,41 @@ batch_stop_input(int sig)
 		    "input after it is not read", strsignal(sig),
 		    (unsigned long long)(next_line - 1));
 	in.len = in.off = 0;
+	if (opts.shutdown_timeout_ns > 0) {
+		struct timeval	tv;
+
+		tv.tv_sec = opts.shutdown_timeout_ns / 1000000000ULL;
+		tv.tv_usec = (opts.shutdown_timeout_ns % 1000000000ULL) / 1000;
+		evtimer_add(ev_shutdown, &tv);
+	}
+}
+
+/* The drain took too long: what is unfinished is reported, not lost. */
+static void
+shutdown_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	static const char	 unfinished[] =
+	    "not finished before the shutdown timeout";
+	struct job		*j;
+	uint32_t		 idx, n = ledger_size();
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	log_warnx("shutdown timeout: %u jobs unfinished; stopping the workers",
+	    ledger_live());
+	pool_kill_all();
+	for (idx = 0; idx < n; idx++) {
+		j = ledger_job(idx);
+		if (j->state == JOB_FREE)
+			continue;
+		if (j->state != JOB_DONE) {
+			j->status = STATUS_REJECTED;
+			report_failure(j, unfinished, strlen(unfinished));
+		} else if (j->status != STATUS_OK)
+			report_failure(j, j->result.p, j->result.len);
+	}
+	batch_abort(128 + stop_signal);
 }
 
 int

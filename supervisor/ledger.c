@@ -88,6 +88,12 @@ ledger_room(void)
 }
 
 uint32_t
+ledger_size(void)
+{
+	return njobs;
+}
+
+uint32_t
 ledger_live(void)
 {
 	return njobs - freelist.count;

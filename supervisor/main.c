@@ -29,6 +29,7 @@ enum {
 	OPT_PARTITIONS,
 	OPT_FRAME_MAX,
 	OPT_FAILED,
+	OPT_SHUTDOWN_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -43,6 +44,7 @@ static const struct option longopts[] = {
 	{ "partitions",		required_argument,	NULL, OPT_PARTITIONS },
 	{ "frame-max",		required_argument,	NULL, OPT_FRAME_MAX },
 	{ "failed",		required_argument,	NULL, OPT_FAILED },
+	{ "shutdown-timeout",	required_argument,	NULL, OPT_SHUTDOWN_TIMEOUT },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -70,6 +72,9 @@ usage(FILE *fp)
 "      --partitions N    key partitions (default 256)\n"
 "      --frame-max BYTES largest frame (default 16777216)\n"
 "      --failed FILE     write the input line of each failed job to FILE\n"
+"      --shutdown-timeout SEC\n"
+"                        after SIGTERM or SIGINT, wait this long for the\n"
+"                        jobs taken, then report them failed (default 30)\n"
 "  -v, --verbose         log more (twice for debug)\n"
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
@@ -112,7 +117,7 @@ seconds(const char *arg, const char *what)
 	errno = 0;
 	s = strtod(arg, &end);
 	if (errno != 0 || end == arg || *end != '\0' || !isfinite(s) ||
-	    s <= 0 || s > 1e6) {
+	    s < 0.001 || s > 1e6) {
 		fprintf(stderr, "forkpool: %s %s: not a number of seconds\n",
 		    what, arg);
 		exit(2);
@@ -132,6 +137,7 @@ parse_options(int argc, char **argv)
 	opts.queue_max = 16384;
 	opts.attempts = 3;
 	opts.kill_grace_ns = 1000000000ULL;
+	opts.shutdown_timeout_ns = 30000000000ULL;
 	opts.frame_max = FRAME_MAX_DEFAULT;
 	opts.order = ORDER_INPUT;
 
@@ -179,6 +185,10 @@ parse_options(int argc, char **argv)
 			break;
 		case OPT_FAILED:
 			opts.failed_path = optarg;
+			break;
+		case OPT_SHUTDOWN_TIMEOUT:
+			opts.shutdown_timeout_ns = seconds(optarg,
+			    "shutdown timeout");
 			break;
 		case 'v':
 			opts.verbose++;

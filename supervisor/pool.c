@@ -107,7 +107,7 @@ static void
 spawn(struct worker *w)
 {
 	int	sv[2];
-	pid_t	pid;
+	pid_t	pid, self = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("worker %d: socketpair", w->slot);
@@ -126,7 +126,7 @@ spawn(struct worker *w)
 		return;
 	case 0:
 		close(sv[0]);
-		worker_main(sv[1], w->slot, &boards[w->slot]);
+		worker_main(sv[1], w->slot, self, &boards[w->slot]);
 	}
 	close(sv[1]);
 	w->pid = pid;
@@ -218,7 +218,7 @@ check_timeout(struct worker *w)
 	}
 	log_warnx("worker %d: line %llu ran past the %.3g s timeout; "
 	    "killing pid %d", w->slot,
-	    (unsigned long long)ledger_job(idx)->seq,
+	    (unsigned long long)ledger_job(idx)->line,
 	    opts.timeout_ns / 1e9, (int)w->pid);
 	w->state = W_STOPPING;
 	w->end = END_TIMEOUT;
@@ -386,8 +386,7 @@ pool_shutdown(void)
 			w->end = END_SHUTDOWN;
 			wlink_close(w);
 		}
-		if (!evtimer_pending(w->ev_timer, NULL))
-			timer_in(w, opts.kill_grace_ns);
+		timer_in(w, opts.kill_grace_ns);
 	}
 }
 

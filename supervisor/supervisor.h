@@ -112,6 +112,7 @@ struct options {
 	unsigned	 attempts;
 	uint64_t	 timeout_ns;	/* 0: none */
 	uint64_t	 kill_grace_ns;
+	uint64_t	 shutdown_timeout_ns;	/* 0: wait for every job */
 	uint32_t	 frame_max;
 	enum order	 order;
 	int		 key_field;	/* 0: unkeyed */
@@ -123,7 +124,7 @@ struct options {
 };
 
 #define WINDOW_MAX	4096
-#define WINDOW_START	32
+#define WINDOW_START	2	/* grows once results show the job cost */
 
 extern struct options	 opts;
 extern struct event_base *base;
@@ -136,6 +137,7 @@ uint32_t	 ledger_alloc(void);
 void		 ledger_release(uint32_t);
 uint32_t	 ledger_room(void);
 uint32_t	 ledger_live(void);
+uint32_t	 ledger_size(void);
 int		 bytes_set(struct bytes *, const char *, size_t, const char *,
 		    size_t);
 void		 jobq_requeue_front(struct jobq *, struct jobq *);
@@ -237,7 +239,7 @@ int		 batch_status(void);
 void		 batch_abort(int) __attribute__((noreturn));
 
 /* worker/worker.c, run in the child after fork */
-void		 worker_main(int, int, struct slot_board *)
+void		 worker_main(int, int, pid_t, struct slot_board *)
 		    __attribute__((noreturn));
 
 #endif

@@ -69,7 +69,7 @@ wlink_send_job(struct worker *w, uint32_t idx)
 	f.type = FRAME_JOB;
 	f.flags = j->partition == PARTITION_NONE ? 0 : FRAME_F_KEYED;
 	f.aux = j->attempt;
-	f.arg = (uint32_t)(opts.timeout_ns / 1000000);
+	f.arg = (uint32_t)((opts.timeout_ns + 999999) / 1000000);
 	f.id = (uint64_t)idx + 1;
 	f.key = j->data.p;
 	f.keylen = j->keylen;
@@ -146,7 +146,7 @@ take_result(struct worker *w, const struct frame *f, const char **why)
 		*why = "result for a job it was not running";
 		return -1;
 	}
-	if (f->keylen != 0 || f->flags != 0 ||
+	if (f->keylen != 0 || f->flags != 0 || f->arg != 0 ||
 	    (f->aux != STATUS_OK && f->aux != STATUS_ERROR)) {
 		*why = "malformed RESULT";
 		return -1;
@@ -172,7 +172,9 @@ take_frame(struct worker *w, const struct frame *f, const char **why)
 	case FRAME_HELLO:
 		if (w->state != W_STARTING)
 			break;
-		if (f->aux != w->slot || f->arg != (uint32_t)w->pid) {
+		if (f->aux != w->slot || f->arg != (uint32_t)w->pid ||
+		    f->flags != 0 || f->id != 0 || f->keylen != 0 ||
+		    f->paylen != 0) {
 			*why = "HELLO with the wrong slot or pid";
 			return -1;
 		}

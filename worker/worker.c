@@ -24,6 +24,8 @@
 #define EX_HANDLER_INIT	78	/* pool.c stops the supervisor on this */
 #define EX_PROTOCOL	76
 #define READ_CHUNK	(256 * 1024)
+#define EAGER_FRAMES	16	/* a batch this small answers job by job */
+#define CLOCK_EVERY	64	/* jobs between looks at the clock */
 
 static int	corrupt_result;
 
@@ -101,16 +103,21 @@ send_frame(struct buf *out, uint8_t type, uint16_t aux, uint32_t arg,
 	frame_encode(p, &f);
 }
 
-/*
- * The coarse clock costs a few nanoseconds, not tens, and it can only run
- * behind: a job is never thought to have started later than it did.
- */
 static uint64_t
 coarse_ns(void)
 {
 	struct timespec	ts;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t
+monotonic_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
@@ -149,7 +156,7 @@ run_job(const struct handler *h, const struct frame *f,
 	res->len = res->off = 0;
 	/* Only a job with a timeout needs its start time on the board. */
 	if (f->arg != 0)
-		board->started_ns = coarse_ns();
+		board->started_ns = monotonic_ns();
 	__atomic_store_n(&board->job_id, f->id, __ATOMIC_RELEASE);
 	status = h->handle(&job, res);
 	__atomic_store_n(&board->job_id, 0, __ATOMIC_RELEASE);
@@ -164,8 +171,49 @@ run_job(const struct handler *h, const struct frame *f,
 	    res->len);
 }
 
+/* Counts the complete frames at the start of buf, from their headers. */
+static unsigned
+count_frames(const struct buf *b, unsigned limit)
+{
+	const unsigned char	*p = (const unsigned char *)buf_head(b);
+	size_t			 off = 0, len;
+	unsigned		 n = 0;
+
+	while (n <= limit && b->len - off >= FRAME_HEADER_SIZE) {
+		len = FRAME_HEADER_SIZE + ((size_t)p[off + 12] << 24 |
+		    (size_t)p[off + 13] << 16 | (size_t)p[off + 14] << 8 |
+		    p[off + 15]);
+		if (b->len - off < len)
+			break;
+		off += len;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Results wait in out to leave many per write, but a finished result must
+ * not wait long behind a slow job: a small batch (long jobs get a shallow
+ * window) answers job by job, and a big one at least once per clock tick.
+ */
+static int
+time_to_answer(unsigned i, int eager, uint64_t *tick)
+{
+	uint64_t	now;
+
+	if (eager)
+		return 1;
+	if (i % CLOCK_EVERY != 0)
+		return 0;
+	now = coarse_ns();
+	if (now == *tick)
+		return 0;
+	*tick = now;
+	return 1;
+}
+
 void
-worker_main(int fd, int slot, struct slot_board *board)
+worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 {
 	const struct handler	*h;
 	struct buf		 in, out, res;
@@ -174,7 +222,9 @@ worker_main(int fd, int slot, struct slot_board *board)
 	char			 name[32];
 	size_t			 need;
 	ssize_t			 n;
-	pid_t			 parent = getppid();
+	unsigned		 i;
+	int			 eager;
+	uint64_t		 tick = 0;
 	enum frame_decode_result r;
 
 	/* Die with the supervisor, even if it died before the prctl. */
@@ -200,6 +250,8 @@ worker_main(int fd, int slot, struct slot_board *board)
 			break;
 		if (n == -1)
 			fatal("read");
+		eager = count_frames(&in, EAGER_FRAMES) <= EAGER_FRAMES;
+		i = 0;
 		while ((r = frame_decode(buf_head(&in), in.len, opts.frame_max,
 		    &f, &need, &why)) == FRAME_OK) {
 			if (f.type != FRAME_JOB) {
@@ -207,6 +259,9 @@ worker_main(int fd, int slot, struct slot_board *board)
 				    frame_type_name(f.type));
 				_exit(EX_PROTOCOL);
 			}
+			if (out.len > 0 && time_to_answer(i, eager, &tick))
+				write_all(&out, 0);
+			i++;
 			run_job(h, &f, board, &res, &out);
 			buf_consume(&in, need);
 		}
