@@ -381,15 +381,22 @@ shutdown_expired(evutil_socket_t fd, short ev, void *arg)
 	log_warnx("shutdown timeout: %u jobs unfinished; stopping the workers",
 	    ledger_live());
 	pool_kill_all();
-	for (idx = 0; idx < n; idx++) {
+	/* Finished results waiting for their turn are written all the same. */
+	for (; opts.order == ORDER_INPUT && out_next < next_seq; out_next++) {
+		idx = reorder[out_next & reorder_mask];
 		j = ledger_job(idx);
-		if (j->state == JOB_FREE)
-			continue;
 		if (j->state != JOB_DONE) {
 			j->status = STATUS_REJECTED;
-			report_failure(j, unfinished, strlen(unfinished));
-		} else if (j->status != STATUS_OK)
-			report_failure(j, j->result.p, j->result.len);
+			emit(idx, unfinished, strlen(unfinished));
+		} else
+			emit(idx, j->result.p, j->result.len);
+	}
+	for (idx = 0; idx < n; idx++) {
+		j = ledger_job(idx);
+		if (j->state != JOB_FREE) {
+			j->status = STATUS_REJECTED;
+			emit(idx, unfinished, strlen(unfinished));
+		}
 	}
 	batch_abort(128 + stop_signal);
 }
@@ -413,8 +420,8 @@ void
 batch_abort(int status)
 {
 	pool_kill_all();
-	if (out.len > 0)
-		(void)buf_write(&out, STDOUT_FILENO);
+	while (out.len > 0 && buf_write(&out, STDOUT_FILENO) > 0)
+		;
 	exit(status);
 }
 
