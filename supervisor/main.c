@@ -15,6 +15,7 @@
 
 #include "handler.h"
 #include "log.h"
+#include "proctitle.h"
 #include "supervisor.h"
 
 struct options		 opts;
@@ -274,7 +275,7 @@ add_signal(int sig)
 int
 main(int argc, char **argv, char **envp)
 {
-	setproctitle_init(argc, argv, envp);
+	proctitle_init(argc, argv, envp);
 	log_init("forkpool", 0);
 	parse_options(argc, argv);
 	log_init("forkpool", opts.verbose);
@@ -290,7 +291,7 @@ main(int argc, char **argv, char **envp)
 	dispatch_init();
 	batch_init();
 	pool_init();
-	setproctitle("supervisor");
+	proctitle_set("supervisor");
 	pool_start();
 	supervisor_settle();
 	event_base_dispatch(base);

@@ -19,6 +19,7 @@
 #include "frame.h"
 #include "handler.h"
 #include "log.h"
+#include "proctitle.h"
 #include "supervisor.h"
 
 #define EX_HANDLER_INIT	78	/* pool.c stops the supervisor on this */
@@ -235,7 +236,7 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	own_descriptors(fd);
 	snprintf(name, sizeof name, "worker %d", slot);
 	log_procname(name);
-	setproctitle("worker %d", slot);
+	proctitle_set("worker %d", slot);
 
 	buf_init(&in);
 	buf_init(&out);
