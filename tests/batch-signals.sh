@@ -1,0 +1,170 @@
+#!/bin/sh
+# Signals: SIGTERM and a first SIGINT stop the intake and drain the jobs
+# taken; a second SIGINT stops at once; after the supervisor is killed with
+# SIGKILL no worker outlives it.
+. "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+
+plan 26
+
+# all_sleeping N SUP: N workers, each inside a job's sleep.
+all_sleeping() {
+	as_n=0
+	for as_pid in $(workers_of "$2"); do
+		case $(cat "/proc/$as_pid/wchan" 2>/dev/null) in
+		*sleep*)	as_n=$((as_n + 1)) ;;
+		esac
+	done
+	[ "$as_n" -eq "$1" ]
+}
+
+# one_sleeping SUP: exactly one of its workers is asleep in a job, the
+# others are not.
+one_sleeping() {
+	all_sleeping 1 "$1"
+}
+
+# --- SIGTERM drains the jobs taken -----------------------------------------------
+
+# Input from a FIFO held open here, so only the signal can end the intake.
+# Two workers, one job each in flight, the rest queued in the supervisor.
+mkfifo "$T/term.fifo"
+exec 3<>"$T/term.fifo"
+fp_bg "$T/term.fifo" "$T/term.out" "$T/term.err" -w 2 --window 1 \
+    -o completion builtin:sleep
+sup=$fp_pid
+printf 'a 0\nb 300\nc 300\nd 300\ne 300\nf 300\ng 300\n' >&3
+printf 'a 0\nb 300\nc 300\nd 300\ne 300\nf 300\ng 300\n' | sort >"$T/term.want"
+# a's result out means the seven lines were read and b, c are running.
+wait_for 10 has 'a 0' "$T/term.out"
+workers=$(workers_of "$sup")
+stray_workers $workers
+kill -TERM "$sup"
+ok "SIGTERM: 'Terminated: finishing the jobs taken, up to line 7'" \
+    wait_for 10 grep -qxF 'forkpool: supervisor: Terminated: finishing the jobs taken, up to line 7; input after it is not read' \
+    "$T/term.err" || diag_file "$T/term.err"
+# Written after the supervisor said it stopped reading: never a job.
+printf 'late 0\n' >&3
+fp_wait "$sup"
+exec 3>&-
+is "SIGTERM: exit status 143" "$fp_rc" 143
+sort "$T/term.out" >"$T/term.sorted"
+same_file "SIGTERM: every job taken, running or queued, has its result" \
+    "$T/term.sorted" "$T/term.want"
+not_ok "SIGTERM: input after the signal is not read" has late "$T/term.out"
+is "SIGTERM: the two workers were there" "$(echo $workers | wc -w)" 2
+ok "SIGTERM: no worker left after the exit" no_worker_alive $workers
+
+# An idle pool: nothing taken, nothing to wait for.
+mkfifo "$T/idle.fifo"
+exec 3<>"$T/idle.fifo"
+fp_bg "$T/idle.fifo" "$T/idle.out" "$T/idle.err" -w 2 builtin:echo
+sup=$fp_pid
+wait_for 10 nworkers_is 2 "$sup"
+workers=$(workers_of "$sup")
+stray_workers $workers
+kill -TERM "$sup"
+fp_wait "$sup"
+exec 3>&-
+is "SIGTERM, idle pool: exit status 143" "$fp_rc" 143
+ok "SIGTERM, idle pool: no worker left" no_worker_alive $workers
+
+# --- SIGINT drains; a second SIGINT stops at once ----------------------------------
+
+mkfifo "$T/int.fifo"
+exec 3<>"$T/int.fifo"
+fp_bg "$T/int.fifo" "$T/int.out" "$T/int.err" -w 2 --window 1 \
+    -o completion builtin:sleep
+sup=$fp_pid
+printf 'a 0\nb 30000\nc 30000\n' >&3
+wait_for 10 has 'a 0' "$T/int.out"
+workers=$(workers_of "$sup")
+stray_workers $workers
+kill -INT "$sup"
+ok "first SIGINT: 'Interrupt: finishing the jobs taken, up to line 3'" \
+    wait_for 10 grep -qxF 'forkpool: supervisor: Interrupt: finishing the jobs taken, up to line 3; input after it is not read' \
+    "$T/int.err" || diag_file "$T/int.err"
+ok "first SIGINT: the supervisor keeps running to drain 30 s jobs" \
+    proc_alive "$sup"
+ok "first SIGINT: the workers keep running too" nworkers_is 2 "$sup"
+kill -INT "$sup"
+fp_wait "$sup" 10
+exec 3>&-
+is "second SIGINT: exit status 130 at once" "$fp_rc" 130
+ok "second SIGINT: says so on stderr" \
+    grep -q 'interrupted again: stopping now' "$T/int.err"
+is "second SIGINT: the results done before it are out" "$(cat "$T/int.out")" \
+    "a 0"
+ok "second SIGINT: no worker left" no_worker_alive $workers
+
+# --- the shutdown timeout ------------------------------------------------------------
+
+# Input order: a hangs on one worker while b and c finish on the other and
+# wait behind it for their turn at the output.  When the drain runs out of
+# time, a is reported failed, and b and c, which did finish, are written.
+mkfifo "$T/st.fifo"
+exec 3<>"$T/st.fifo"
+fp_bg "$T/st.fifo" "$T/st.out" "$T/st.err" -w 2 --window 1 \
+    --shutdown-timeout 1 --failed "$T/st.failed" builtin:sleep
+sup=$fp_pid
+printf 'a 30000\nb 0\nc 0\n' >&3
+# One worker asleep in a, the other done with b and c.
+wait_for 3 one_sleeping "$sup" || diag "could not see one worker sleeping"
+workers=$(workers_of "$sup")
+stray_workers $workers
+kill -TERM "$sup"
+fp_wait "$sup"
+exec 3>&-
+is "shutdown timeout: exit status 143, though a job failed" "$fp_rc" 143
+ok "shutdown timeout: the unfinished job is reported failed" \
+    grep -qxF 'forkpool: supervisor: line 1 failed: rejected: not finished before the shutdown timeout' \
+    "$T/st.err" || diag_file "$T/st.err"
+is "shutdown timeout: --failed holds the unfinished line" \
+    "$(cat "$T/st.failed")" "a 30000"
+is "shutdown timeout: the jobs that finished have their results" \
+    "$(cat "$T/st.out")" "$(printf 'b 0\nc 0')" || diag_file "$T/st.err"
+ok "shutdown timeout: no worker left" no_worker_alive $workers
+
+# --- workers ignore SIGINT (a ^C at the terminal is the supervisor's) ---------------
+
+mkfifo "$T/wint.fifo"
+exec 3<>"$T/wint.fifo"
+fp_bg "$T/wint.fifo" "$T/wint.out" "$T/wint.err" -w 1 builtin:echo
+sup=$fp_pid
+wait_for 10 nworkers_is 1 "$sup"
+worker=$(workers_of "$sup")
+stray_workers $worker
+kill -INT "$worker"
+# A job through the same worker after the signal: had SIGINT killed it, the
+# job would have gone to a new worker.
+printf 'after the interrupt\n' >&3
+wait_for 10 has 'after the interrupt' "$T/wint.out"
+is "SIGINT to a worker: the same worker is still there and working" \
+    "$(workers_of "$sup")" "$worker"
+not_ok "SIGINT to a worker: no worker died" grep -q 'killed by signal' \
+    "$T/wint.err"
+exec 3>&-
+fp_wait "$sup"
+is "SIGINT to a worker: the run ends normally" "$fp_rc" 0
+
+# --- the supervisor killed with SIGKILL --------------------------------------------
+
+mkfifo "$T/kill.fifo"
+exec 3<>"$T/kill.fifo"
+fp_bg "$T/kill.fifo" "$T/kill.out" "$T/kill.err" -w 3 --window 1 \
+    builtin:sleep
+sup=$fp_pid
+printf 'a 30000\nb 30000\nc 30000\n' >&3
+# Busy workers: they would not notice an EOF on their link, only the
+# parent-death signal can stop them.
+wait_for 10 all_sleeping 3 "$sup" || diag "could not see the 3 workers sleeping"
+workers=$(workers_of "$sup")
+stray_workers $workers
+is "SIGKILL: three workers before" "$(echo $workers | wc -w)" 3
+kill -KILL "$sup"
+fp_wait "$sup"
+exec 3>&-
+is "SIGKILL: the supervisor died of it" "$fp_rc" 137
+ok "SIGKILL: no worker survives the supervisor by 2 s" \
+    wait_for 2 no_worker_alive $workers
+
+finish
