@@ -373,13 +373,17 @@ shutdown_expired(evutil_socket_t fd, short ev, void *arg)
 	static const char	 unfinished[] =
 	    "not finished before the shutdown timeout";
 	struct job		*j;
-	uint32_t		 idx, n = ledger_size();
+	uint32_t		 idx, left, n = ledger_size();
 
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	log_warnx("shutdown timeout: %u jobs unfinished; stopping the workers",
-	    ledger_live());
+	for (idx = 0, left = 0; idx < n; idx++)
+		if (ledger_job(idx)->state == JOB_QUEUED ||
+		    ledger_job(idx)->state == JOB_INFLIGHT)
+			left++;
+	log_warnx("shutdown timeout: %u job%s unfinished; stopping the "
+	    "workers", left, left == 1 ? "" : "s");
 	pool_kill_all();
 	/* Finished results waiting for their turn are written all the same. */
 	for (; opts.order == ORDER_INPUT && out_next < next_seq; out_next++) {

@@ -276,6 +276,7 @@ int
 main(int argc, char **argv, char **envp)
 {
 	proctitle_init(argc, argv, envp);
+	argv[0] = (char *)"forkpool";	/* getopt's messages name it */
 	log_init("forkpool", 0);
 	parse_options(argc, argv);
 	log_init("forkpool", opts.verbose);

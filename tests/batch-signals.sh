@@ -4,7 +4,7 @@
 # SIGKILL no worker outlives it.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 26
+plan 27
 
 # all_sleeping N SUP: N workers, each inside a job's sleep.
 all_sleeping() {
@@ -120,6 +120,9 @@ ok "shutdown timeout: the unfinished job is reported failed" \
     "$T/st.err" || diag_file "$T/st.err"
 is "shutdown timeout: --failed holds the unfinished line" \
     "$(cat "$T/st.failed")" "a 30000"
+ok "shutdown timeout: it counts 1 job unfinished (b and c did finish)" \
+    grep -Eq '^forkpool: supervisor: shutdown timeout: 1 jobs? unfinished' \
+    "$T/st.err"
 is "shutdown timeout: the jobs that finished have their results" \
     "$(cat "$T/st.out")" "$(printf 'b 0\nc 0')" || diag_file "$T/st.err"
 ok "shutdown timeout: no worker left" no_worker_alive $workers
