@@ -6,6 +6,7 @@
  * other descriptor, no signal handler.
  */
 #include <sys/prctl.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,10 @@
 #define READ_CHUNK	(256 * 1024)
 #define EAGER_FRAMES	16	/* a batch this small answers job by job */
 #define CLOCK_EVERY	64	/* jobs between looks at the clock */
+#define FLUSH_DELAY_US	5000	/* results wait at most this behind a job */
+
+static struct buf		*pending;	/* results not yet written */
+static volatile sig_atomic_t	 job_running;
 
 static int	corrupt_result;
 
@@ -159,7 +164,9 @@ run_job(const struct handler *h, const struct frame *f,
 	if (f->arg != 0)
 		board->started_ns = monotonic_ns();
 	__atomic_store_n(&board->job_id, f->id, __ATOMIC_RELEASE);
+	job_running = 1;
 	status = h->handle(&job, res);
+	job_running = 0;
 	__atomic_store_n(&board->job_id, 0, __ATOMIC_RELEASE);
 	if (corrupt_result) {
 		corrupt_result = 0;
@@ -194,16 +201,16 @@ count_frames(const struct buf *b, unsigned limit)
 
 /*
  * Results wait in out to leave many per write, but a finished result must
- * not wait long behind a slow job: a small batch (long jobs get a shallow
- * window) answers job by job, and a big one at least once per clock tick.
+ * not wait long behind a slow job.  In a big batch (tiny jobs) the clock
+ * is looked at every CLOCK_EVERY jobs; in a small one (long jobs get a
+ * shallow window) a timer lets the results out if the next job runs past
+ * FLUSH_DELAY_US, so jobs of a millisecond or two cost no extra wake-up.
  */
 static int
-time_to_answer(unsigned i, int eager, uint64_t *tick)
+clock_says_answer(unsigned i, uint64_t *tick)
 {
 	uint64_t	now;
 
-	if (eager)
-		return 1;
 	if (i % CLOCK_EVERY != 0)
 		return 0;
 	now = coarse_ns();
@@ -211,6 +218,35 @@ time_to_answer(unsigned i, int eager, uint64_t *tick)
 		return 0;
 	*tick = now;
 	return 1;
+}
+
+/* SIGALRM while a job runs: out is not touched until handle() returns. */
+static void
+flush_pending(int sig)
+{
+	int	saved = errno;
+	ssize_t	n;
+
+	(void)sig;
+	if (job_running && pending->len > 0) {
+		n = write(WORKER_LINK_FD, pending->data + pending->off,
+		    pending->len);
+		if (n > 0) {
+			pending->off += n;
+			pending->len -= n;
+		}
+	}
+	errno = saved;
+}
+
+static void
+arm_flush_timer(void)
+{
+	struct itimerval	it;
+
+	memset(&it, 0, sizeof it);
+	it.it_value.tv_usec = FLUSH_DELAY_US;
+	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 void
@@ -226,6 +262,7 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	unsigned		 i;
 	int			 eager;
 	uint64_t		 tick = 0;
+	struct sigaction	 sa;
 	enum frame_decode_result r;
 
 	/* Die with the supervisor, even if it died before the prctl. */
@@ -241,6 +278,12 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	buf_init(&in);
 	buf_init(&out);
 	buf_init(&res);
+	pending = &out;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = flush_pending;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
 	h = start_handler(slot, &out);
 	send_frame(&out, FRAME_HELLO, slot, (uint32_t)getpid(), 0, NULL, 0);
 	write_all(&out, 0);
@@ -260,7 +303,9 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 				    frame_type_name(f.type));
 				_exit(EX_PROTOCOL);
 			}
-			if (out.len > 0 && time_to_answer(i, eager, &tick))
+			if (out.len > 0 && eager)
+				arm_flush_timer();
+			else if (out.len > 0 && clock_says_answer(i, &tick))
 				write_all(&out, 0);
 			i++;
 			run_job(h, &f, board, &res, &out);
