@@ -1,8 +1,9 @@
 /*
  * Process titles through libbsd's setproctitle, less one quirk: when the
  * title is shorter than the original argv[0], libbsd leaves a '.' where
- * argv[0] ended, and ps shows "forkpool: worker 0      .".  The rest of
- * the area is zeroed, so putting the NUL back gives a clean title.
+ * argv[0] ended (a ' ' when it is just as long), and ps shows
+ * "forkpool: worker 0      .".  The rest of the area is zeroed, so
+ * putting the NUL back gives a clean title.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,9 @@ proctitle_set(const char *fmt, ...)
 	vsnprintf(title, sizeof title, fmt, ap);
 	va_end(ap);
 	setproctitle("%s", title);
-	if (arg0_end != NULL && *arg0_end == '.')
+	if (arg0_end == NULL)
+		return;
+	/* A title ending right where argv[0] did gets a ' ' there instead. */
+	if (*arg0_end == '.' || (*arg0_end == ' ' && arg0_end[1] == '\0'))
 		*arg0_end = '\0';
 }
