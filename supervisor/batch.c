@@ -43,7 +43,7 @@ static struct event	*ev_shutdown;
 static void	input_ready(evutil_socket_t, short, void *);
 static void	shutdown_expired(evutil_socket_t, short, void *);
 
-void
+static void
 batch_init(void)
 {
 	struct stat	st;
@@ -84,7 +84,7 @@ write_output(void)
 		if (n == -1) {
 			if (errno == EPIPE) {
 				log_info("standard output closed; stopping");
-				batch_abort(1);
+				supervisor_abort(1);
 			}
 			fatal("writing standard output");
 		}
@@ -147,7 +147,7 @@ emit(uint32_t idx, const char *res, size_t len)
 		write_output();
 }
 
-void
+static void
 batch_job_done(uint32_t idx, const char *res, size_t len)
 {
 	struct job	*j = ledger_job(idx);
@@ -320,7 +320,7 @@ input_ready(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* Called every loop turn: takes input while there is room for it. */
-void
+static void
 batch_room(void)
 {
 	if (input_stopped)
@@ -336,7 +336,7 @@ batch_room(void)
 		event_del(ev_input);
 }
 
-void
+static void
 batch_flush(void)
 {
 	if (out.len > 0)
@@ -344,7 +344,7 @@ batch_flush(void)
 }
 
 /* SIGTERM or SIGINT: take no more input, finish what was taken. */
-void
+static void
 batch_stop_input(int sig)
 {
 	if (input_stopped)
@@ -402,17 +402,17 @@ shutdown_expired(evutil_socket_t fd, short ev, void *arg)
 			emit(idx, unfinished, strlen(unfinished));
 		}
 	}
-	batch_abort(128 + stop_signal);
+	supervisor_abort(128 + stop_signal);
 }
 
-int
+static int
 batch_finished(void)
 {
 	return (input_stopped || (input_eof && in.len == 0)) &&
 	    ledger_live() == 0;
 }
 
-int
+static int
 batch_status(void)
 {
 	if (stop_signal != 0)
@@ -420,12 +420,22 @@ batch_status(void)
 	return nfailed > 0 ? 1 : 0;
 }
 
-void
-batch_abort(int status)
+/* Before an early exit: what results are ready still go out. */
+static void
+batch_abort(void)
 {
-	pool_kill_all();
 	while (out.len > 0 && buf_write(&out, STDOUT_FILENO) > 0)
 		;
-	exit(status);
 }
+
+const struct intake batch_intake = {
+	.init = batch_init,
+	.room = batch_room,
+	.flush = batch_flush,
+	.job_done = batch_job_done,
+	.stop = batch_stop_input,
+	.finished = batch_finished,
+	.abort = batch_abort,
+	.exit_status = batch_status,
+};
 

@@ -20,6 +20,7 @@
 
 struct options		 opts;
 struct event_base	*base;
+const struct intake	*intake = &batch_intake;
 
 static int		 finishing;
 static int		 interrupts;
@@ -228,16 +229,25 @@ parse_options(int argc, char **argv)
 void
 supervisor_settle(void)
 {
-	batch_room();
+	intake->room();
 	dispatch_run();
 	wlink_flush_all();
-	batch_flush();
-	if (!finishing && batch_finished() && pool_settled()) {
+	intake->flush();
+	if (!finishing && intake->finished() && pool_settled()) {
 		finishing = 1;
 		pool_shutdown();
 	}
 	if (finishing && pool_alive() == 0)
 		event_base_loopbreak(base);
+}
+
+/* Exits at once: no worker may outlive the supervisor. */
+void
+supervisor_abort(int status)
+{
+	pool_kill_all();
+	intake->abort();
+	exit(status);
 }
 
 static void
@@ -252,11 +262,11 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGINT:
 		if (++interrupts > 1) {
 			log_warnx("interrupted again: stopping now");
-			batch_abort(128 + SIGINT);
+			supervisor_abort(128 + SIGINT);
 		}
 		/* FALLTHROUGH */
 	case SIGTERM:
-		batch_stop_input(sig);
+		intake->stop(sig);
 		break;
 	}
 	supervisor_settle();
@@ -290,13 +300,13 @@ main(int argc, char **argv, char **envp)
 
 	ledger_init(opts.queue_max);
 	dispatch_init();
-	batch_init();
+	intake->init();
 	pool_init();
 	proctitle_set("supervisor");
 	pool_start();
 	supervisor_settle();
 	event_base_dispatch(base);
 
-	batch_flush();
-	return batch_status();
+	intake->flush();
+	return intake->exit_status();
 }

@@ -303,7 +303,7 @@ charge_culprit(struct worker *w)
 	j->state = JOB_DONE;
 	j->worker = -1;
 	j->status = w->end == END_TIMEOUT ? STATUS_TIMEOUT : STATUS_CRASHED;
-	batch_job_done(idx, NULL, 0);
+	intake->job_done(idx, NULL, 0);
 }
 
 static void
@@ -317,7 +317,7 @@ worker_reaped(struct worker *w, int status)
 	    WEXITSTATUS(status) == EX_HANDLER_INIT) {
 		log_warnx("worker %d: the handler failed to start; stopping",
 		    w->slot);
-		batch_abort(2);
+		supervisor_abort(2);
 	}
 	if (w->end == END_NONE) {
 		w->end = END_CRASH;
@@ -340,7 +340,7 @@ worker_reaped(struct worker *w, int status)
 	if (before_hello && ++hello_failures >= HELLO_FAILURES_MAX) {
 		log_warnx("workers keep dying before they start (last: %s); "
 		    "stopping", what);
-		batch_abort(2);
+		supervisor_abort(2);
 	}
 	w->restarts++;
 	w->failed_starts++;

@@ -121,6 +121,22 @@ struct options {
 	const char	*handler;	/* "builtin:fnv" */
 	int		 handler_argc;
 	char		**handler_argv;
+
+	/* Service mode (forkpool.conf(5)); listen_path NULL: batch mode. */
+	const char	*listen_path;
+	mode_t		 listen_mode;		/* default 0600 */
+	gid_t		 listen_group;		/* (gid_t)-1: the default */
+	uid_t		*allow_uids;		/* besides our own uid and root */
+	size_t		 nallow_uids;
+	gid_t		*allow_gids;
+	size_t		 nallow_gids;
+	const char	*pidfile;		/* NULL: none */
+	double		 rate_limit;		/* jobs per second, 0: none */
+	int		 workers_min;		/* dynamic: 0 when fixed */
+	int		 workers_max;
+	uint64_t	 idle_timeout_ns;
+	unsigned	 restart_max;		/* restart intensity: R ... */
+	uint64_t	 restart_period_ns;	/* ... in T */
 };
 
 #define WINDOW_MAX	4096
@@ -224,19 +240,28 @@ void		 pool_sigchld(void);
 void		 pool_watch_timeout(struct worker *);
 uint64_t	 now_ns(void);
 
+/*
+ * Where jobs come from and where results go: batch.c (standard input and
+ * output) or service.c (the job socket).
+ */
+struct intake {
+	void	(*init)(void);
+	void	(*room)(void);		/* each turn: take work while room */
+	void	(*flush)(void);		/* write what results wait */
+	void	(*job_done)(uint32_t, const char *, size_t);
+	void	(*stop)(int);		/* SIGTERM, SIGINT: take no more */
+	int	(*finished)(void);	/* nothing more will come or wait */
+	void	(*abort)(void);		/* last words before exit */
+	int	(*exit_status)(void);
+};
+
+extern const struct intake	 batch_intake;
+extern const struct intake	 service_intake;
+extern const struct intake	*intake;
+
 /* main.c */
 void		 supervisor_settle(void);
-
-/* batch.c */
-void		 batch_init(void);
-void		 batch_start(void);
-void		 batch_job_done(uint32_t, const char *, size_t);
-void		 batch_room(void);
-void		 batch_stop_input(int);
-void		 batch_flush(void);
-int		 batch_finished(void);
-int		 batch_status(void);
-void		 batch_abort(int) __attribute__((noreturn));
+void		 supervisor_abort(int) __attribute__((noreturn));
 
 /* worker/worker.c, run in the child after fork */
 void		 worker_main(int, int, pid_t, struct slot_board *)

@@ -157,7 +157,7 @@ take_result(struct worker *w, const struct frame *f, const char **why)
 	j->worker = -1;
 	j->status = f->aux;
 	w->jobs_done++;
-	batch_job_done(idx, f->payload, f->paylen);
+	intake->job_done(idx, f->payload, f->paylen);
 	return 0;
 }
 
