@@ -7,6 +7,7 @@
  * shallow for long ones, so tiny jobs are not bound by one round trip each.
  */
 #include <math.h>
+#include <string.h>
 
 #include "log.h"
 #include "supervisor.h"
@@ -15,13 +16,75 @@
 #define WINDOW_TARGET_NS 5000000.0 /* work a full window should hold */
 #define WINDOW_MIN	2	/* one running, one waiting: no idle round trip */
 
-static struct jobq	 shared;
+static struct jobq	 shared;		/* unkeyed, normal lane */
+static struct jobq	 shared_high;		/* unkeyed, high lane */
 static unsigned		 rotor;
+static double		 tokens;		/* --rate-limit bucket */
+static uint64_t		 tokens_ns;
+static struct event	*ev_tokens;
+
+static void	tokens_due(evutil_socket_t, short, void *);
 
 void
 dispatch_init(void)
 {
 	jobq_init(&shared);
+	jobq_init(&shared_high);
+	if ((ev_tokens = evtimer_new(base, tokens_due, NULL)) == NULL)
+		fatalx("evtimer_new failed");
+	tokens = opts.rate_limit > 1 ? opts.rate_limit / 10 : 1;
+	tokens_ns = now_ns();
+}
+
+static void
+tokens_due(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	supervisor_settle();
+}
+
+/*
+ * The rate limit is a token bucket holding a tenth of a second's worth of
+ * jobs: short bursts pass, the average stays at the limit.  When it is
+ * empty, a timer wakes the dispatcher when the next token is due.
+ */
+static int
+take_token(void)
+{
+	double		 cap = opts.rate_limit > 10 ? opts.rate_limit / 10 : 1;
+	uint64_t	 now;
+	struct timeval	 tv;
+
+	if (opts.rate_limit <= 0)
+		return 1;
+	now = now_ns();
+	tokens += (now - tokens_ns) / 1e9 * opts.rate_limit;
+	tokens_ns = now;
+	if (tokens > cap)
+		tokens = cap;
+	if (tokens >= 1) {
+		tokens -= 1;
+		return 1;
+	}
+	if (!evtimer_pending(ev_tokens, NULL)) {
+		tv.tv_sec = 0;
+		tv.tv_usec = (long)((1 - tokens) / opts.rate_limit * 1e6) + 1;
+		if (tv.tv_usec >= 1000000) {
+			tv.tv_sec = tv.tv_usec / 1000000;
+			tv.tv_usec %= 1000000;
+		}
+		evtimer_add(ev_tokens, &tv);
+	}
+	return 0;
+}
+
+/* The next unkeyed job: the high lane first. */
+static struct jobq *
+shared_lane(void)
+{
+	return shared_high.count > 0 ? &shared_high : &shared;
 }
 
 uint32_t
@@ -49,7 +112,7 @@ dispatch_submit(uint32_t idx)
 	struct job	*j = ledger_job(idx);
 
 	if (j->partition == PARTITION_NONE)
-		jobq_push(&shared, idx);
+		jobq_push(j->high ? &shared_high : &shared, idx);
 	else
 		jobq_push(&owner_of(j->partition)->keyed, idx);
 }
@@ -61,29 +124,31 @@ dispatch_submit(uint32_t idx)
 void
 dispatch_requeue(struct worker *w)
 {
-	struct jobq	 keyed, unkeyed;
+	struct jobq	 keyed, unkeyed, unkeyed_high;
 	uint32_t	 idx;
 	struct job	*j;
 
 	jobq_init(&keyed);
 	jobq_init(&unkeyed);
+	jobq_init(&unkeyed_high);
 	while ((idx = jobq_pop(&w->inflight)) != JOB_NONE) {
 		j = ledger_job(idx);
 		j->state = JOB_QUEUED;
 		j->worker = -1;
-		if (j->partition == PARTITION_NONE)
-			jobq_push(&unkeyed, idx);
-		else
+		if (j->partition != PARTITION_NONE)
 			jobq_push(&keyed, idx);
+		else
+			jobq_push(j->high ? &unkeyed_high : &unkeyed, idx);
 	}
 	jobq_requeue_front(&w->keyed, &keyed);
 	jobq_requeue_front(&shared, &unkeyed);
+	jobq_requeue_front(&shared_high, &unkeyed_high);
 }
 
 uint32_t
 dispatch_queued(void)
 {
-	uint32_t	n = shared.count;
+	uint32_t	n = shared.count + shared_high.count;
 	int		i;
 
 	for (i = 0; i < opts.workers; i++)
@@ -91,11 +156,26 @@ dispatch_queued(void)
 	return n;
 }
 
+/* Counts the jobs waiting in each partition into depth[partitions]. */
+void
+dispatch_partition_depths(uint32_t *depth)
+{
+	uint32_t	idx;
+	int		i;
+
+	memset(depth, 0, opts.partitions * sizeof *depth);
+	for (i = 0; i < opts.workers; i++)
+		for (idx = workers[i].keyed.head; idx != JOB_NONE;
+		    idx = ledger_job(idx)->next)
+			depth[ledger_job(idx)->partition]++;
+}
+
 /* Fills each ready worker's window: its own partitions first. */
 void
 dispatch_run(void)
 {
 	struct worker	*w;
+	struct jobq	*lane;
 	uint32_t	 room, take, idx;
 	int		 i, progress;
 
@@ -106,26 +186,29 @@ dispatch_run(void)
 			if (w->state != W_READY)
 				continue;
 			while (w->inflight.count < w->window &&
-			    (idx = jobq_pop(&w->keyed)) != JOB_NONE)
+			    w->keyed.count > 0 && take_token()) {
+				idx = jobq_pop(&w->keyed);
 				if (wlink_send_job(w, idx) == -1) {
 					jobq_push_front(&w->keyed, idx);
 					break;
 				}
-			if (w->state != W_READY || shared.count == 0 ||
-			    w->inflight.count >= w->window)
+			}
+			if (w->state != W_READY || w->inflight.count >= w->window)
 				continue;
 			room = w->window - w->inflight.count;
 			take = room < SHARE_CHUNK ? room : SHARE_CHUNK;
-			while (take-- > 0 &&
-			    (idx = jobq_pop(&shared)) != JOB_NONE) {
+			while (take-- > 0 && shared_lane()->count > 0 &&
+			    take_token()) {
+				lane = shared_lane();
+				idx = jobq_pop(lane);
 				if (wlink_send_job(w, idx) == -1) {
-					jobq_push_front(&shared, idx);
+					jobq_push_front(lane, idx);
 					break;
 				}
 				progress = 1;
 			}
 		}
-	} while (progress && shared.count > 0);
+	} while (progress && shared_lane()->count > 0);
 	rotor++;
 }
 

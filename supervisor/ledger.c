@@ -53,6 +53,8 @@ ledger_alloc(void)
 	j->worker = -1;
 	j->partition = PARTITION_NONE;
 	j->keylen = 0;
+	j->high = 0;
+	j->client = NULL;
 	j->data.len = 0;
 	j->result.len = 0;
 	return idx;

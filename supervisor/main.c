@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "proctitle.h"
 #include "supervisor.h"
+#include "xmalloc.h"
 
 struct options		 opts;
 struct event_base	*base;
@@ -32,6 +34,10 @@ enum {
 	OPT_FRAME_MAX,
 	OPT_FAILED,
 	OPT_SHUTDOWN_TIMEOUT,
+	OPT_SOCKET_MODE,
+	OPT_PIDFILE,
+	OPT_RATE_LIMIT,
+	OPT_ALLOW_USER,
 };
 
 static const struct option longopts[] = {
@@ -47,6 +53,11 @@ static const struct option longopts[] = {
 	{ "frame-max",		required_argument,	NULL, OPT_FRAME_MAX },
 	{ "failed",		required_argument,	NULL, OPT_FAILED },
 	{ "shutdown-timeout",	required_argument,	NULL, OPT_SHUTDOWN_TIMEOUT },
+	{ "listen",		required_argument,	NULL, 'l' },
+	{ "socket-mode",	required_argument,	NULL, OPT_SOCKET_MODE },
+	{ "pidfile",		required_argument,	NULL, OPT_PIDFILE },
+	{ "rate-limit",		required_argument,	NULL, OPT_RATE_LIMIT },
+	{ "allow-user",		required_argument,	NULL, OPT_ALLOW_USER },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -58,9 +69,11 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 "usage: forkpool [options] builtin:NAME [ARGS...] < jobs > results\n"
+"       forkpool --listen SOCKET [options] builtin:NAME [ARGS...]\n"
 "\n"
 "Runs each line of standard input as a job on a pool of worker processes\n"
-"and writes one result line per job to standard output.\n"
+"and writes one result line per job to standard output; or, with --listen,\n"
+"serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket.\n"
 "\n"
 "  -w, --workers N       worker processes (default: online CPUs)\n"
 "  -k, --key-field N     field N of each line is its key: jobs of one key\n"
@@ -77,6 +90,12 @@ usage(FILE *fp)
 "      --shutdown-timeout SEC\n"
 "                        after SIGTERM or SIGINT, wait this long for the\n"
 "                        jobs taken, then report them failed (default 30)\n"
+"  -l, --listen SOCKET   service mode: take jobs from clients on SOCKET\n"
+"      --socket-mode MODE  the socket's mode, octal (default 0600)\n"
+"      --pidfile FILE    the service's pidfile (default SOCKET.pid)\n"
+"      --allow-user USER a user (name or uid) allowed to connect, besides\n"
+"                        root and the service's own user; repeatable\n"
+"      --rate-limit N    start at most N jobs per second (default: no limit)\n"
 "  -v, --verbose         log more (twice for debug)\n"
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
@@ -127,6 +146,62 @@ seconds(const char *arg, const char *what)
 	return (uint64_t)(s * 1e9);
 }
 
+static mode_t
+octal_mode(const char *arg)
+{
+	char		*end;
+	unsigned long	 mode;
+
+	errno = 0;
+	mode = strtoul(arg, &end, 8);
+	if (errno != 0 || end == arg || *end != '\0' || mode > 0777 ||
+	    mode == 0) {
+		fprintf(stderr, "forkpool: socket mode %s: not an octal mode "
+		    "from 1 to 0777\n", arg);
+		exit(2);
+	}
+	return (mode_t)mode;
+}
+
+static double
+rate(const char *arg)
+{
+	char	*end;
+	double	 r;
+
+	errno = 0;
+	r = strtod(arg, &end);
+	if (errno != 0 || end == arg || *end != '\0' || !isfinite(r) ||
+	    r <= 0 || r > 1e9) {
+		fprintf(stderr, "forkpool: rate limit %s: not a positive number "
+		    "of jobs per second\n", arg);
+		exit(2);
+	}
+	return r;
+}
+
+static void
+allow_user(const char *arg)
+{
+	struct passwd	*pw;
+	const char	*errstr;
+	uid_t		 uid;
+
+	if ((pw = getpwnam(arg)) != NULL)
+		uid = pw->pw_uid;
+	else {
+		uid = strtonum(arg, 0, UINT32_MAX - 1, &errstr);
+		if (errstr != NULL) {
+			fprintf(stderr, "forkpool: allow user %s: no such "
+			    "user\n", arg);
+			exit(2);
+		}
+	}
+	opts.allow_uids = xreallocarray(opts.allow_uids, opts.nallow_uids + 1,
+	    sizeof *opts.allow_uids);
+	opts.allow_uids[opts.nallow_uids++] = uid;
+}
+
 static void
 parse_options(int argc, char **argv)
 {
@@ -142,8 +217,10 @@ parse_options(int argc, char **argv)
 	opts.shutdown_timeout_ns = 30000000000ULL;
 	opts.frame_max = FRAME_MAX_DEFAULT;
 	opts.order = ORDER_INPUT;
+	opts.listen_mode = 0600;
+	opts.listen_group = (gid_t)-1;
 
-	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:vhV", longopts,
+	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:vhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'w':
@@ -191,6 +268,21 @@ parse_options(int argc, char **argv)
 		case OPT_SHUTDOWN_TIMEOUT:
 			opts.shutdown_timeout_ns = seconds(optarg,
 			    "shutdown timeout");
+			break;
+		case 'l':
+			opts.listen_path = optarg;
+			break;
+		case OPT_SOCKET_MODE:
+			opts.listen_mode = octal_mode(optarg);
+			break;
+		case OPT_PIDFILE:
+			opts.pidfile = optarg;
+			break;
+		case OPT_RATE_LIMIT:
+			opts.rate_limit = rate(optarg);
+			break;
+		case OPT_ALLOW_USER:
+			allow_user(optarg);
 			break;
 		case 'v':
 			opts.verbose++;
@@ -298,6 +390,8 @@ main(int argc, char **argv, char **envp)
 	add_signal(SIGINT);
 	add_signal(SIGTERM);
 
+	if (opts.listen_path != NULL)
+		intake = &service_intake;
 	ledger_init(opts.queue_max);
 	dispatch_init();
 	intake->init();

@@ -44,7 +44,11 @@ struct job {
 	uint16_t	 attempt;	/* the attempt being (or next to be) run */
 	uint8_t		 state;
 	uint8_t		 status;	/* enum frame_status, once done */
+	uint8_t		 high;		/* in the high-priority lane */
 	int		 worker;	/* slot while in flight */
+	struct client	*client;	/* service mode: who asked */
+	uint64_t	 client_id;	/* the id the client gave it */
+	uint64_t	 submitted_ns;
 	struct bytes	 data;
 	struct bytes	 result;
 };
@@ -103,6 +107,8 @@ struct slot_board {
 };
 
 enum order { ORDER_INPUT, ORDER_COMPLETION };
+
+struct client;
 
 struct options {
 	int		 workers;
@@ -215,6 +221,7 @@ void		 dispatch_requeue(struct worker *);
 void		 dispatch_run(void);
 void		 dispatch_adapt(struct worker *, unsigned, uint64_t);
 uint32_t	 dispatch_queued(void);
+void		 dispatch_partition_depths(uint32_t *);
 uint32_t	 partition_of(const char *, size_t);
 
 /* wlink.c */
@@ -258,6 +265,21 @@ struct intake {
 extern const struct intake	 batch_intake;
 extern const struct intake	 service_intake;
 extern const struct intake	*intake;
+
+/* service.c */
+struct service_totals {
+	uint64_t	 submitted;
+};
+extern struct service_totals	 service_totals;
+int		 service_draining(void);
+unsigned	 service_clients(void);
+
+/* status.c */
+#define STATUS_FORMAT_TEXT		0
+#define STATUS_FORMAT_JSON		1
+#define STATUS_FORMAT_PROMETHEUS	2
+void		 status_job_done(const struct job *, uint64_t);
+char		*status_render(unsigned, size_t *);
 
 /* main.c */
 void		 supervisor_settle(void);

@@ -1,0 +1,578 @@
+/*
+ * Service mode: jobs come from clients on a Unix-domain socket (SUBMIT)
+ * and each goes back to its client as a RESULT, in completion order.
+ * Every connection's peer is checked before it may speak; a client that
+ * breaks the protocol is told why and dropped; one that goes away loses
+ * its results and disturbs nobody.  When the ledger is full no client is
+ * read (backpressure): nothing is dropped.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+#include "xmalloc.h"
+
+#define READ_CHUNK	(64 * 1024)
+#define ACCEPT_BACKOFF	{ 0, 100000 }	/* out of descriptors: wait 0.1 s */
+
+struct client {
+	int			 fd;
+	uint64_t		 serial;	/* for the log */
+	uid_t			 uid;
+	pid_t			 pid;
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct buf		 in;
+	struct buf		 out;
+	unsigned		 pending;	/* jobs not yet answered */
+	int			 gone;		/* disconnected, jobs pending */
+	int			 reading;	/* ev_read is armed */
+	TAILQ_ENTRY(client)	 entry;
+};
+
+static TAILQ_HEAD(, client)	 clients = TAILQ_HEAD_INITIALIZER(clients);
+static int			 listen_fd = -1;
+static struct event		*ev_accept;
+static struct event		*ev_accept_again;
+static struct pidfh		*pidfh;
+static uint64_t			 serials;
+static int			 draining;	/* no new jobs; exit when idle */
+static int			 stop_signal;
+
+struct service_totals service_totals;
+
+static void	client_read(evutil_socket_t, short, void *);
+static void	client_writable(evutil_socket_t, short, void *);
+static void	client_drop(struct client *, const char *);
+
+/*
+ * A live socket is never stolen: the pidfile's lock says whether its
+ * owner runs.  Holding the lock, a leftover socket file is stale.
+ */
+static void
+take_pidfile(void)
+{
+	char	 path[PATH_MAX];
+	pid_t	 other;
+
+	if (opts.pidfile != NULL)
+		strlcpy(path, opts.pidfile, sizeof path);
+	else if ((size_t)snprintf(path, sizeof path, "%s.pid",
+	    opts.listen_path) >= sizeof path)
+		fatalx("%s: path too long", opts.listen_path);
+	if ((pidfh = pidfile_open(path, 0644, &other)) == NULL) {
+		if (errno == EEXIST)
+			fatalx("%s: already served by forkpool pid %d",
+			    opts.listen_path, (int)other);
+		fatal("pidfile %s", path);
+	}
+	if (pidfile_write(pidfh) == -1)
+		fatal("pidfile %s", path);
+}
+
+static void
+open_socket(void)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, opts.listen_path, sizeof sun.sun_path) >=
+	    sizeof sun.sun_path)
+		fatalx("%s: socket path too long", opts.listen_path);
+	if (unlink(opts.listen_path) == -1 && errno != ENOENT)
+		fatal("%s", opts.listen_path);
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (listen_fd == -1)
+		fatal("socket");
+	/* The socket is born with its mode: no moment of wider access. */
+	old = umask(~opts.listen_mode & 0777);
+	if (bind(listen_fd, (struct sockaddr *)&sun, sizeof sun) == -1)
+		fatal("%s", opts.listen_path);
+	umask(old);
+	if (opts.listen_group != (gid_t)-1 &&
+	    chown(opts.listen_path, (uid_t)-1, opts.listen_group) == -1)
+		fatal("%s: chown", opts.listen_path);
+	if (listen(listen_fd, 128) == -1)
+		fatal("listen");
+}
+
+static int
+peer_allowed(uid_t uid, gid_t gid)
+{
+	struct passwd	*pw;
+	gid_t		 groups[64];
+	int		 ngroups = 64, i;
+	size_t		 k;
+
+	if (uid == 0 || uid == geteuid())
+		return 1;
+	for (k = 0; k < opts.nallow_uids; k++)
+		if (opts.allow_uids[k] == uid)
+			return 1;
+	if (opts.nallow_gids == 0)
+		return 0;
+	groups[0] = gid;
+	if ((pw = getpwuid(uid)) == NULL ||
+	    getgrouplist(pw->pw_name, gid, groups, &ngroups) == -1)
+		ngroups = 1;
+	for (i = 0; i < ngroups; i++)
+		for (k = 0; k < opts.nallow_gids; k++)
+			if (opts.allow_gids[k] == groups[i])
+				return 1;
+	return 0;
+}
+
+static int
+queue_frame(struct client *c, uint8_t type, uint16_t aux, uint32_t arg,
+    uint64_t id, const char *payload, size_t len)
+{
+	struct frame	 f;
+	char		*p;
+
+	memset(&f, 0, sizeof f);
+	f.type = type;
+	f.aux = aux;
+	f.arg = arg;
+	f.id = id;
+	f.payload = payload;
+	f.paylen = len;
+	if ((p = buf_append_space(&c->out, frame_size(0, len))) == NULL)
+		return -1;
+	frame_encode(p, &f);
+	return 0;
+}
+
+static void
+flush_client(struct client *c)
+{
+	ssize_t	n;
+
+	if (c->gone || c->out.len == 0)
+		return;
+	n = buf_write(&c->out, c->fd);
+	if (n == -1 && errno != EAGAIN) {
+		client_drop(c, strerror(errno));
+		return;
+	}
+	if (c->out.len > 0)
+		event_add(c->ev_write, NULL);
+	else {
+		event_del(c->ev_write);
+		buf_shrink(&c->out, 256 * 1024);
+	}
+}
+
+static void
+client_free(struct client *c)
+{
+	TAILQ_REMOVE(&clients, c, entry);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+}
+
+/* Closes the link; the record stays until its last job has ended. */
+static void
+client_drop(struct client *c, const char *why)
+{
+	if (c->gone)
+		return;
+	log_info("client %llu: %s", (unsigned long long)c->serial, why);
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	close(c->fd);
+	c->fd = -1;
+	c->gone = 1;
+	if (c->pending == 0)
+		client_free(c);
+}
+
+/* Tells a client why it is dropped, as far as its socket takes it. */
+static void
+client_refuse(struct client *c, const char *why)
+{
+	log_warnx("client %llu (uid %d, pid %d): %s",
+	    (unsigned long long)c->serial, (int)c->uid, (int)c->pid, why);
+	if (queue_frame(c, FRAME_ERROR, 0, 0, 0, why, strlen(why)) == 0)
+		(void)buf_write(&c->out, c->fd);
+	client_drop(c, why);
+}
+
+static void
+accept_again(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	event_add(ev_accept, NULL);
+}
+
+static void
+client_accept(evutil_socket_t fd, short ev, void *arg)
+{
+	struct client	*c;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof cred;
+	struct timeval	 tv = ACCEPT_BACKOFF;
+	char		 hello[64];
+	int		 s;
+
+	(void)ev;
+	(void)arg;
+	if ((s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Out of descriptors: stop accepting for a moment. */
+			log_warn("accept");
+			event_del(ev_accept);
+			evtimer_add(ev_accept_again, &tv);
+		} else if (errno != EAGAIN && errno != ECONNABORTED &&
+		    errno != EINTR)
+			log_warn("accept");
+		return;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		log_warn("accept: client");
+		close(s);
+		return;
+	}
+	c->fd = s;
+	c->serial = ++serials;
+	buf_init(&c->in);
+	buf_init(&c->out);
+	c->ev_read = event_new(base, s, EV_READ | EV_PERSIST, client_read, c);
+	c->ev_write = event_new(base, s, EV_WRITE | EV_PERSIST,
+	    client_writable, c);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	if (c->ev_read == NULL || c->ev_write == NULL) {
+		log_warnx("accept: event_new failed");
+		close(s);
+		c->gone = 1;
+		client_free(c);
+		return;
+	}
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		c->uid = (uid_t)-1;
+		client_refuse(c, "cannot read the peer's credentials");
+		return;
+	}
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	if (!peer_allowed(cred.uid, cred.gid)) {
+		char	why[64];
+
+		snprintf(why, sizeof why, "uid %d is not allowed",
+		    (int)cred.uid);
+		client_refuse(c, why);
+		return;
+	}
+	log_debug("client %llu: uid %d, pid %d", (unsigned long long)c->serial,
+	    (int)c->uid, (int)c->pid);
+	snprintf(hello, sizeof hello, "forkpool %s", PACKAGE_VERSION);
+	queue_frame(c, FRAME_HELLO, 0, (uint32_t)getpid(), 0, hello,
+	    strlen(hello));
+	flush_client(c);
+	c->reading = 1;
+	event_add(c->ev_read, NULL);
+}
+
+static void
+reply(struct client *c, uint64_t id, int status, const char *msg)
+{
+	if (queue_frame(c, FRAME_RESULT, status, 0, id, msg, strlen(msg)) ==
+	    -1)
+		client_drop(c, "out of memory for a reply");
+}
+
+static void
+take_submit(struct client *c, const struct frame *f)
+{
+	uint32_t	 idx;
+	struct job	*j;
+
+	if (draining) {
+		reply(c, f->id, STATUS_REJECTED, "draining: no new jobs");
+		return;
+	}
+	idx = ledger_alloc();
+	j = ledger_job(idx);
+	if (bytes_set(&j->data, f->key, f->keylen, f->payload, f->paylen) ==
+	    -1) {
+		ledger_release(idx);
+		reply(c, f->id, STATUS_REJECTED, "out of memory");
+		return;
+	}
+	j->keylen = f->keylen;
+	j->high = (f->flags & FRAME_F_HIGH) != 0;
+	if (f->flags & FRAME_F_KEYED)
+		j->partition = partition_of(f->key, f->keylen);
+	j->client = c;
+	j->client_id = f->id;
+	j->submitted_ns = now_ns();
+	j->seq = ++service_totals.submitted;
+	j->line = j->seq;
+	c->pending++;
+	dispatch_submit(idx);
+}
+
+static void
+take_control(struct client *c, const struct frame *f)
+{
+	char	cmd[64];
+
+	if (f->paylen >= sizeof cmd) {
+		reply(c, f->id, STATUS_ERROR, "unknown command");
+		return;
+	}
+	memcpy(cmd, f->payload, f->paylen);
+	cmd[f->paylen] = '\0';
+	if (strcmp(cmd, "drain") == 0) {
+		log_info("client %llu: drain", (unsigned long long)c->serial);
+		draining = 1;
+		reply(c, f->id, STATUS_OK, "draining: exiting when idle");
+	} else if (strcmp(cmd, "stop") == 0) {
+		log_info("client %llu: stop", (unsigned long long)c->serial);
+		reply(c, f->id, STATUS_OK, "stopping");
+		intake->stop(SIGTERM);
+	} else
+		reply(c, f->id, STATUS_ERROR, "unknown command");
+}
+
+/* One frame from a client; -1 (with *why) when it broke the protocol. */
+static int
+take_frame(struct client *c, const struct frame *f, const char **why)
+{
+	char	*text;
+	size_t	 len;
+
+	switch (f->type) {
+	case FRAME_SUBMIT:
+		if (f->id == 0 || f->aux != 0 || f->arg != 0 ||
+		    (!(f->flags & FRAME_F_KEYED) && f->keylen != 0)) {
+			*why = "malformed SUBMIT";
+			return -1;
+		}
+		take_submit(c, f);
+		return 0;
+	case FRAME_STATUS:
+		if (f->flags != 0 || f->aux > STATUS_FORMAT_PROMETHEUS ||
+		    f->keylen != 0 || f->paylen != 0) {
+			*why = "malformed STATUS";
+			return -1;
+		}
+		if ((text = status_render(f->aux, &len)) == NULL) {
+			reply(c, f->id, STATUS_ERROR, "out of memory");
+			return 0;
+		}
+		if (queue_frame(c, FRAME_STATUS, f->aux, 0, f->id, text,
+		    len) == -1)
+			client_drop(c, "out of memory for a reply");
+		free(text);
+		return 0;
+	case FRAME_CONTROL:
+		if (f->flags != 0 || f->aux != 0 || f->keylen != 0) {
+			*why = "malformed CONTROL";
+			return -1;
+		}
+		take_control(c, f);
+		return 0;
+	}
+	*why = "unexpected message type";
+	return -1;
+}
+
+/* Decodes buffered frames while the ledger has room for their jobs. */
+static void
+client_take(struct client *c)
+{
+	struct frame		 f;
+	const char		*why = NULL;
+	size_t			 need;
+	enum frame_decode_result r;
+
+	while (!c->gone && ledger_room() > 0) {
+		r = frame_decode(buf_head(&c->in), c->in.len, opts.frame_max,
+		    &f, &need, &why);
+		if (r == FRAME_SHORT)
+			break;
+		if (r == FRAME_BAD || take_frame(c, &f, &why) == -1) {
+			client_refuse(c, why);
+			return;
+		}
+		buf_consume(&c->in, need);
+	}
+	if (!c->gone && c->in.len == 0)
+		buf_shrink(&c->in, 4 * READ_CHUNK);
+}
+
+static void
+client_read(evutil_socket_t fd, short ev, void *arg)
+{
+	struct client	*c = arg;
+	ssize_t		 n;
+
+	(void)ev;
+	n = buf_read(&c->in, fd, READ_CHUNK);
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		client_drop(c, n == 0 ? "disconnected" : strerror(errno));
+		supervisor_settle();
+		return;
+	}
+	client_take(c);
+	supervisor_settle();
+}
+
+static void
+client_writable(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	flush_client(arg);
+	supervisor_settle();
+}
+
+static void
+service_init(void)
+{
+	if (opts.listen_mode == 0)
+		opts.listen_mode = 0600;
+	take_pidfile();
+	open_socket();
+	ev_accept = event_new(base, listen_fd, EV_READ | EV_PERSIST,
+	    client_accept, NULL);
+	ev_accept_again = evtimer_new(base, accept_again, NULL);
+	if (ev_accept == NULL || ev_accept_again == NULL)
+		fatalx("event_new failed");
+	event_add(ev_accept, NULL);
+	log_info("listening on %s", opts.listen_path);
+}
+
+/* Reads clients while there is room; stops reading them when full. */
+static void
+service_room(void)
+{
+	struct client	*c, *next;
+	int		 room;
+
+	TAILQ_FOREACH_SAFE(c, &clients, entry, next) {
+		if (c->gone)
+			continue;
+		if (c->in.len > 0)
+			client_take(c);
+		if (c->gone)
+			continue;
+		room = ledger_room() > 0;
+		if (room && !c->reading) {
+			event_add(c->ev_read, NULL);
+			c->reading = 1;
+		} else if (!room && c->reading) {
+			event_del(c->ev_read);
+			c->reading = 0;
+		}
+	}
+}
+
+static void
+service_flush(void)
+{
+	struct client	*c, *next;
+
+	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
+		flush_client(c);
+}
+
+static void
+service_job_done(uint32_t idx, const char *res, size_t len)
+{
+	struct job	*j = ledger_job(idx);
+	struct client	*c = j->client;
+
+	status_job_done(j, now_ns());
+	if (!c->gone && queue_frame(c, FRAME_RESULT, j->status, j->attempt,
+	    j->client_id, res, len) == -1)
+		client_drop(c, "out of memory for a result");
+	ledger_release(idx);
+	if (--c->pending == 0 && c->gone)
+		client_free(c);
+}
+
+static void
+service_stop(int sig)
+{
+	if (stop_signal == 0)
+		log_warnx("%s: finishing the jobs taken, then exiting",
+		    strsignal(sig));
+	stop_signal = sig;
+	draining = 1;
+	event_del(ev_accept);
+}
+
+static int
+service_finished(void)
+{
+	return draining && ledger_live() == 0;
+}
+
+static void
+service_abort(void)
+{
+	service_flush();
+	if (listen_fd != -1)
+		unlink(opts.listen_path);
+	if (pidfh != NULL)
+		pidfile_remove(pidfh);
+}
+
+static int
+service_exit_status(void)
+{
+	service_abort();
+	return 0;
+}
+
+int
+service_draining(void)
+{
+	return draining;
+}
+
+unsigned
+service_clients(void)
+{
+	struct client	*c;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		if (!c->gone)
+			n++;
+	return n;
+}
+
+const struct intake service_intake = {
+	.init = service_init,
+	.room = service_room,
+	.flush = service_flush,
+	.job_done = service_job_done,
+	.stop = service_stop,
+	.finished = service_finished,
+	.abort = service_abort,
+	.exit_status = service_exit_status,
+};

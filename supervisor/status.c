@@ -1,0 +1,288 @@
+/*
+ * What the pool is doing, for forkpoolctl status and metrics: per worker
+ * slot, per partition, totals and job latency, as a text table, JSON, or
+ * the Prometheus text exposition.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+#define LATENCY_BUCKETS	32	/* powers of two of microseconds */
+
+static uint64_t	latency[LATENCY_BUCKETS];
+static uint64_t	by_status[STATUS_REJECTED + 1];
+static uint64_t	started_ns;
+
+struct text {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 failed;
+};
+
+static void
+put(struct text *t, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+	char	*p;
+
+	if (t->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = 1;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += n;
+			return;
+		}
+		if ((p = realloc(t->p, t->cap * 2 + n + 1)) == NULL) {
+			t->failed = 1;
+			return;
+		}
+		t->p = p;
+		t->cap = t->cap * 2 + n + 1;
+	}
+}
+
+void
+status_job_done(const struct job *j, uint64_t now)
+{
+	uint64_t	us = (now - j->submitted_ns) / 1000;
+	unsigned	b = 0;
+
+	if (started_ns == 0)
+		started_ns = now;
+	while (us > 1 && b < LATENCY_BUCKETS - 1) {
+		us >>= 1;
+		b++;
+	}
+	latency[b]++;
+	if (j->status <= STATUS_REJECTED)
+		by_status[j->status]++;
+}
+
+/* The upper bound, in microseconds, under which a fraction of jobs ended. */
+static double
+percentile(double q)
+{
+	uint64_t	total = 0, seen = 0;
+	unsigned	b;
+
+	for (b = 0; b < LATENCY_BUCKETS; b++)
+		total += latency[b];
+	if (total == 0)
+		return 0;
+	for (b = 0; b < LATENCY_BUCKETS; b++) {
+		seen += latency[b];
+		if (seen >= q * total)
+			return (double)(2ULL << b);
+	}
+	return (double)(2ULL << (LATENCY_BUCKETS - 1));
+}
+
+static long
+rss_kib(pid_t pid)
+{
+	char	 path[64];
+	FILE	*fp;
+	long	 pages = -1, resident = -1;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	if (fscanf(fp, "%ld %ld", &pages, &resident) != 2)
+		resident = -1;
+	fclose(fp);
+	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static const char *
+state_name(const struct worker *w)
+{
+	switch (w->state) {
+	case W_EMPTY:		return "restarting";
+	case W_STARTING:	return "starting";
+	case W_READY:		return w->inflight.count > 0 ? "busy" : "idle";
+	case W_STOPPING:	return "stopping";
+	}
+	return "unknown";
+}
+
+static double
+age_s(const struct worker *w, uint64_t now)
+{
+	if (w->inflight.count == 0 || w->busy_since_ns == 0 ||
+	    now < w->busy_since_ns)
+		return 0;
+	return (now - w->busy_since_ns) / 1e9;
+}
+
+static uint64_t
+done_total(void)
+{
+	uint64_t	n = 0;
+	unsigned	s;
+
+	for (s = 0; s <= STATUS_REJECTED; s++)
+		n += by_status[s];
+	return n;
+}
+
+static void
+render_text(struct text *t, uint64_t now, const uint32_t *depths)
+{
+	const struct worker	*w;
+	double			 up = started_ns ? (now - started_ns) / 1e9 : 0;
+	uint32_t		 p;
+	int			 i, any = 0;
+
+	put(t, "slot  pid      state       jobs  restarts  rss_kib  "
+	    "job_age_s\n");
+	for (i = 0; i < opts.workers; i++) {
+		w = &workers[i];
+		put(t, "%-5d %-8d %-10s %6llu %9u %8ld %10.3f\n", w->slot,
+		    (int)w->pid, state_name(w),
+		    (unsigned long long)w->jobs_done, w->restarts,
+		    rss_kib(w->pid), age_s(w, now));
+	}
+	put(t, "partitions with jobs waiting:");
+	for (p = 0; p < opts.partitions; p++)
+		if (depths[p] > 0) {
+			put(t, " p%u=%u", p, depths[p]);
+			any = 1;
+		}
+	put(t, "%s\n", any ? "" : " none");
+	put(t, "jobs: %llu submitted, %llu ok, %llu failed, %u queued, "
+	    "%u in flight\n",
+	    (unsigned long long)service_totals.submitted,
+	    (unsigned long long)by_status[STATUS_OK],
+	    (unsigned long long)(done_total() - by_status[STATUS_OK]),
+	    dispatch_queued(), ledger_live() - dispatch_queued());
+	put(t, "throughput: %.1f jobs/s; latency p50 %.0f us, p99 %.0f us\n",
+	    up > 0 ? done_total() / up : 0.0, percentile(0.5),
+	    percentile(0.99));
+	put(t, "clients: %u%s\n", service_clients(),
+	    service_draining() ? "; draining" : "");
+}
+
+static void
+render_json(struct text *t, uint64_t now, const uint32_t *depths)
+{
+	const struct worker	*w;
+	uint32_t		 p;
+	int			 i, first = 1;
+
+	put(t, "{\"workers\":[");
+	for (i = 0; i < opts.workers; i++) {
+		w = &workers[i];
+		put(t, "%s{\"slot\":%d,\"pid\":%d,\"state\":\"%s\","
+		    "\"jobs\":%llu,\"restarts\":%u,\"rss_kib\":%ld,"
+		    "\"job_age_s\":%.3f}", i ? "," : "", w->slot, (int)w->pid,
+		    state_name(w), (unsigned long long)w->jobs_done,
+		    w->restarts, rss_kib(w->pid), age_s(w, now));
+	}
+	put(t, "],\"partitions\":{");
+	for (p = 0; p < opts.partitions; p++)
+		if (depths[p] > 0) {
+			put(t, "%s\"%u\":%u", first ? "" : ",", p, depths[p]);
+			first = 0;
+		}
+	put(t, "},\"jobs\":{\"submitted\":%llu,\"ok\":%llu,\"failed\":%llu,"
+	    "\"queued\":%u,\"in_flight\":%u},\"latency_us\":{\"p50\":%.0f,"
+	    "\"p99\":%.0f},\"clients\":%u,\"draining\":%s}\n",
+	    (unsigned long long)service_totals.submitted,
+	    (unsigned long long)by_status[STATUS_OK],
+	    (unsigned long long)(done_total() - by_status[STATUS_OK]),
+	    dispatch_queued(), ledger_live() - dispatch_queued(),
+	    percentile(0.5), percentile(0.99), service_clients(),
+	    service_draining() ? "true" : "false");
+}
+
+static void
+render_prometheus(struct text *t)
+{
+	const struct worker	*w;
+	uint64_t		 cum = 0;
+	unsigned		 b, s;
+	int			 i;
+
+	put(t, "# HELP forkpool_jobs_total Jobs ended, by status.\n"
+	    "# TYPE forkpool_jobs_total counter\n");
+	for (s = 0; s <= STATUS_REJECTED; s++)
+		put(t, "forkpool_jobs_total{status=\"%s\"} %llu\n",
+		    frame_status_name(s), (unsigned long long)by_status[s]);
+	put(t, "# HELP forkpool_jobs_queued Jobs waiting for a worker.\n"
+	    "# TYPE forkpool_jobs_queued gauge\nforkpool_jobs_queued %u\n",
+	    dispatch_queued());
+	put(t, "# HELP forkpool_jobs_in_flight Jobs sent to workers.\n"
+	    "# TYPE forkpool_jobs_in_flight gauge\n"
+	    "forkpool_jobs_in_flight %u\n", ledger_live() - dispatch_queued());
+	put(t, "# HELP forkpool_worker_jobs_total Jobs done, by slot.\n"
+	    "# TYPE forkpool_worker_jobs_total counter\n");
+	for (i = 0; i < opts.workers; i++) {
+		w = &workers[i];
+		put(t, "forkpool_worker_jobs_total{slot=\"%d\"} %llu\n",
+		    w->slot, (unsigned long long)w->jobs_done);
+	}
+	put(t, "# HELP forkpool_worker_restarts_total Restarts, by slot.\n"
+	    "# TYPE forkpool_worker_restarts_total counter\n");
+	for (i = 0; i < opts.workers; i++)
+		put(t, "forkpool_worker_restarts_total{slot=\"%d\"} %u\n",
+		    workers[i].slot, workers[i].restarts);
+	put(t, "# HELP forkpool_job_latency_seconds Submit to result.\n"
+	    "# TYPE forkpool_job_latency_seconds histogram\n");
+	for (b = 0; b < LATENCY_BUCKETS; b++) {
+		cum += latency[b];
+		put(t, "forkpool_job_latency_seconds_bucket{le=\"%g\"} %llu\n",
+		    (double)(2ULL << b) / 1e6, (unsigned long long)cum);
+	}
+	put(t, "forkpool_job_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "forkpool_job_latency_seconds_count %llu\n",
+	    (unsigned long long)cum, (unsigned long long)cum);
+}
+
+/* The status in a format; NULL when out of memory. */
+char *
+status_render(unsigned format, size_t *len)
+{
+	struct text	 t;
+	uint64_t	 now = now_ns();
+	uint32_t	*depths;
+
+	t.cap = 4096;
+	t.len = 0;
+	t.failed = 0;
+	if ((t.p = malloc(t.cap)) == NULL)
+		return NULL;
+	if ((depths = calloc(opts.partitions, sizeof *depths)) == NULL) {
+		free(t.p);
+		return NULL;
+	}
+	dispatch_partition_depths(depths);
+	if (format == STATUS_FORMAT_JSON)
+		render_json(&t, now, depths);
+	else if (format == STATUS_FORMAT_PROMETHEUS)
+		render_prometheus(&t);
+	else
+		render_text(&t, now, depths);
+	free(depths);
+	if (t.failed) {
+		free(t.p);
+		return NULL;
+	}
+	*len = t.len;
+	return t.p;
+}
