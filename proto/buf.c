@@ -1,5 +1,6 @@
 /* Byte buffers with batched reads and writes. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "handler.h"
 #include "log.h"
 #include "proctitle.h"
@@ -53,6 +54,8 @@ static const struct option longopts[] = {
 	{ "frame-max",		required_argument,	NULL, OPT_FRAME_MAX },
 	{ "failed",		required_argument,	NULL, OPT_FAILED },
 	{ "shutdown-timeout",	required_argument,	NULL, OPT_SHUTDOWN_TIMEOUT },
+	{ "config",		required_argument,	NULL, 'f' },
+	{ "check",		no_argument,		NULL, 'n' },
 	{ "listen",		required_argument,	NULL, 'l' },
 	{ "socket-mode",	required_argument,	NULL, OPT_SOCKET_MODE },
 	{ "pidfile",		required_argument,	NULL, OPT_PIDFILE },
@@ -70,6 +73,7 @@ usage(FILE *fp)
 	fprintf(fp,
 "usage: forkpool [options] builtin:NAME [ARGS...] < jobs > results\n"
 "       forkpool --listen SOCKET [options] builtin:NAME [ARGS...]\n"
+"       forkpool [-n] [-f FILE] [options]   (default FILE: " FORKPOOL_CONF ")\n"
 "\n"
 "Runs each line of standard input as a job on a pool of worker processes\n"
 "and writes one result line per job to standard output; or, with --listen,\n"
@@ -90,6 +94,9 @@ usage(FILE *fp)
 "      --shutdown-timeout SEC\n"
 "                        after SIGTERM or SIGINT, wait this long for the\n"
 "                        jobs taken, then report them failed (default 30)\n"
+"  -f, --config FILE     read settings from FILE (forkpool.conf(5)); the\n"
+"                        command line wins over it\n"
+"  -n, --check           check the configuration and the handler, then exit\n"
 "  -l, --listen SOCKET   service mode: take jobs from clients on SOCKET\n"
 "      --socket-mode MODE  the socket's mode, octal (default 0600)\n"
 "      --pidfile FILE    the service's pidfile (default SOCKET.pid)\n"
@@ -205,9 +212,13 @@ allow_user(const char *arg)
 static void
 parse_options(int argc, char **argv)
 {
-	long	ncpu;
-	int	ch;
+	struct config_set	 cli;
+	const char		*config_path = NULL;
+	char			 err[512];
+	long			 ncpu;
+	int			 ch, check_only = 0;
 
+	memset(&cli, 0, sizeof cli);
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	opts.workers = ncpu > 0 ? (int)ncpu : 1;
 	opts.partitions = 256;
@@ -218,13 +229,17 @@ parse_options(int argc, char **argv)
 	opts.frame_max = FRAME_MAX_DEFAULT;
 	opts.order = ORDER_INPUT;
 	opts.listen_mode = 0600;
+	opts.restart_max = 5;
+	opts.restart_period_ns = 10000000000ULL;
+	opts.idle_timeout_ns = 10000000000ULL;
 	opts.listen_group = (gid_t)-1;
 
-	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:vhV", longopts,
+	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:f:nvhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'w':
 			opts.workers = number(optarg, 1, 1024, "workers");
+			cli.workers = 1;
 			break;
 		case 'k':
 			opts.key_field = number(optarg, 1, INT_MAX,
@@ -241,26 +256,33 @@ parse_options(int argc, char **argv)
 			break;
 		case 'a':
 			opts.attempts = number(optarg, 1, 1000, "attempts");
+			cli.attempts = 1;
 			break;
 		case 't':
 			opts.timeout_ns = seconds(optarg, "timeout");
+			cli.timeout = 1;
 			break;
 		case 'q':
 			opts.queue_max = number(optarg, 1, 1 << 24, "queue");
+			cli.queue = 1;
 			break;
 		case OPT_KILL_GRACE:
 			opts.kill_grace_ns = seconds(optarg, "kill grace");
+			cli.kill_grace = 1;
 			break;
 		case OPT_WINDOW:
 			opts.window = number(optarg, 1, WINDOW_MAX, "window");
+			cli.window = 1;
 			break;
 		case OPT_PARTITIONS:
 			opts.partitions = number(optarg, 1, 1 << 20,
 			    "partitions");
+			cli.partitions = 1;
 			break;
 		case OPT_FRAME_MAX:
 			opts.frame_max = number(optarg, 64, UINT32_MAX,
 			    "frame max");
+			cli.frame_max = 1;
 			break;
 		case OPT_FAILED:
 			opts.failed_path = optarg;
@@ -268,24 +290,37 @@ parse_options(int argc, char **argv)
 		case OPT_SHUTDOWN_TIMEOUT:
 			opts.shutdown_timeout_ns = seconds(optarg,
 			    "shutdown timeout");
+			cli.shutdown_timeout = 1;
+			break;
+		case 'f':
+			config_path = optarg;
+			break;
+		case 'n':
+			check_only = 1;
 			break;
 		case 'l':
 			opts.listen_path = optarg;
+			cli.listen = 1;
 			break;
 		case OPT_SOCKET_MODE:
 			opts.listen_mode = octal_mode(optarg);
+			cli.listen_mode = 1;
 			break;
 		case OPT_PIDFILE:
 			opts.pidfile = optarg;
+			cli.pidfile = 1;
 			break;
 		case OPT_RATE_LIMIT:
 			opts.rate_limit = rate(optarg);
+			cli.rate_limit = 1;
 			break;
 		case OPT_ALLOW_USER:
 			allow_user(optarg);
+			cli.allow_users = 1;
 			break;
 		case 'v':
 			opts.verbose++;
+			cli.verbose = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -300,17 +335,32 @@ parse_options(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1)
+	/* With neither a handler nor -f, the service's own file. */
+	if (argc < 1 && config_path == NULL)
+		config_path = FORKPOOL_CONF;
+	if (argc >= 1) {
+		opts.handler = argv[0];
+		opts.handler_argc = argc - 1;
+		opts.handler_argv = argv + 1;
+		cli.handler = 1;
+	}
+	if (config_path != NULL && config_load(config_path, &opts, &cli, err,
+	    sizeof err) == -1) {
+		fprintf(stderr, "forkpool: %s\n", err);
+		exit(check_only ? 1 : 2);
+	}
+	if (opts.handler == NULL)
 		usage_error("%sno handler given", "");
-	opts.handler = argv[0];
-	opts.handler_argc = argc - 1;
-	opts.handler_argv = argv + 1;
 	if (strncmp(opts.handler, "builtin:", 8) != 0)
 		usage_error("handler %s: expected builtin:NAME", opts.handler);
 	if (builtin_find(opts.handler + 8) == NULL) {
 		fprintf(stderr, "forkpool: no builtin handler %s (there are: "
 		    "%s)\n", opts.handler + 8, builtin_names());
-		exit(2);
+		exit(check_only ? 1 : 2);
+	}
+	if (check_only) {
+		printf("forkpool: configuration OK\n");
+		exit(0);
 	}
 }
 
@@ -395,6 +445,7 @@ main(int argc, char **argv, char **envp)
 	ledger_init(opts.queue_max);
 	dispatch_init();
 	intake->init();
+	notify_init();
 	pool_init();
 	proctitle_set("supervisor");
 	pool_start();

@@ -28,6 +28,9 @@ struct worker		*workers;
 static struct slot_board *boards;
 static unsigned		 hello_failures;
 static int		 shutting_down;
+static uint64_t		*restart_times;	/* ring of the last restart_max */
+static unsigned		 restart_next;
+static int		 degraded;
 
 static void	worker_timer(evutil_socket_t, short, void *);
 static void	spawn(struct worker *);
@@ -57,6 +60,7 @@ pool_init(void)
 	int	i;
 
 	workers = xcalloc(opts.workers, sizeof *workers);
+	restart_times = xcalloc(opts.restart_max, sizeof *restart_times);
 	/* Shared with the workers: each writes which job it is running. */
 	boards = mmap(NULL, opts.workers * sizeof *boards,
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -84,6 +88,40 @@ pool_start(void)
 		spawn(&workers[i]);
 }
 
+int
+pool_degraded(void)
+{
+	return degraded;
+}
+
+/*
+ * Restart intensity, as OTP supervisors have it: more than restart_max
+ * restarts within restart_period marks the pool degraded, and restarts
+ * then wait the longest backoff until the storm has passed.
+ */
+static void
+count_restart(void)
+{
+	uint64_t	now = now_ns(), oldest;
+
+	oldest = restart_times[restart_next];
+	restart_times[restart_next] = now;
+	restart_next = (restart_next + 1) % opts.restart_max;
+	if (oldest != 0 && now - oldest < opts.restart_period_ns) {
+		if (!degraded)
+			log_warnx("%u restarts within %.3g s: the pool is "
+			    "degraded; restarts back off to %.3g s",
+			    opts.restart_max, opts.restart_period_ns / 1e9,
+			    BACKOFF_CAP_NS / 1e9);
+		degraded = 1;
+	} else if (degraded && (oldest == 0 ||
+	    now - oldest >= 2 * opts.restart_period_ns)) {
+		log_warnx("restarts have calmed down: the pool is no longer "
+		    "degraded");
+		degraded = 0;
+	}
+}
+
 static void
 schedule_restart(struct worker *w)
 {
@@ -92,7 +130,7 @@ schedule_restart(struct worker *w)
 
 	shift = w->failed_starts > 0 ? w->failed_starts - 1 : 0;
 	delay = shift >= 20 ? BACKOFF_CAP_NS : BACKOFF_BASE_NS << shift;
-	if (delay > BACKOFF_CAP_NS)
+	if (delay > BACKOFF_CAP_NS || degraded)
 		delay = BACKOFF_CAP_NS;
 	/* Jitter of +-25% keeps slots that died together from restarting
 	 * in lockstep. */
@@ -141,6 +179,17 @@ spawn(struct worker *w)
 	log_debug("worker %d: started, pid %d", w->slot, (int)pid);
 }
 
+static void
+pool_notify(void)
+{
+	int	i, ready = 0;
+
+	for (i = 0; i < opts.workers; i++)
+		if (workers[i].state == W_READY)
+			ready++;
+	notify_pool(ready, opts.workers);
+}
+
 void
 pool_ready(struct worker *w)
 {
@@ -148,6 +197,7 @@ pool_ready(struct worker *w)
 	w->greeted = 1;
 	hello_failures = 0;
 	log_info("worker %d: ready, pid %d", w->slot, (int)w->pid);
+	pool_notify();
 }
 
 void
@@ -344,7 +394,9 @@ worker_reaped(struct worker *w, int status)
 	}
 	w->restarts++;
 	w->failed_starts++;
+	count_restart();
 	schedule_restart(w);
+	pool_notify();
 }
 
 void
@@ -425,8 +477,11 @@ pool_kill_all(void)
 		if (workers[i].state != W_EMPTY && workers[i].pid > 0)
 			kill(workers[i].pid, SIGKILL);
 	for (i = 0; i < opts.workers; i++)
-		if (workers[i].state != W_EMPTY && workers[i].pid > 0)
+		if (workers[i].state != W_EMPTY && workers[i].pid > 0) {
 			while (waitpid(workers[i].pid, NULL, 0) == -1 &&
 			    errno == EINTR)
 				;
+			workers[i].state = W_EMPTY;
+			workers[i].pid = -1;
+		}
 }

@@ -52,6 +52,7 @@ static struct pidfh		*pidfh;
 static uint64_t			 serials;
 static int			 draining;	/* no new jobs; exit when idle */
 static int			 stop_signal;
+static struct event		*ev_shutdown;
 
 struct service_totals service_totals;
 
@@ -500,6 +501,23 @@ service_flush(void)
 }
 
 static void
+service_abort(void)
+{
+	struct client	*c, *next;
+
+	/* A last, blocking-free try to deliver what is answered. */
+	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
+		if (!c->gone && c->out.len > 0)
+			(void)buf_write(&c->out, c->fd);
+	if (listen_fd != -1)
+		unlink(opts.listen_path);
+	if (pidfh != NULL)
+		pidfile_remove(pidfh);
+	listen_fd = -1;
+	pidfh = NULL;
+}
+
+static void
 service_job_done(uint32_t idx, const char *res, size_t len)
 {
 	struct job	*j = ledger_job(idx);
@@ -514,31 +532,61 @@ service_job_done(uint32_t idx, const char *res, size_t len)
 		client_free(c);
 }
 
+/*
+ * The drain took too long: each unfinished job is answered as rejected,
+ * so no client waits forever for a result that will not come.
+ */
+static void
+shutdown_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	static const char	 unfinished[] =
+	    "not finished before the shutdown timeout";
+	struct job		*j;
+	uint32_t		 idx, n = ledger_size();
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	log_warnx("shutdown timeout: %u jobs unfinished; stopping the workers",
+	    ledger_live());
+	pool_kill_all();
+	for (idx = 0; idx < n; idx++) {
+		j = ledger_job(idx);
+		if (j->state == JOB_QUEUED || j->state == JOB_INFLIGHT) {
+			j->status = STATUS_REJECTED;
+			service_job_done(idx, unfinished, strlen(unfinished));
+		}
+	}
+	supervisor_abort(0);
+}
+
 static void
 service_stop(int sig)
 {
-	if (stop_signal == 0)
+	struct timeval	tv;
+
+	if (stop_signal == 0) {
 		log_warnx("%s: finishing the jobs taken, then exiting",
 		    strsignal(sig));
+		if (opts.shutdown_timeout_ns > 0 &&
+		    (ev_shutdown = evtimer_new(base, shutdown_expired,
+		    NULL)) != NULL) {
+			tv.tv_sec = opts.shutdown_timeout_ns / 1000000000ULL;
+			tv.tv_usec = (opts.shutdown_timeout_ns % 1000000000ULL)
+			    / 1000;
+			evtimer_add(ev_shutdown, &tv);
+		}
+	}
 	stop_signal = sig;
 	draining = 1;
 	event_del(ev_accept);
+	notify_stopping();
 }
 
 static int
 service_finished(void)
 {
 	return draining && ledger_live() == 0;
-}
-
-static void
-service_abort(void)
-{
-	service_flush();
-	if (listen_fd != -1)
-		unlink(opts.listen_path);
-	if (pidfh != NULL)
-		pidfile_remove(pidfh);
 }
 
 static int

@@ -243,6 +243,12 @@ void		 pool_shutdown(void);
 void		 pool_kill_all(void);
 int		 pool_alive(void);
 int		 pool_settled(void);
+int		 pool_degraded(void);
+
+/* notify.c */
+void		 notify_init(void);
+void		 notify_pool(int, int);
+void		 notify_stopping(void);
 void		 pool_sigchld(void);
 void		 pool_watch_timeout(struct worker *);
 uint64_t	 now_ns(void);

@@ -1,0 +1,672 @@
+/*
+ * forkpool.conf(5).  libinih splits the file into keys and values; this
+ * file checks every value exactly and stores it in a copy of the options,
+ * which replaces the caller's only once the whole file is good: a bad file
+ * read again on SIGHUP leaves the running configuration alone.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "conf.h"
+#include "supervisor.h"
+#include "xmalloc.h"
+
+#define WORKERS_MAX	1024		/* as -w */
+#define QUEUE_MAX	(1 << 24)	/* as -q */
+#define PARTITIONS_MAX	(1 << 20)	/* as --partitions */
+#define ATTEMPTS_MAX	1000		/* as -a */
+#define RESTARTS_MAX	1000000
+#define RATE_MAX	1e9
+#define SECONDS_RANGE	"0.001 to 1000000"
+/* (uid_t)-1 and (gid_t)-1 mean "no change" to chown(2) and setresuid(2). */
+#define ID_MAX		((long long)UINT32_MAX - 1)
+
+struct parse {
+	const char		*path;
+	FILE			*fp;
+	int			 lineno;	/* libinih's line */
+	int			 failed;	/* err has the first error */
+	char			*err;
+	size_t			 errlen;
+	const struct config_set	*cli;
+	struct options		*next;		/* what the file makes */
+	const char		*key;		/* the key being read */
+	int			*first;		/* each key's line, or 0 */
+};
+
+struct key {
+	const char	*name;
+	size_t		 set;	/* its flag in struct config_set */
+	int		(*parse)(struct parse *, const char *,
+			    struct options *);
+};
+
+static int	fail(struct parse *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* Records the first error only: later ones are likely its echoes. */
+static int
+fail(struct parse *p, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (p->failed)
+		return -1;
+	p->failed = 1;
+	if (p->errlen == 0)
+		return -1;
+	if (p->lineno > 0)
+		n = snprintf(p->err, p->errlen, "%s:%d: ", p->path, p->lineno);
+	else
+		n = snprintf(p->err, p->errlen, "%s: ", p->path);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+get_int(struct parse *p, const char *s, long long min, long long max,
+    long long *out)
+{
+	const char	*errstr;
+
+	*out = strtonum(s, min, max, &errstr);
+	if (errstr != NULL)
+		return fail(p, "%s %s: %s (expected %lld to %lld)", p->key, s,
+		    errstr, min, max);
+	return 0;
+}
+
+/* A decimal number: strtod alone would also take hex, "inf" and "nan". */
+static int
+get_number(struct parse *p, const char *s, double min, double max,
+    const char *range, double *out)
+{
+	char	*end;
+
+	if (s[strspn(s, "0123456789.eE+-")] != '\0')
+		return fail(p, "%s %s: not a number", p->key, s);
+	errno = 0;
+	*out = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0)
+		return fail(p, "%s %s: not a number", p->key, s);
+	if (*out < min || *out > max)
+		return fail(p, "%s %s: out of range (expected %s)", p->key, s,
+		    range);
+	return 0;
+}
+
+static int
+get_seconds(struct parse *p, const char *s, uint64_t *ns)
+{
+	double	sec;
+
+	if (get_number(p, s, 0.001, 1e6, SECONDS_RANGE " seconds", &sec) == -1)
+		return -1;
+	*ns = (uint64_t)(sec * 1e9 + 0.5);
+	return 0;
+}
+
+/* Splits s in place at blanks; returns the number of words, max + 1 if more. */
+static int
+split(char *s, char **words, int max)
+{
+	char	*w;
+	int	 n = 0;
+
+	while ((w = strsep(&s, " \t")) != NULL) {
+		if (*w == '\0')
+			continue;
+		if (n == max)
+			return max + 1;
+		words[n++] = w;
+	}
+	return n;
+}
+
+/* A user name, or a uid that need not have a name (as chown(8) takes). */
+static int
+get_uid(struct parse *p, const char *s, uid_t *uid)
+{
+	struct passwd	*pw;
+	const char	*errstr;
+	long long	 n;
+
+	if ((pw = getpwnam(s)) != NULL) {
+		*uid = pw->pw_uid;
+		return 0;
+	}
+	n = strtonum(s, 0, ID_MAX, &errstr);
+	if (errstr != NULL)
+		return fail(p, "%s: no user %s", p->key, s);
+	*uid = (uid_t)n;
+	return 0;
+}
+
+static int
+get_gid(struct parse *p, const char *s, gid_t *gid)
+{
+	struct group	*gr;
+	const char	*errstr;
+	long long	 n;
+
+	if ((gr = getgrnam(s)) != NULL) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	n = strtonum(s, 0, ID_MAX, &errstr);
+	if (errstr != NULL)
+		return fail(p, "%s: no group %s", p->key, s);
+	*gid = (gid_t)n;
+	return 0;
+}
+
+static int
+parse_workers(struct parse *p, const char *v, struct options *o)
+{
+	char		*copy, *w[2];
+	long long	 min, max;
+	int		 n, rc = -1;
+
+	copy = xstrdup(v);
+	n = split(copy, w, 2);
+	if (n != 1 && n != 2) {
+		fail(p, "workers %s: expected N or MIN MAX", v);
+		goto out;
+	}
+	if (get_int(p, w[0], 1, WORKERS_MAX, &min) == -1)
+		goto out;
+	max = min;
+	if (n == 2 && get_int(p, w[1], 1, WORKERS_MAX, &max) == -1)
+		goto out;
+	if (max < min) {
+		fail(p, "workers %s: MAX is below MIN", v);
+		goto out;
+	}
+	o->workers = min;
+	/* MIN equal to MAX is a fixed pool. */
+	o->workers_min = max > min ? min : 0;
+	o->workers_max = max > min ? max : 0;
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
+static int
+parse_listen(struct parse *p, const char *v, struct options *o)
+{
+	struct sockaddr_un	sun;
+
+	if (strlen(v) >= sizeof sun.sun_path)
+		return fail(p, "listen %s: longer than %zu bytes", v,
+		    sizeof sun.sun_path - 1);
+	o->listen_path = xstrdup(v);
+	return 0;
+}
+
+/* Octal digits only: strtol would also take signs, blanks and "0x". */
+static int
+parse_listen_mode(struct parse *p, const char *v, struct options *o)
+{
+	const char	*s;
+	unsigned	 mode = 0;
+
+	for (s = v; *s >= '0' && *s <= '7'; s++) {
+		mode = mode * 8 + (*s - '0');
+		if (mode > 0777)
+			break;
+	}
+	if (*s != '\0' || mode > 0777)
+		return fail(p, "listen_mode %s: not an octal mode from 0 to "
+		    "0777", v);
+	o->listen_mode = mode;
+	return 0;
+}
+
+static int
+parse_listen_group(struct parse *p, const char *v, struct options *o)
+{
+	return get_gid(p, v, &o->listen_group);
+}
+
+static int
+parse_allow_users(struct parse *p, const char *v, struct options *o)
+{
+	char	*copy, *s, *w;
+	uid_t	*uids = NULL;
+	size_t	 n = 0;
+
+	copy = s = xstrdup(v);
+	while ((w = strsep(&s, " \t")) != NULL) {
+		if (*w == '\0')
+			continue;
+		uids = xreallocarray(uids, n + 1, sizeof *uids);
+		if (get_uid(p, w, &uids[n++]) == -1) {
+			free(uids);
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	o->allow_uids = uids;
+	o->nallow_uids = n;
+	return 0;
+}
+
+static int
+parse_allow_groups(struct parse *p, const char *v, struct options *o)
+{
+	char	*copy, *s, *w;
+	gid_t	*gids = NULL;
+	size_t	 n = 0;
+
+	copy = s = xstrdup(v);
+	while ((w = strsep(&s, " \t")) != NULL) {
+		if (*w == '\0')
+			continue;
+		gids = xreallocarray(gids, n + 1, sizeof *gids);
+		if (get_gid(p, w, &gids[n++]) == -1) {
+			free(gids);
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	o->allow_gids = gids;
+	o->nallow_gids = n;
+	return 0;
+}
+
+static int
+parse_pidfile(struct parse *p, const char *v, struct options *o)
+{
+	(void)p;
+	o->pidfile = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_queue(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 1, QUEUE_MAX, &n) == -1)
+		return -1;
+	o->queue_max = n;
+	return 0;
+}
+
+static int
+parse_window(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (strcmp(v, "adaptive") == 0) {
+		o->window = 0;
+		return 0;
+	}
+	if (get_int(p, v, 1, WINDOW_MAX, &n) == -1)
+		return -1;
+	o->window = n;
+	return 0;
+}
+
+static int
+parse_attempts(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 1, ATTEMPTS_MAX, &n) == -1)
+		return -1;
+	o->attempts = n;
+	return 0;
+}
+
+static int
+parse_timeout(struct parse *p, const char *v, struct options *o)
+{
+	if (strcmp(v, "none") == 0) {
+		o->timeout_ns = 0;
+		return 0;
+	}
+	return get_seconds(p, v, &o->timeout_ns);
+}
+
+static int
+parse_kill_grace(struct parse *p, const char *v, struct options *o)
+{
+	return get_seconds(p, v, &o->kill_grace_ns);
+}
+
+/* "none" waits for every job, however long they take. */
+static int
+parse_shutdown_timeout(struct parse *p, const char *v, struct options *o)
+{
+	if (strcmp(v, "none") == 0) {
+		o->shutdown_timeout_ns = 0;
+		return 0;
+	}
+	return get_seconds(p, v, &o->shutdown_timeout_ns);
+}
+
+static int
+parse_frame_max(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 64, UINT32_MAX, &n) == -1)
+		return -1;
+	o->frame_max = n;
+	return 0;
+}
+
+static int
+parse_partitions(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 1, PARTITIONS_MAX, &n) == -1)
+		return -1;
+	o->partitions = n;
+	return 0;
+}
+
+static int
+parse_restart_intensity(struct parse *p, const char *v, struct options *o)
+{
+	char		*copy, *w[2];
+	long long	 r;
+	uint64_t	 t;
+	int		 rc = -1;
+
+	copy = xstrdup(v);
+	if (split(copy, w, 2) != 2)
+		fail(p, "restart_intensity %s: expected RESTARTS SECONDS", v);
+	else if (get_int(p, w[0], 1, RESTARTS_MAX, &r) == 0 &&
+	    get_seconds(p, w[1], &t) == 0) {
+		o->restart_max = r;
+		o->restart_period_ns = t;
+		rc = 0;
+	}
+	free(copy);
+	return rc;
+}
+
+static int
+parse_idle_timeout(struct parse *p, const char *v, struct options *o)
+{
+	return get_seconds(p, v, &o->idle_timeout_ns);
+}
+
+static int
+parse_rate_limit(struct parse *p, const char *v, struct options *o)
+{
+	double	rate;
+
+	if (strcmp(v, "none") == 0) {
+		o->rate_limit = 0;
+		return 0;
+	}
+	if (get_number(p, v, 0, RATE_MAX, "none, or 0 to 1000000000 jobs "
+	    "per second", &rate) == -1)
+		return -1;
+	o->rate_limit = rate;
+	return 0;
+}
+
+static int
+parse_log_level(struct parse *p, const char *v, struct options *o)
+{
+	static const char	*levels[] = { "warning", "info", "debug" };
+	int			 i;
+
+	for (i = 0; i < 3; i++) {
+		if (strcmp(v, levels[i]) == 0) {
+			o->verbose = i;
+			return 0;
+		}
+	}
+	return fail(p, "log_level %s: expected warning, info or debug", v);
+}
+
+/*
+ * The first word is the handler, the others its arguments, as on the
+ * command line; main.c checks the handler's name.  The handler and its
+ * argv point into one copy of the value, which libinih has stripped of
+ * leading blanks, so the handler string is that copy's start.
+ */
+static int
+parse_handler(struct parse *p, const char *v, struct options *o)
+{
+	char	*s, *w, **argv = NULL;
+	int	 argc = 0;
+
+	(void)p;
+	s = xstrdup(v);
+	o->handler = strsep(&s, " \t");
+	while ((w = strsep(&s, " \t")) != NULL) {
+		if (*w == '\0')
+			continue;
+		argv = xreallocarray(argv, argc + 2, sizeof *argv);
+		argv[argc++] = w;
+	}
+	if (argv == NULL)
+		argv = xcalloc(1, sizeof *argv);
+	argv[argc] = NULL;
+	o->handler_argc = argc;
+	o->handler_argv = argv;
+	return 0;
+}
+
+#define KEY(name, fn)	{ #name, offsetof(struct config_set, name), fn }
+
+static const struct key keys[] = {
+	KEY(workers,		parse_workers),
+	KEY(listen,		parse_listen),
+	KEY(listen_mode,	parse_listen_mode),
+	KEY(listen_group,	parse_listen_group),
+	KEY(allow_users,	parse_allow_users),
+	KEY(allow_groups,	parse_allow_groups),
+	KEY(pidfile,		parse_pidfile),
+	KEY(queue,		parse_queue),
+	KEY(window,		parse_window),
+	KEY(attempts,		parse_attempts),
+	KEY(timeout,		parse_timeout),
+	KEY(kill_grace,		parse_kill_grace),
+	KEY(shutdown_timeout,	parse_shutdown_timeout),
+	KEY(frame_max,		parse_frame_max),
+	KEY(partitions,		parse_partitions),
+	KEY(restart_intensity,	parse_restart_intensity),
+	KEY(idle_timeout,	parse_idle_timeout),
+	KEY(rate_limit,		parse_rate_limit),
+	{ "log_level", offsetof(struct config_set, verbose), parse_log_level },
+	KEY(handler,		parse_handler),
+};
+#define NKEYS	(sizeof keys / sizeof keys[0])
+
+/* Frees what the parsers allocated in new, which old does not share. */
+static void
+free_new(struct options *new, const struct options *old)
+{
+	if (new->listen_path != old->listen_path)
+		free((char *)new->listen_path);
+	if (new->pidfile != old->pidfile)
+		free((char *)new->pidfile);
+	if (new->allow_uids != old->allow_uids)
+		free(new->allow_uids);
+	if (new->allow_gids != old->allow_gids)
+		free(new->allow_gids);
+	if (new->handler != old->handler) {
+		free((char *)new->handler);
+		free(new->handler_argv);
+	}
+}
+
+static int
+cli_has(const struct config_set *cli, const struct key *k)
+{
+	return *(const int *)(const void *)((const char *)cli + k->set);
+}
+
+/* libinih's callback: non-zero to go on. */
+static int
+on_key(void *arg, const char *section, const char *name, const char *value)
+{
+	struct parse	*p = arg;
+	struct options	 scratch;
+	size_t		 i;
+	int		 rc;
+
+	if (p->failed)
+		return 0;
+	if (*section != '\0') {	/* read_line refuses them first */
+		fail(p, "unknown section [%s]", section);
+		return 0;
+	}
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(name, keys[i].name) == 0)
+			break;
+	if (i == NKEYS) {
+		fail(p, "unknown key %s", name);
+		return 0;
+	}
+	if (p->first[i] != 0) {
+		fail(p, "%s set twice, first at line %d", name, p->first[i]);
+		return 0;
+	}
+	p->first[i] = p->lineno;
+	p->key = name;
+	if (*value == '\0') {
+		fail(p, "%s has no value", name);
+		return 0;
+	}
+	if (!cli_has(p->cli, &keys[i]))
+		return keys[i].parse(p, value, p->next) == 0;
+
+	/* The command line wins, but a bad value is still an error (-n). */
+	scratch = *p->next;
+	rc = keys[i].parse(p, value, &scratch);
+	free_new(&scratch, p->next);
+	return rc == 0;
+}
+
+/*
+ * Lines that libinih would take in ways this format does not want: a
+ * [section] would quietly scope the keys below it, an indented line would
+ * continue the value above, and "key: value" is configparser's spelling.
+ */
+static int
+check_line(struct parse *p, const char *line)
+{
+	const char	*s;
+
+	/* libinih skips a UTF-8 byte order mark. */
+	if (p->lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+		line += 3;
+	for (s = line; isspace((unsigned char)*s); s++)
+		;
+	if (*s == '\0' || *s == '#' || *s == ';')
+		return 0;
+	if (s != line)
+		return fail(p, "a line must not start with a blank "
+		    "(there are no continuation lines)");
+	if (*s == '[')
+		return fail(p, "unknown section %.*s", (int)strcspn(s, "\r\n"),
+		    s);
+	if (*s == '=' || s[strcspn(s, "=:")] != '=')
+		return fail(p, "expected KEY = VALUE");
+	return 0;
+}
+
+/*
+ * libinih's reader, fgets(3) with a line count: the callback learns the
+ * line it is called for, which the library does not pass in every build.
+ */
+static char *
+read_line(char *buf, int size, void *arg)
+{
+	struct parse	*p = arg;
+	size_t		 len;
+
+	if (p->failed)
+		return NULL;
+	if (fgets(buf, size, p->fp) == NULL) {
+		if (ferror(p->fp)) {
+			p->lineno++;
+			fail(p, "read error: %s", strerror(errno));
+		}
+		return NULL;
+	}
+	p->lineno++;
+	len = strlen(buf);
+	/* libinih would take the rest of a long line as a line of its own. */
+	if (len == (size_t)size - 1 && buf[len - 1] != '\n' &&
+	    getc(p->fp) != EOF) {
+		fail(p, "line longer than %d bytes", size - 2);
+		return NULL;
+	}
+	if (check_line(p, buf) == -1)
+		return NULL;
+	return buf;
+}
+
+int
+config_load(const char *path, struct options *o,
+    const struct config_set *cli, char *err, size_t errlen)
+{
+	static const struct config_set	 none;
+	struct parse			 p;
+	struct options			 next = *o;
+	struct stat			 st;
+	int				 first[NKEYS], rc;
+
+	memset(&p, 0, sizeof p);
+	memset(first, 0, sizeof first);
+	p.path = path;
+	p.err = err;
+	p.errlen = errlen;
+	p.cli = cli != NULL ? cli : &none;
+	p.next = &next;
+	p.first = first;
+	if (errlen > 0)
+		*err = '\0';
+
+	if ((p.fp = fopen(path, "re")) == NULL)
+		return fail(&p, "%s", strerror(errno));
+	if (fstat(fileno(p.fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(p.fp);
+		return fail(&p, "%s", strerror(EISDIR));
+	}
+	rc = ini_parse_stream(read_line, &p, on_key, &p);
+	fclose(p.fp);
+	if (rc != 0 && !p.failed) {
+		/* A line libinih refused that check_line let through. */
+		p.lineno = rc > 0 ? rc : 0;
+		fail(&p, rc == -2 ? "out of memory" : "expected KEY = VALUE");
+	}
+	if (p.failed) {
+		free_new(&next, o);
+		return -1;
+	}
+	*o = next;
+	return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * The configuration file, forkpool.conf(5): an INI file without sections,
+ * read with libinih.  The command line wins over the file, so main.c says
+ * in a struct config_set which settings it has already taken.
+ */
+#ifndef FORKPOOL_CONFIG_H
+#define FORKPOOL_CONFIG_H
+
+#include <stddef.h>
+
+struct options;
+
+/*
+ * One flag per key of the file, set (non-zero) by main.c when the command
+ * line has given that setting: config_load() then still checks the key's
+ * value but leaves the option alone.  log_level's flag is verbose (-v).
+ */
+struct config_set {
+	int	workers;
+	int	listen;
+	int	listen_mode;
+	int	listen_group;
+	int	allow_users;
+	int	allow_groups;
+	int	pidfile;
+	int	queue;
+	int	window;
+	int	attempts;
+	int	timeout;
+	int	kill_grace;
+	int	shutdown_timeout;
+	int	frame_max;
+	int	partitions;
+	int	restart_intensity;
+	int	idle_timeout;
+	int	rate_limit;
+	int	verbose;
+	int	handler;
+};
+
+/*
+ * Reads a forkpool.conf(5) file into o; only settings not already set on
+ * the command line are taken (cli says which; NULL: none).  Returns 0, or
+ * -1 with "FILE:LINE: message" (or "FILE: message") in err, and o as it was.
+ * Defaults are not set here: o holds them already.
+ */
+int	config_load(const char *, struct options *,
+	    const struct config_set *, char *, size_t);
+
+#endif

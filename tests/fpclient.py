@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""A forkpool client for the tests, speaking the protocol of doc/PROTOCOL.md.
+
+  fpclient.py SOCK submit N [--keys K] [--ms M] [--handler fnv|echo|sleep]
+                          [--high I] [--quit-after R]
+  fpclient.py SOCK status text|json|prometheus
+  fpclient.py SOCK control COMMAND
+  fpclient.py SOCK garbage
+
+submit pipelines N jobs (payload "k<i mod K> <i>" plus " M" with --ms),
+keyed by "k<i mod K>" when --keys is given, and reads every result.  It
+checks each result against the handler, that no id comes back twice or
+unasked, and (keyed) that each key's results come in submission order.
+It prints "results N wrong W duplicates D order O" and the id order of
+results as "first-ids ..." and exits 0 only when all is well.
+"""
+import socket
+import struct
+import sys
+
+HELLO, RESULT, ERROR, SUBMIT, STATUS, CONTROL = 1, 3, 4, 0x10, 0x11, 0x12
+F_HIGH, F_KEYED = 1, 2
+
+
+def frame(t, payload=b'', key=b'', flags=0, aux=0, arg=0, ident=0):
+    body = (struct.pack('>I', len(key)) + key +
+            struct.pack('>I', len(payload)) + payload)
+    return (b'FP\x01' + bytes([t]) +
+            struct.pack('>HHIIQ', flags, aux, arg, len(body), ident) + body)
+
+
+class Link:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.buf = b''
+
+    def read(self):
+        while True:
+            if len(self.buf) >= 24:
+                if self.buf[:3] != b'FP\x01':
+                    raise SystemExit('bad frame from the server')
+                blen = struct.unpack('>I', self.buf[12:16])[0]
+                if len(self.buf) >= 24 + blen:
+                    h, b = self.buf[:24], self.buf[24:24 + blen]
+                    self.buf = self.buf[24 + blen:]
+                    kl = struct.unpack('>I', b[:4])[0]
+                    pl = struct.unpack('>I', b[4 + kl:8 + kl])[0]
+                    flags, aux, arg, _, ident = struct.unpack('>HHIIQ', h[4:])
+                    return h[3], aux, arg, ident, b[8 + kl:8 + kl + pl]
+            d = self.s.recv(1 << 16)
+            if not d:
+                return None
+            self.buf += d
+
+
+def fnv(data):
+    h = 0xcbf29ce484222325
+    for c in data:
+        h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+    return b'%016x' % h
+
+
+def hello(link):
+    f = link.read()
+    if f is None:
+        raise SystemExit('closed before HELLO')
+    if f[0] == ERROR:
+        print('refused: ' + f[4].decode())
+        raise SystemExit(3)
+    if f[0] != HELLO:
+        raise SystemExit('expected HELLO')
+
+
+def submit(link, argv):
+    n = int(argv[0])
+    opt = dict(zip(argv[1::2], argv[2::2]))
+    keys = int(opt.get('--keys', 0))
+    ms = opt.get('--ms')
+    handler = opt.get('--handler', 'fnv')
+    high = int(opt.get('--high', -1))
+    quit_after = int(opt.get('--quit-after', -1))
+    jobs = {}
+    out = []
+    for i in range(n):
+        key = b'k%d' % (i % keys) if keys else b''
+        payload = b'k%d %d' % (i % (keys or 1000), i)
+        if ms is not None:
+            payload += b' ' + ms.encode()
+        flags = (F_KEYED if keys else 0) | (F_HIGH if i == high else 0)
+        jobs[i + 1] = (key, payload)
+        out.append(frame(SUBMIT, payload, key, flags, ident=i + 1))
+    link.s.sendall(b''.join(out))
+    seen, wrong, dup, order, ids = set(), 0, 0, 0, []
+    last = {}
+    while len(seen) < n:
+        if len(seen) == quit_after:
+            link.s.close()
+            print('quit after %d results' % quit_after)
+            return 0
+        f = link.read()
+        if f is None:
+            break
+        t, status, attempts, ident, payload = f
+        if t != RESULT or ident not in jobs:
+            wrong += 1
+            continue
+        if ident in seen:
+            dup += 1
+        seen.add(ident)
+        ids.append(ident)
+        key, job = jobs[ident]
+        want = fnv(job) if handler == 'fnv' else job
+        if status != 0 or payload != want:
+            wrong += 1
+        if keys:
+            if last.get(key, 0) > ident:
+                order += 1
+            last[key] = ident
+    print('results %d wrong %d duplicates %d order %d' %
+          (len(seen), wrong, dup, order))
+    print('first-ids ' + ' '.join(str(i) for i in ids[:10]))
+    return 0 if (len(seen) == n and wrong == dup == order == 0) else 1
+
+
+def main():
+    path, cmd, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+    link = Link(path)
+    if cmd == 'garbage':
+        hello(link)
+        link.s.sendall(b'GARBAGE!' * 4)
+        f = link.read()
+        print('error: ' + f[4].decode() if f and f[0] == ERROR else 'none')
+        print('closed' if link.read() is None else 'open')
+        return 0
+    hello(link)
+    if cmd == 'submit':
+        return submit(link, argv)
+    if cmd == 'status':
+        fmt = {'text': 0, 'json': 1, 'prometheus': 2}[argv[0]]
+        link.s.sendall(frame(STATUS, aux=fmt, ident=7))
+        f = link.read()
+        sys.stdout.write(f[4].decode())
+        return 0 if f[0] == STATUS else 1
+    if cmd == 'control':
+        link.s.sendall(frame(CONTROL, argv[0].encode(), ident=8))
+        f = link.read()
+        print(f[4].decode())
+        return 0 if f[1] == 0 else 1
+    raise SystemExit('unknown command ' + cmd)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,61 @@
+#!/bin/sh
+# The configuration file (-f, -n) and the systemd notify protocol.
+. "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+
+plan 14
+
+sock=$T/fp.sock
+cat >"$T/good.conf" <<CONF
+# a service of three workers
+workers = 3
+listen = $sock
+handler = builtin:fnv
+queue = 1000
+timeout = 2.5
+CONF
+printf 'workers = 3\nqueue = 0\n' >"$T/range.conf"
+printf 'workers = 2\n\nmystery = 1\n' >"$T/unknown.conf"
+printf 'workers = 2\n' >"$T/nohandler.conf"
+printf 'handler = builtin:nosuch\n' >"$T/badhandler.conf"
+
+"$FORKPOOL" -n -f "$T/good.conf" >"$T/n.out" 2>&1
+is "-n on a good file: exit 0" "$?" 0
+ok "...says so" grep -qx 'forkpool: configuration OK' "$T/n.out"
+"$FORKPOOL" -n -f "$T/range.conf" >"$T/n.out" 2>&1
+is "-n, a value out of range: exit 1" "$?" 1
+ok "...with the file and line" grep -q "range.conf:2: queue 0" "$T/n.out"
+"$FORKPOOL" -n -f "$T/unknown.conf" >"$T/n.out" 2>&1
+ok "-n, an unknown key: its line number" grep -q "unknown.conf:3: unknown key mystery" "$T/n.out"
+"$FORKPOOL" -n -f "$T/nohandler.conf" >"$T/n.out" 2>&1
+is "-n, no handler anywhere: a usage error" "$?" 2
+"$FORKPOOL" -n -f "$T/badhandler.conf" >"$T/n.out" 2>&1
+is "-n, an unknown builtin: exit 1" "$?" 1
+"$FORKPOOL" -n -f "$T/missing.conf" >"$T/n.out" 2>&1
+ok "-n, a missing file: exit 1, named" grep -q "missing.conf: No such file" "$T/n.out"
+
+# A service from the file, with -w on the command line winning over it; a
+# stand-in notify socket sees READY=1 only once every worker is up.
+python3 "$TESTS_SRCDIR/notify-recv.py" "$T/notify.sock" "$T/notify.log" &
+track $!
+wait_for 10 test -S "$T/notify.sock"
+NOTIFY_SOCKET=$T/notify.sock fp_bg /dev/null "$T/svc.out" "$T/svc.err" \
+    -f "$T/good.conf" -w 2
+sup=$fp_pid
+wait_for 10 test -S "$sock"
+python3 "$TESTS_SRCDIR/fpclient.py" "$sock" submit 200 >"$T/submit.out"
+is "the service serves the file's socket and handler" "$?" 0
+python3 "$TESTS_SRCDIR/fpclient.py" "$sock" status json >"$T/status.json"
+ok "-w 2 on the command line beats workers = 3" python3 -c '
+import json, sys
+sys.exit(0 if len(json.load(open(sys.argv[1]))["workers"]) == 2 else 1)' \
+    "$T/status.json"
+ok "notify: READY=1 arrives" wait_for 10 grep -qx 'READY=1' "$T/notify.log"
+is "notify: exactly once" "$(grep -cx 'READY=1' "$T/notify.log")" 1
+is "notify: after the first worker alone was up, before the second" \
+    "$(grep -nx -e 'STATUS=1 of 2 workers ready' -e 'READY=1' \
+    "$T/notify.log" | cut -d: -f2 | tr '\n' ,)" \
+    "STATUS=1 of 2 workers ready,READY=1,"
+kill -TERM "$sup"
+fp_wait "$sup"
+ok "notify: STOPPING=1 on SIGTERM" grep -qx 'STOPPING=1' "$T/notify.log"
+finish
