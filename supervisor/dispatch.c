@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "supervisor.h"
+#include "xmalloc.h"
 
 #define SHARE_CHUNK	64	/* shared jobs a worker takes per round */
 #define WINDOW_TARGET_NS 5000000.0 /* work a full window should hold */
@@ -23,13 +24,33 @@ static double		 tokens;		/* --rate-limit bucket */
 static uint64_t		 tokens_ns;
 static struct event	*ev_tokens;
 
+static uint32_t		*owner;		/* partition -> slot */
+static uint8_t		*moving;	/* waits for its old slot to drain */
+static struct jobq	*parked;	/* a moving partition's jobs */
+static struct jobq	*unparked;	/* dispatch_requeue's scratch */
+static uint32_t		*partition_inflight;
+static uint32_t		 nmoving;
+
 static void	tokens_due(evutil_socket_t, short, void *);
 
 void
 dispatch_init(void)
 {
+	uint32_t	p;
+
 	jobq_init(&shared);
 	jobq_init(&shared_high);
+	owner = xcalloc(opts.partitions, sizeof *owner);
+	moving = xcalloc(opts.partitions, sizeof *moving);
+	parked = xcalloc(opts.partitions, sizeof *parked);
+	unparked = xcalloc(opts.partitions, sizeof *unparked);
+	partition_inflight = xcalloc(opts.partitions,
+	    sizeof *partition_inflight);
+	for (p = 0; p < opts.partitions; p++) {
+		owner[p] = p % opts.workers;
+		jobq_init(&parked[p]);
+		jobq_init(&unparked[p]);
+	}
 	if ((ev_tokens = evtimer_new(base, tokens_due, NULL)) == NULL)
 		fatalx("evtimer_new failed");
 	tokens = opts.rate_limit > 1 ? opts.rate_limit / 10 : 1;
@@ -103,7 +124,7 @@ partition_of(const char *key, size_t len)
 static struct worker *
 owner_of(uint32_t partition)
 {
-	return &workers[partition % opts.workers];
+	return &workers[owner[partition]];
 }
 
 void
@@ -113,6 +134,8 @@ dispatch_submit(uint32_t idx)
 
 	if (j->partition == PARTITION_NONE)
 		jobq_push(j->high ? &shared_high : &shared, idx);
+	else if (moving[j->partition])
+		jobq_push(&parked[j->partition], idx);
 	else
 		jobq_push(&owner_of(j->partition)->keyed, idx);
 }
@@ -125,7 +148,7 @@ void
 dispatch_requeue(struct worker *w)
 {
 	struct jobq	 keyed, unkeyed, unkeyed_high;
-	uint32_t	 idx;
+	uint32_t	 idx, p;
 	struct job	*j;
 
 	jobq_init(&keyed);
@@ -135,14 +158,92 @@ dispatch_requeue(struct worker *w)
 		j = ledger_job(idx);
 		j->state = JOB_QUEUED;
 		j->worker = -1;
-		if (j->partition != PARTITION_NONE)
-			jobq_push(&keyed, idx);
-		else
+		dispatch_left_worker(j);
+		if (j->partition == PARTITION_NONE)
 			jobq_push(j->high ? &unkeyed_high : &unkeyed, idx);
+		else if (moving[j->partition])
+			jobq_push(&unparked[j->partition], idx);
+		else
+			jobq_push(&keyed, idx);
 	}
+	/* A moving partition's jobs were sent before those it parked. */
+	if (nmoving > 0)
+		for (p = 0; p < opts.partitions; p++)
+			if (unparked[p].count > 0)
+				jobq_requeue_front(&parked[p], &unparked[p]);
 	jobq_requeue_front(&w->keyed, &keyed);
 	jobq_requeue_front(&shared, &unkeyed);
 	jobq_requeue_front(&shared_high, &unkeyed_high);
+}
+
+/* A keyed job leaves its worker: answered, failed or put back. */
+void
+dispatch_left_worker(const struct job *j)
+{
+	if (j->partition != PARTITION_NONE)
+		partition_inflight[j->partition]--;
+}
+
+/* A keyed job goes to its worker. */
+void
+dispatch_sent(const struct job *j)
+{
+	if (j->partition != PARTITION_NONE)
+		partition_inflight[j->partition]++;
+}
+
+/*
+ * Moves partitions to the slots that own them when there are target
+ * slots.  A partition moves in two steps, so that its jobs are never on
+ * two workers at once: its queued jobs are parked at once, and when none
+ * of its jobs is in flight on the old slot any more, it changes hands and
+ * the parked jobs follow, in order.
+ */
+void
+dispatch_rebalance(int target)
+{
+	struct worker	*from;
+	struct jobq	 keep;
+	uint32_t	 p, idx, want;
+
+	for (p = 0; p < opts.partitions; p++) {
+		want = p % target;
+		if (owner[p] != want && !moving[p]) {
+			from = &workers[owner[p]];
+			jobq_init(&keep);
+			while ((idx = jobq_pop(&from->keyed)) != JOB_NONE)
+				jobq_push(ledger_job(idx)->partition == p ?
+				    &parked[p] : &keep, idx);
+			from->keyed = keep;
+			moving[p] = 1;
+			nmoving++;
+		}
+		if (moving[p] && partition_inflight[p] == 0) {
+			owner[p] = want;
+			moving[p] = 0;
+			nmoving--;
+			/* They have waited longest: first in the new slot. */
+			jobq_requeue_front(&workers[want].keyed, &parked[p]);
+		}
+	}
+}
+
+int
+dispatch_moving(void)
+{
+	return nmoving > 0;
+}
+
+/* Whether a slot owns a partition. */
+int
+dispatch_owns_any(int slot)
+{
+	uint32_t	p;
+
+	for (p = 0; p < opts.partitions; p++)
+		if (owner[p] == (uint32_t)slot)
+			return 1;
+	return 0;
 }
 
 uint32_t
@@ -160,7 +261,7 @@ dispatch_queued(void)
 void
 dispatch_partition_depths(uint32_t *depth)
 {
-	uint32_t	idx;
+	uint32_t	idx, p;
 	int		i;
 
 	memset(depth, 0, opts.partitions * sizeof *depth);
@@ -168,6 +269,8 @@ dispatch_partition_depths(uint32_t *depth)
 		for (idx = workers[i].keyed.head; idx != JOB_NONE;
 		    idx = ledger_job(idx)->next)
 			depth[ledger_job(idx)->partition]++;
+	for (p = 0; p < opts.partitions; p++)
+		depth[p] += parked[p].count;
 }
 
 /* Fills each ready worker's window: its own partitions first. */
@@ -193,7 +296,9 @@ dispatch_run(void)
 					break;
 				}
 			}
-			if (w->state != W_READY || w->inflight.count >= w->window)
+			if (w->state != W_READY ||
+			    w->inflight.count >= w->window ||
+			    pool_retiring(w))
 				continue;
 			room = w->window - w->inflight.count;
 			take = room < SHARE_CHUNK ? room : SHARE_CHUNK;

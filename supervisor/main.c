@@ -372,6 +372,7 @@ void
 supervisor_settle(void)
 {
 	intake->room();
+	pool_scale_settle();
 	dispatch_run();
 	wlink_flush_all();
 	intake->flush();
@@ -410,6 +411,12 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGTERM:
 		intake->stop(sig);
 		break;
+	case SIGTTIN:
+		pool_scale(pool_target() + 1);
+		break;
+	case SIGTTOU:
+		pool_scale(pool_target() - 1);
+		break;
 	}
 	supervisor_settle();
 }
@@ -439,6 +446,8 @@ main(int argc, char **argv, char **envp)
 	add_signal(SIGCHLD);
 	add_signal(SIGINT);
 	add_signal(SIGTERM);
+	add_signal(SIGTTIN);
+	add_signal(SIGTTOU);
 
 	if (opts.listen_path != NULL)
 		intake = &service_intake;

@@ -31,6 +31,7 @@ static int		 shutting_down;
 static uint64_t		*restart_times;	/* ring of the last restart_max */
 static unsigned		 restart_next;
 static int		 degraded;
+static int		 target;	/* slots wanted; opts.workers: in use */
 
 static void	worker_timer(evutil_socket_t, short, void *);
 static void	spawn(struct worker *);
@@ -59,14 +60,16 @@ pool_init(void)
 {
 	int	i;
 
-	workers = xcalloc(opts.workers, sizeof *workers);
+	/* Room for every slot scaling may add: events hold pointers. */
+	workers = xcalloc(WORKERS_CAP, sizeof *workers);
+	target = opts.workers;
 	restart_times = xcalloc(opts.restart_max, sizeof *restart_times);
 	/* Shared with the workers: each writes which job it is running. */
-	boards = mmap(NULL, opts.workers * sizeof *boards,
+	boards = mmap(NULL, WORKERS_CAP * sizeof *boards,
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (boards == MAP_FAILED)
 		fatal("mmap");
-	for (i = 0; i < opts.workers; i++) {
+	for (i = 0; i < WORKERS_CAP; i++) {
 		workers[i].slot = i;
 		workers[i].fd = -1;
 		workers[i].state = W_EMPTY;
@@ -187,7 +190,7 @@ pool_notify(void)
 	for (i = 0; i < opts.workers; i++)
 		if (workers[i].state == W_READY)
 			ready++;
-	notify_pool(ready, opts.workers);
+	notify_pool(ready, target);
 }
 
 void
@@ -350,6 +353,7 @@ charge_culprit(struct worker *w)
 			w->inflight.tail = prev;
 		w->inflight.count--;
 	}
+	dispatch_left_worker(j);
 	j->state = JOB_DONE;
 	j->worker = -1;
 	j->status = w->end == END_TIMEOUT ? STATUS_TIMEOUT : STATUS_CRASHED;
@@ -385,7 +389,7 @@ worker_reaped(struct worker *w, int status)
 	dispatch_requeue(w);
 	w->state = W_EMPTY;
 	w->pid = -1;
-	if (shutting_down)
+	if (shutting_down || pool_retiring(w))
 		return;
 	if (before_hello && ++hello_failures >= HELLO_FAILURES_MAX) {
 		log_warnx("workers keep dying before they start (last: %s); "
@@ -440,6 +444,71 @@ pool_shutdown(void)
 		}
 		timer_in(w, opts.kill_grace_ns);
 	}
+}
+
+int
+pool_retiring(const struct worker *w)
+{
+	return w->slot >= target;
+}
+
+/*
+ * Scaling: new slots start at once; slots past the target stop taking
+ * shared jobs, hand their partitions over (dispatch_rebalance), and are
+ * told to exit once they hold nothing.
+ */
+void
+pool_scale(int n)
+{
+	int	i;
+
+	if (n < 1 || n > WORKERS_CAP || shutting_down)
+		return;
+	log_warnx("scaling from %d to %d workers", target, n);
+	target = n;
+	for (i = opts.workers; i < n; i++)
+		workers[i].failed_starts = 0;
+	if (n > opts.workers)
+		opts.workers = n;
+	for (i = 0; i < n; i++)
+		if (workers[i].state == W_EMPTY &&
+		    !evtimer_pending(workers[i].ev_timer, NULL))
+			spawn(&workers[i]);
+	dispatch_rebalance(target);
+}
+
+int
+pool_target(void)
+{
+	return target;
+}
+
+/* Each turn while scaling: finish moves, retire slots that hold nothing. */
+void
+pool_scale_settle(void)
+{
+	struct worker	*w;
+	int		 i;
+
+	if (target == opts.workers && !dispatch_moving())
+		return;
+	dispatch_rebalance(target);
+	for (i = target; i < opts.workers; i++) {
+		w = &workers[i];
+		if ((w->state == W_READY || w->state == W_STARTING) &&
+		    w->inflight.count == 0 && w->keyed.count == 0 &&
+		    !dispatch_owns_any(i)) {
+			w->state = W_STOPPING;
+			w->end = END_SHUTDOWN;
+			wlink_close(w);
+			timer_in(w, opts.kill_grace_ns);
+		} else if (w->state == W_EMPTY)
+			evtimer_del(w->ev_timer);
+	}
+	while (opts.workers > target &&
+	    workers[opts.workers - 1].state == W_EMPTY)
+		opts.workers--;
+	pool_notify();
 }
 
 /* Whether every slot's first process has said HELLO or died. */

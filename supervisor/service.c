@@ -351,6 +351,20 @@ take_control(struct client *c, const struct frame *f)
 		log_info("client %llu: stop", (unsigned long long)c->serial);
 		reply(c, f->id, STATUS_OK, "stopping");
 		intake->stop(SIGTERM);
+	} else if (strncmp(cmd, "scale ", 6) == 0) {
+		const char	*errstr;
+		long long	 n = strtonum(cmd + 6, 1, WORKERS_CAP, &errstr);
+		char		 msg[128];
+
+		if (errstr != NULL) {
+			snprintf(msg, sizeof msg, "scale: %s: %s", cmd + 6,
+			    errstr);
+			reply(c, f->id, STATUS_ERROR, msg);
+			return;
+		}
+		pool_scale((int)n);
+		snprintf(msg, sizeof msg, "scaling to %lld workers", n);
+		reply(c, f->id, STATUS_OK, msg);
 	} else
 		reply(c, f->id, STATUS_ERROR, "unknown command");
 }

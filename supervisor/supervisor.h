@@ -146,6 +146,7 @@ struct options {
 };
 
 #define WINDOW_MAX	4096
+#define WORKERS_CAP	1024	/* slots scaling may reach */
 #define WINDOW_START	2	/* grows once results show the job cost */
 
 extern struct options	 opts;
@@ -222,6 +223,11 @@ void		 dispatch_run(void);
 void		 dispatch_adapt(struct worker *, unsigned, uint64_t);
 uint32_t	 dispatch_queued(void);
 void		 dispatch_partition_depths(uint32_t *);
+void		 dispatch_sent(const struct job *);
+void		 dispatch_left_worker(const struct job *);
+void		 dispatch_rebalance(int);
+int		 dispatch_moving(void);
+int		 dispatch_owns_any(int);
 uint32_t	 partition_of(const char *, size_t);
 
 /* wlink.c */
@@ -244,6 +250,10 @@ void		 pool_kill_all(void);
 int		 pool_alive(void);
 int		 pool_settled(void);
 int		 pool_degraded(void);
+int		 pool_retiring(const struct worker *);
+void		 pool_scale(int);
+void		 pool_scale_settle(void);
+int		 pool_target(void);
 
 /* notify.c */
 void		 notify_init(void);

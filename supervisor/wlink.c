@@ -88,6 +88,7 @@ wlink_send_job(struct worker *w, uint32_t idx)
 	j->state = JOB_INFLIGHT;
 	j->worker = w->slot;
 	jobq_push(&w->inflight, idx);
+	dispatch_sent(j);
 	mark_dirty(w);
 	return 0;
 }
@@ -153,6 +154,7 @@ take_result(struct worker *w, const struct frame *f, const char **why)
 	}
 	jobq_pop(&w->inflight);
 	j = ledger_job(idx);
+	dispatch_left_worker(j);
 	j->state = JOB_DONE;
 	j->worker = -1;
 	j->status = f->aux;
