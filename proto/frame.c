@@ -2,6 +2,7 @@
 #include <endian.h>
 #include <string.h>
 
+#include "buf.h"
 #include "frame.h"
 
 /* Unaligned big-endian access; compilers turn these into one load each. */
@@ -157,6 +158,26 @@ frame_encode(void *dst, const struct frame *f)
 	if (f->paylen > 0)
 		memcpy(p + 4, f->payload, f->paylen);
 	return frame_size(f->keylen, f->paylen);
+}
+
+int
+frame_append(struct buf *b, uint8_t type, uint16_t aux, uint32_t arg,
+    uint64_t id, const char *payload, size_t len)
+{
+	struct frame	 f;
+	char		*p;
+
+	memset(&f, 0, sizeof f);
+	f.type = type;
+	f.aux = aux;
+	f.arg = arg;
+	f.id = id;
+	f.payload = payload;
+	f.paylen = len;
+	if ((p = buf_append_space(b, frame_size(0, len))) == NULL)
+		return -1;
+	frame_encode(p, &f);
+	return 0;
 }
 
 const char *

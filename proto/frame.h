@@ -83,6 +83,12 @@ frame_size(size_t keylen, size_t paylen)
 /* Writes the frame into dst, which has frame_size() bytes; returns that. */
 size_t	frame_encode(void *dst, const struct frame *);
 
+struct buf;
+
+/* Appends a frame with an empty key to b; -1 when out of memory. */
+int	frame_append(struct buf *, uint8_t, uint16_t, uint32_t, uint64_t,
+	    const char *, size_t);
+
 const char	*frame_type_name(unsigned);
 const char	*frame_status_name(unsigned);
 

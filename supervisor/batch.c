@@ -357,13 +357,8 @@ batch_stop_input(int sig)
 		    "input after it is not read", strsignal(sig),
 		    (unsigned long long)(next_line - 1));
 	in.len = in.off = 0;
-	if (opts.shutdown_timeout_ns > 0) {
-		struct timeval	tv;
-
-		tv.tv_sec = opts.shutdown_timeout_ns / 1000000000ULL;
-		tv.tv_usec = (opts.shutdown_timeout_ns % 1000000000ULL) / 1000;
-		evtimer_add(ev_shutdown, &tv);
-	}
+	if (opts.shutdown_timeout_ns > 0)
+		timer_add_ns(ev_shutdown, opts.shutdown_timeout_ns);
 }
 
 /* The drain took too long: what is unfinished is reported, not lost. */

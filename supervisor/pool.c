@@ -45,14 +45,21 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static void
-timer_in(struct worker *w, uint64_t ns)
+/* Arms a timer event to fire in ns nanoseconds. */
+void
+timer_add_ns(struct event *ev, uint64_t ns)
 {
 	struct timeval	tv;
 
 	tv.tv_sec = ns / 1000000000ULL;
 	tv.tv_usec = (ns % 1000000000ULL) / 1000;
-	evtimer_add(w->ev_timer, &tv);
+	evtimer_add(ev, &tv);
+}
+
+static void
+timer_in(struct worker *w, uint64_t ns)
+{
+	timer_add_ns(w->ev_timer, ns);
 }
 
 void

@@ -144,20 +144,7 @@ static int
 queue_frame(struct client *c, uint8_t type, uint16_t aux, uint32_t arg,
     uint64_t id, const char *payload, size_t len)
 {
-	struct frame	 f;
-	char		*p;
-
-	memset(&f, 0, sizeof f);
-	f.type = type;
-	f.aux = aux;
-	f.arg = arg;
-	f.id = id;
-	f.payload = payload;
-	f.paylen = len;
-	if ((p = buf_append_space(&c->out, frame_size(0, len))) == NULL)
-		return -1;
-	frame_encode(p, &f);
-	return 0;
+	return frame_append(&c->out, type, aux, arg, id, payload, len);
 }
 
 static void
@@ -577,19 +564,13 @@ shutdown_expired(evutil_socket_t fd, short ev, void *arg)
 static void
 service_stop(int sig)
 {
-	struct timeval	tv;
-
 	if (stop_signal == 0) {
 		log_warnx("%s: finishing the jobs taken, then exiting",
 		    strsignal(sig));
 		if (opts.shutdown_timeout_ns > 0 &&
 		    (ev_shutdown = evtimer_new(base, shutdown_expired,
-		    NULL)) != NULL) {
-			tv.tv_sec = opts.shutdown_timeout_ns / 1000000000ULL;
-			tv.tv_usec = (opts.shutdown_timeout_ns % 1000000000ULL)
-			    / 1000;
-			evtimer_add(ev_shutdown, &tv);
-		}
+		    NULL)) != NULL)
+			timer_add_ns(ev_shutdown, opts.shutdown_timeout_ns);
 	}
 	stop_signal = sig;
 	draining = 1;

@@ -262,6 +262,7 @@ void		 notify_stopping(void);
 void		 pool_sigchld(void);
 void		 pool_watch_timeout(struct worker *);
 uint64_t	 now_ns(void);
+void		 timer_add_ns(struct event *, uint64_t);
 
 /*
  * Where jobs come from and where results go: batch.c (standard input and

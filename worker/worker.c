@@ -94,19 +94,8 @@ static void
 send_frame(struct buf *out, uint8_t type, uint16_t aux, uint32_t arg,
     uint64_t id, const char *payload, size_t paylen)
 {
-	struct frame	 f;
-	char		*p;
-
-	memset(&f, 0, sizeof f);
-	f.type = type;
-	f.aux = aux;
-	f.arg = arg;
-	f.id = id;
-	f.payload = payload;
-	f.paylen = paylen;
-	if ((p = buf_append_space(out, frame_size(0, paylen))) == NULL)
+	if (frame_append(out, type, aux, arg, id, payload, paylen) == -1)
 		fatal("out of memory for a frame");
-	frame_encode(p, &f);
 }
 
 static uint64_t
