@@ -146,8 +146,8 @@ seconds(const char *arg, const char *what)
 	s = strtod(arg, &end);
 	if (errno != 0 || end == arg || *end != '\0' || !isfinite(s) ||
 	    s < 0.001 || s > 1e6) {
-		fprintf(stderr, "forkpool: %s %s: not a number of seconds\n",
-		    what, arg);
+		fprintf(stderr, "forkpool: %s %s: not a number of seconds "
+		    "from 0.001 to 1000000\n", what, arg);
 		exit(2);
 	}
 	return (uint64_t)(s * 1e9);
@@ -336,7 +336,7 @@ parse_options(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	/* With neither a handler nor -f, the service's own file. */
-	if (argc < 1 && config_path == NULL)
+	if (argc < 1 && config_path == NULL && access(FORKPOOL_CONF, F_OK) == 0)
 		config_path = FORKPOOL_CONF;
 	if (argc >= 1) {
 		opts.handler = argv[0];
