@@ -176,7 +176,11 @@ client_free(struct client *c)
 	free(c);
 }
 
-/* Closes the link; the record stays until its last job has ended. */
+/*
+ * Closes the link.  The record stays until its last job has ended, and is
+ * freed only by service_flush(), once per loop turn: a caller deep in
+ * reading or writing this client may still look at it.
+ */
 static void
 client_drop(struct client *c, const char *why)
 {
@@ -188,8 +192,6 @@ client_drop(struct client *c, const char *why)
 	close(c->fd);
 	c->fd = -1;
 	c->gone = 1;
-	if (c->pending == 0)
-		client_free(c);
 }
 
 /* Tells a client why it is dropped, as far as its socket takes it. */
@@ -276,6 +278,8 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 	queue_frame(c, FRAME_HELLO, 0, (uint32_t)getpid(), 0, hello,
 	    strlen(hello));
 	flush_client(c);
+	if (c->gone)
+		return;		/* gone before its HELLO could be written */
 	c->reading = 1;
 	event_add(c->ev_read, NULL);
 }
@@ -492,13 +496,17 @@ service_room(void)
 	}
 }
 
+/* Writes what waits, and frees the records of clients done with. */
 static void
 service_flush(void)
 {
 	struct client	*c, *next;
 
-	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
+	TAILQ_FOREACH_SAFE(c, &clients, entry, next) {
 		flush_client(c);
+		if (c->gone && c->pending == 0)
+			client_free(c);
+	}
 }
 
 static void
@@ -529,8 +537,7 @@ service_job_done(uint32_t idx, const char *res, size_t len)
 	    j->client_id, res, len) == -1)
 		client_drop(c, "out of memory for a result");
 	ledger_release(idx);
-	if (--c->pending == 0 && c->gone)
-		client_free(c);
+	c->pending--;
 }
 
 /*

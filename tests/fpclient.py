@@ -6,6 +6,8 @@
   fpclient.py SOCK status text|json|prometheus
   fpclient.py SOCK control COMMAND
   fpclient.py SOCK garbage
+  fpclient.py SOCK raw HEX [FRAMES]
+  fpclient.py SOCK storm N
 
 submit pipelines N jobs (payload "k<i mod K> <i>" plus " M" with --ms),
 keyed by "k<i mod K>" when --keys is given, and reads every result.  It
@@ -13,6 +15,12 @@ checks each result against the handler, that no id comes back twice or
 unasked, and (keyed) that each key's results come in submission order.
 It prints "results N wrong W duplicates D order O" and the id order of
 results as "first-ids ..." and exits 0 only when all is well.
+
+raw sends the bytes given in hex after the HELLO, then prints what comes
+back, one frame a line ("error: WHY", "result ID STATUS", ...), until the
+supervisor closes ("closed") or FRAMES frames have come ("open").  storm
+connects N times, each connection reset at once (SO_LINGER 0), without
+reading the HELLO.
 """
 import socket
 import struct
@@ -123,8 +131,42 @@ def submit(link, argv):
     return 0 if (len(seen) == n and wrong == dup == order == 0) else 1
 
 
+def raw(link, data, frames):
+    link.s.sendall(data)
+    names = {HELLO: 'hello', RESULT: 'result', STATUS: 'status'}
+    while frames != 0:
+        try:
+            f = link.read()
+        except ConnectionResetError:
+            f = None
+        if f is None:
+            print('closed')
+            return 0
+        t, aux, arg, ident, payload = f
+        if t == ERROR:
+            print('error: ' + payload.decode())
+        else:
+            print('%s %d %d' % (names.get(t, 'type-%d' % t), ident, aux))
+        frames -= 1
+    print('open')
+    return 0
+
+
+def storm(path, n):
+    linger = struct.pack('ii', 1, 0)
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        s.close()
+    print('%d connections reset' % n)
+    return 0
+
+
 def main():
     path, cmd, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if cmd == 'storm':
+        return storm(path, int(argv[0]))
     link = Link(path)
     if cmd == 'garbage':
         hello(link)
@@ -134,6 +176,9 @@ def main():
         print('closed' if link.read() is None else 'open')
         return 0
     hello(link)
+    if cmd == 'raw':
+        return raw(link, bytes.fromhex(argv[0]),
+                   int(argv[1]) if len(argv) > 1 else -1)
     if cmd == 'submit':
         return submit(link, argv)
     if cmd == 'status':
