@@ -27,6 +27,7 @@
 #include "xmalloc.h"
 
 #define READ_CHUNK	(64 * 1024)
+#define OUT_HIGH	(4 * 1024 * 1024)	/* results unread: stop reading */
 #define ACCEPT_BACKOFF	{ 0, 100000 }	/* out of descriptors: wait 0.1 s */
 
 struct client {
@@ -165,6 +166,16 @@ flush_client(struct client *c)
 		event_del(c->ev_write);
 		buf_shrink(&c->out, 256 * 1024);
 	}
+}
+
+/*
+ * Whether to take more from a client: the ledger has room, and the client
+ * reads its results.  One that only sends cannot pile them up in memory.
+ */
+static int
+client_room(const struct client *c)
+{
+	return ledger_room() > 0 && c->out.len < OUT_HIGH;
 }
 
 static void
@@ -412,7 +423,7 @@ client_take(struct client *c)
 	size_t			 need;
 	enum frame_decode_result r;
 
-	while (!c->gone && ledger_room() > 0) {
+	while (!c->gone && client_room(c)) {
 		r = frame_decode(buf_head(&c->in), c->in.len, opts.frame_max,
 		    &f, &need, &why);
 		if (r == FRAME_SHORT)
@@ -485,7 +496,7 @@ service_room(void)
 			client_take(c);
 		if (c->gone)
 			continue;
-		room = ledger_room() > 0;
+		room = client_room(c);
 		if (room && !c->reading) {
 			event_add(c->ev_read, NULL);
 			c->reading = 1;

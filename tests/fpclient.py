@@ -8,6 +8,7 @@
   fpclient.py SOCK garbage
   fpclient.py SOCK raw HEX [FRAMES]
   fpclient.py SOCK storm N
+  fpclient.py SOCK flood N SIZE
 
 submit pipelines N jobs (payload "k<i mod K> <i>" plus " M" with --ms),
 keyed by "k<i mod K>" when --keys is given, and reads every result.  It
@@ -20,7 +21,9 @@ raw sends the bytes given in hex after the HELLO, then prints what comes
 back, one frame a line ("error: WHY", "result ID STATUS", ...), until the
 supervisor closes ("closed") or FRAMES frames have come ("open").  storm
 connects N times, each connection reset at once (SO_LINGER 0), without
-reading the HELLO.
+reading the HELLO.  flood sends N SUBMITs of SIZE bytes each and never
+reads: it prints "sent J jobs" when the supervisor stopped taking them (a
+3-second send timeout), or "sent all".
 """
 import socket
 import struct
@@ -163,6 +166,19 @@ def storm(path, n):
     return 0
 
 
+def flood(link, n, size):
+    link.s.settimeout(3)
+    payload = b'x' * size
+    for i in range(n):
+        try:
+            link.s.sendall(frame(SUBMIT, payload, ident=i + 1))
+        except socket.timeout:
+            print('sent %d jobs' % i)
+            return 0
+    print('sent all')
+    return 0
+
+
 def main():
     path, cmd, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
     if cmd == 'storm':
@@ -179,6 +195,8 @@ def main():
     if cmd == 'raw':
         return raw(link, bytes.fromhex(argv[0]),
                    int(argv[1]) if len(argv) > 1 else -1)
+    if cmd == 'flood':
+        return flood(link, int(argv[0]), int(argv[1]))
     if cmd == 'submit':
         return submit(link, argv)
     if cmd == 'status':

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Service mode against clients that misbehave: hundreds that connect and
-# reset before their HELLO is written, frames that break each rule of the
-# client link, and a bad frame read while the ledger is full.  The
-# supervisor stays up, serves the others, and keeps no descriptor.
+# reset before their HELLO is written, one whose bad frame is read while
+# the ledger is full, frames that break each rule of the client link, and
+# one that sends jobs and never reads their results.  The supervisor stays
+# up, serves the others, and keeps neither descriptors nor memory.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 22
+plan 26
 
 client() {
 	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
@@ -117,6 +118,25 @@ is "...the job that filled the ledger has its result" "$?" 0 ||
     diag_file "$T/full.out"
 ok "...the supervisor is still up" proc_alive "$sup"
 ok "...and serves" quiet client "$sock" submit 3 --handler sleep --ms 0
+kill -TERM "$sup"
+fp_wait "$sup"
+is "...and drains and exits 0" "$fp_rc" 0 || diag_file "$T/svc.err"
+
+# --- a client that sends jobs and never reads ------------------------------------
+
+# 20,000 jobs of 4 kB each, 80 MB: the supervisor stops taking them once
+# their unread results pile up, instead of holding them all.
+start_service 2 builtin:echo
+client "$sock" flood 20000 4096 >"$T/flood.out" &
+flood=$!
+wait "$flood"
+sent=$(sed -n 's/^sent \([0-9]*\) jobs$/\1/p' "$T/flood.out")
+ok "a client that never reads: the supervisor stopped taking its jobs" \
+    test -n "$sent" || diag_file "$T/flood.out"
+ok "...after a few MB of results (${sent:-all} of 20000 jobs)" \
+    test "${sent:-20000}" -lt 4000
+ok "...and still serves the others" quiet client "$sock" submit 200 \
+    --handler echo
 kill -TERM "$sup"
 fp_wait "$sup"
 is "...and drains and exits 0" "$fp_rc" 0 || diag_file "$T/svc.err"
