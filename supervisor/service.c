@@ -337,81 +337,56 @@ take_submit(struct client *c, const struct frame *f)
 static void
 take_control(struct client *c, const struct frame *f)
 {
-	char	cmd[64];
+	char	msg[128];
+	int	n;
 
-	if (f->paylen >= sizeof cmd) {
-		reply(c, f->id, STATUS_ERROR, "unknown command");
-		return;
-	}
-	memcpy(cmd, f->payload, f->paylen);
-	cmd[f->paylen] = '\0';
-	if (strcmp(cmd, "drain") == 0) {
+	switch (request_control(f, &n, msg, sizeof msg)) {
+	case CONTROL_DRAIN:
 		log_info("client %llu: drain", (unsigned long long)c->serial);
 		draining = 1;
 		reply(c, f->id, STATUS_OK, "draining: exiting when idle");
-	} else if (strcmp(cmd, "stop") == 0) {
+		break;
+	case CONTROL_STOP:
 		log_info("client %llu: stop", (unsigned long long)c->serial);
 		reply(c, f->id, STATUS_OK, "stopping");
 		intake->stop(SIGTERM);
-	} else if (strncmp(cmd, "scale ", 6) == 0) {
-		const char	*errstr;
-		long long	 n = strtonum(cmd + 6, 1, WORKERS_CAP, &errstr);
-		char		 msg[128];
-
-		if (errstr != NULL) {
-			snprintf(msg, sizeof msg, "scale: %s: %s", cmd + 6,
-			    errstr);
-			reply(c, f->id, STATUS_ERROR, msg);
-			return;
-		}
-		pool_scale((int)n);
-		snprintf(msg, sizeof msg, "scaling to %lld workers", n);
+		break;
+	case CONTROL_SCALE:
+		pool_scale(n);
+		snprintf(msg, sizeof msg, "scaling to %d workers", n);
 		reply(c, f->id, STATUS_OK, msg);
-	} else
-		reply(c, f->id, STATUS_ERROR, "unknown command");
+		break;
+	case CONTROL_REFUSED:
+		reply(c, f->id, STATUS_ERROR, msg);
+		break;
+	}
 }
 
-/* One frame from a client; -1 (with *why) when it broke the protocol. */
-static int
-take_frame(struct client *c, const struct frame *f, const char **why)
+/* One frame from a client, already checked by request_decode(). */
+static void
+take_frame(struct client *c, const struct frame *f)
 {
 	char	*text;
 	size_t	 len;
 
 	switch (f->type) {
 	case FRAME_SUBMIT:
-		if (f->id == 0 || f->aux != 0 || f->arg != 0 ||
-		    (!(f->flags & FRAME_F_KEYED) && f->keylen != 0)) {
-			*why = "malformed SUBMIT";
-			return -1;
-		}
 		take_submit(c, f);
-		return 0;
+		break;
 	case FRAME_STATUS:
-		if (f->flags != 0 || f->aux > STATUS_FORMAT_PROMETHEUS ||
-		    f->keylen != 0 || f->paylen != 0) {
-			*why = "malformed STATUS";
-			return -1;
-		}
 		if ((text = status_render(f->aux, &len)) == NULL) {
 			reply(c, f->id, STATUS_ERROR, "out of memory");
-			return 0;
+			break;
 		}
 		if (queue_frame(c, FRAME_STATUS, f->aux, 0, f->id, text,
 		    len) == -1)
 			client_drop(c, "out of memory for a reply");
 		free(text);
-		return 0;
+		break;
 	case FRAME_CONTROL:
-		if (f->flags != 0 || f->aux != 0 || f->keylen != 0) {
-			*why = "malformed CONTROL";
-			return -1;
-		}
 		take_control(c, f);
-		return 0;
+		break;
 	}
-	*why = "unexpected message type";
-	return -1;
 }
 
 /* Decodes buffered frames while the ledger has room for their jobs. */
@@ -424,14 +399,15 @@ client_take(struct client *c)
 	enum frame_decode_result r;
 
 	while (!c->gone && client_room(c)) {
-		r = frame_decode(buf_head(&c->in), c->in.len, opts.frame_max,
-		    &f, &need, &why);
+		r = request_decode(buf_head(&c->in), c->in.len,
+		    opts.frame_max, &f, &need, &why);
 		if (r == FRAME_SHORT)
 			break;
-		if (r == FRAME_BAD || take_frame(c, &f, &why) == -1) {
+		if (r == FRAME_BAD) {
 			client_refuse(c, why);
 			return;
 		}
+		take_frame(c, &f);
 		buf_consume(&c->in, need);
 	}
 	if (!c->gone && c->in.len == 0)

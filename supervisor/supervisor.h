@@ -291,6 +291,18 @@ extern struct service_totals	 service_totals;
 int		 service_draining(void);
 unsigned	 service_clients(void);
 
+/* request.c */
+enum control_op {
+	CONTROL_DRAIN,
+	CONTROL_STOP,
+	CONTROL_SCALE,
+	CONTROL_REFUSED,	/* unknown, or a bad argument */
+};
+enum frame_decode_result request_decode(const void *, size_t, uint32_t,
+		    struct frame *, size_t *, const char **);
+enum control_op	 request_control(const struct frame *, int *, char *,
+		    size_t);
+
 /* status.c */
 #define STATUS_FORMAT_TEXT		0
 #define STATUS_FORMAT_JSON		1

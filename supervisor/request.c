@@ -1,0 +1,84 @@
+/*
+ * What a client may send on the job socket (doc/PROTOCOL.md, "The client
+ * link"), checked exactly, apart from the socket and the event loop:
+ * service.c acts only on what passes here, and tests/fuzz/fuzz-submit.c
+ * feeds these functions any bytes at all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervisor.h"
+
+/*
+ * Decodes the client frame at the head of buf as frame_decode() does, and
+ * checks it is one a client may send, with its fields as the protocol has
+ * them: FRAME_BAD (with *why) for anything else.
+ */
+enum frame_decode_result
+request_decode(const void *buf, size_t len, uint32_t max, struct frame *f,
+    size_t *need, const char **why)
+{
+	enum frame_decode_result r;
+
+	if ((r = frame_decode(buf, len, max, f, need, why)) != FRAME_OK)
+		return r;
+	switch (f->type) {
+	case FRAME_SUBMIT:
+		if (f->id == 0 || f->aux != 0 || f->arg != 0 ||
+		    (!(f->flags & FRAME_F_KEYED) && f->keylen != 0)) {
+			*why = "malformed SUBMIT";
+			return FRAME_BAD;
+		}
+		return FRAME_OK;
+	case FRAME_STATUS:
+		if (f->flags != 0 || f->aux > STATUS_FORMAT_PROMETHEUS ||
+		    f->keylen != 0 || f->paylen != 0) {
+			*why = "malformed STATUS";
+			return FRAME_BAD;
+		}
+		return FRAME_OK;
+	case FRAME_CONTROL:
+		if (f->flags != 0 || f->aux != 0 || f->keylen != 0) {
+			*why = "malformed CONTROL";
+			return FRAME_BAD;
+		}
+		return FRAME_OK;
+	}
+	*why = "unexpected message type";
+	return FRAME_BAD;
+}
+
+/*
+ * The command of a CONTROL frame.  For scale, *n is the number of
+ * workers; CONTROL_REFUSED comes with the reply in msg.
+ */
+enum control_op
+request_control(const struct frame *f, int *n, char *msg, size_t msglen)
+{
+	char		 cmd[64];
+	const char	*errstr;
+	long long	 v;
+
+	if (f->paylen >= sizeof cmd) {
+		snprintf(msg, msglen, "unknown command");
+		return CONTROL_REFUSED;
+	}
+	memcpy(cmd, f->payload, f->paylen);
+	cmd[f->paylen] = '\0';
+	if (strcmp(cmd, "drain") == 0)
+		return CONTROL_DRAIN;
+	if (strcmp(cmd, "stop") == 0)
+		return CONTROL_STOP;
+	if (strncmp(cmd, "scale ", 6) == 0) {
+		v = strtonum(cmd + 6, 1, WORKERS_CAP, &errstr);
+		if (errstr != NULL) {
+			snprintf(msg, msglen, "scale: %s: %s", cmd + 6, errstr);
+			return CONTROL_REFUSED;
+		}
+		*n = (int)v;
+		return CONTROL_SCALE;
+	}
+	snprintf(msg, msglen, "unknown command");
+	return CONTROL_REFUSED;
+}
