@@ -50,8 +50,9 @@ request_decode(const void *buf, size_t len, uint32_t max, struct frame *f,
 }
 
 /*
- * The command of a CONTROL frame.  For scale, *n is the number of
- * workers; CONTROL_REFUSED comes with the reply in msg.
+ * The command of a CONTROL frame, the whole payload: bytes after a NUL do
+ * not vanish.  For scale, *n is the number of workers; CONTROL_REFUSED
+ * comes with the reply in msg.
  */
 enum control_op
 request_control(const struct frame *f, int *n, char *msg, size_t msglen)
@@ -60,7 +61,8 @@ request_control(const struct frame *f, int *n, char *msg, size_t msglen)
 	const char	*errstr;
 	long long	 v;
 
-	if (f->paylen >= sizeof cmd) {
+	if (f->paylen >= sizeof cmd ||
+	    memchr(f->payload, '\0', f->paylen) != NULL) {
 		snprintf(msg, msglen, "unknown command");
 		return CONTROL_REFUSED;
 	}

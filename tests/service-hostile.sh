@@ -6,7 +6,7 @@
 # up, serves the others, and keeps neither descriptors nor memory.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 26
+plan 27
 
 client() {
 	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
@@ -14,15 +14,18 @@ client() {
 quiet() {
 	"$@" >/dev/null 2>&1
 }
-# hex TYPE FLAGS AUX ARG ID KEY PAYLOAD [BODYLEN]: one frame, in hex; a
-# BODYLEN overrides the header's (for a frame that lies about its size).
+# hex TYPE FLAGS AUX ARG ID KEY PAYLOAD [BODYLEN]: one frame, in hex; KEY
+# and PAYLOAD may hold Python escapes (\0); a BODYLEN overrides the
+# header's (for a frame that lies about its size).
 hex() {
 	python3 -c '
 import struct, sys
 sys.path.insert(0, sys.argv[1])
 from fpclient import frame
 t, fl, aux, arg, ident = (int(x, 0) for x in sys.argv[2:7])
-f = frame(t, sys.argv[8].encode(), sys.argv[7].encode(), fl, aux, arg, ident)
+def raw(s):
+    return s.encode().decode("unicode_escape").encode("latin-1")
+f = frame(t, raw(sys.argv[8]), raw(sys.argv[7]), fl, aux, arg, ident)
 if len(sys.argv) > 9:
     f = f[:12] + struct.pack(">I", int(sys.argv[9])) + f[16:]
 print(f.hex())' "$TESTS_SRCDIR" "$@"
@@ -87,6 +90,10 @@ expect "a frame of 4 GiB announced: refused before its body" \
 expect "lengths that do not add up" \
     "key and payload lengths do not add up to the body" \
     "$(hex 0x10 0 0 0 1 "" abc 10)"
+# A command is its whole payload: "drain" and a NUL and more is unknown.
+is "CONTROL 'drain', a NUL, 'now': unknown, not taken as drain" \
+    "$(client "$sock" raw "$(hex 0x12 0 0 0 8 '' 'drain\0now')" 1)" \
+    "$(printf 'result 8 1\nopen')"
 # A good job and then half a frame: the job is answered, then the client
 # goes with its half frame, which nobody waits for.
 is "a job, then half a frame: the job is answered" \
