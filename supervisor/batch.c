@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,14 +75,25 @@ batch_init(void)
 		fatalx("event_new failed");
 }
 
+/*
+ * Writes every result waiting.  Standard output may be non-blocking, left
+ * so by whoever shares it: then a full pipe waits for room here.
+ */
 static void
 write_output(void)
 {
-	ssize_t	n;
+	struct pollfd	pfd;
+	ssize_t		n;
 
 	while (out.len > 0) {
 		n = buf_write(&out, STDOUT_FILENO);
 		if (n == -1) {
+			if (errno == EAGAIN) {
+				pfd.fd = STDOUT_FILENO;
+				pfd.events = POLLOUT;
+				(void)poll(&pfd, 1, -1);
+				continue;
+			}
 			if (errno == EPIPE) {
 				log_info("standard output closed; stopping");
 				supervisor_abort(1);

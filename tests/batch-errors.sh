@@ -1,10 +1,11 @@
 #!/bin/sh
 # Input edge cases: lines over --frame-max are rejected and the others run;
 # backpressure (-q) stops the intake while output or workers lag, and the
-# run then finishes correctly; stdin from a regular file or /dev/null.
+# run then finishes correctly; stdin from a regular file or /dev/null;
+# stdout closed early, or non-blocking.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 25
+plan 27
 
 # The intake is measured at the other end of the input FIFO: what the
 # writer (cat) managed to write, from its /proc/PID/io, is what the
@@ -211,5 +212,21 @@ exec 4<&-
 fp_wait "$sup"
 is "stdout closed early: exit status 1" "$fp_rc" 1
 ok "stdout closed early: no worker left" no_worker_alive $workers
+
+# --- a non-blocking stdout ----------------------------------------------------------
+
+# Some parents leave a shared pipe non-blocking: a full pipe then says
+# EAGAIN, which is a wait, not an error.  A 4 kB pipe fills at once.
+seq 200000 >"$T/nb.in"
+"$FNVREF" <"$T/nb.in" >"$T/nb.want"
+cat "$T/nb.in" | python3 -c '
+import fcntl, os, sys
+fcntl.fcntl(1, 1031, 4096)	# F_SETPIPE_SZ
+os.set_blocking(1, False)
+os.execv(sys.argv[1], sys.argv[1:])' "$FORKPOOL" -w 2 builtin:fnv \
+    2>"$T/nb.err" | cat >"$T/nb.out"
+same_file "non-blocking stdout, a 4 kB pipe: every result, in order" \
+    "$T/nb.out" "$T/nb.want" || diag_file "$T/nb.err"
+ok "...and nothing on stderr" test ! -s "$T/nb.err"
 
 finish
