@@ -29,6 +29,7 @@
 #define READ_CHUNK	(64 * 1024)
 #define OUT_HIGH	(4 * 1024 * 1024)	/* results unread: stop reading */
 #define ACCEPT_BACKOFF	{ 0, 100000 }	/* out of descriptors: wait 0.1 s */
+#define REFUSE_LINGER	{ 1, 0 }	/* for a refused client to take its ERROR */
 
 struct client {
 	int			 fd;
@@ -42,6 +43,7 @@ struct client {
 	unsigned		 pending;	/* jobs not yet answered */
 	int			 gone;		/* disconnected, jobs pending */
 	int			 reading;	/* ev_read is armed */
+	int			 closing;	/* refused: its ERROR is going out */
 	TAILQ_ENTRY(client)	 entry;
 };
 
@@ -160,8 +162,11 @@ flush_client(struct client *c)
 		client_drop(c, strerror(errno));
 		return;
 	}
-	if (c->out.len > 0)
-		event_add(c->ev_write, NULL);
+	if (c->out.len > 0) {
+		if (!c->closing)	/* its linger timeout stays */
+			event_add(c->ev_write, NULL);
+	} else if (c->closing)
+		client_drop(c, "refused");
 	else {
 		event_del(c->ev_write);
 		buf_shrink(&c->out, 256 * 1024);
@@ -205,15 +210,28 @@ client_drop(struct client *c, const char *why)
 	c->gone = 1;
 }
 
-/* Tells a client why it is dropped, as far as its socket takes it. */
+/*
+ * Tells a client why it is dropped: nothing more is read from it, and the
+ * link closes once its ERROR is written whole, or after REFUSE_LINGER if
+ * the client does not read it.  A cut frame would say nothing.
+ */
 static void
 client_refuse(struct client *c, const char *why)
 {
+	struct timeval	tv = REFUSE_LINGER;
+
 	log_warnx("client %llu (uid %d, pid %d): %s",
 	    (unsigned long long)c->serial, (int)c->uid, (int)c->pid, why);
-	if (queue_frame(c, FRAME_ERROR, 0, 0, 0, why, strlen(why)) == 0)
-		(void)buf_write(&c->out, c->fd);
-	client_drop(c, why);
+	if (queue_frame(c, FRAME_ERROR, 0, 0, 0, why, strlen(why)) == -1) {
+		client_drop(c, why);
+		return;
+	}
+	c->closing = 1;
+	event_del(c->ev_read);
+	c->reading = 0;
+	buf_consume(&c->in, c->in.len);
+	event_add(c->ev_write, &tv);
+	flush_client(c);
 }
 
 static void
@@ -398,7 +416,7 @@ client_take(struct client *c)
 	size_t			 need;
 	enum frame_decode_result r;
 
-	while (!c->gone && client_room(c)) {
+	while (!c->gone && !c->closing && client_room(c)) {
 		r = request_decode(buf_head(&c->in), c->in.len,
 		    opts.frame_max, &f, &need, &why);
 		if (r == FRAME_SHORT)
@@ -410,7 +428,7 @@ client_take(struct client *c)
 		take_frame(c, &f);
 		buf_consume(&c->in, need);
 	}
-	if (!c->gone && c->in.len == 0)
+	if (!c->gone && !c->closing && c->in.len == 0)
 		buf_shrink(&c->in, 4 * READ_CHUNK);
 }
 
@@ -436,9 +454,13 @@ client_read(evutil_socket_t fd, short ev, void *arg)
 static void
 client_writable(evutil_socket_t fd, short ev, void *arg)
 {
+	struct client	*c = arg;
+
 	(void)fd;
-	(void)ev;
-	flush_client(arg);
+	if (ev & EV_TIMEOUT)
+		client_drop(c, "refused, and did not read why");
+	else
+		flush_client(c);
 	supervisor_settle();
 }
 
@@ -466,7 +488,7 @@ service_room(void)
 	int		 room;
 
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next) {
-		if (c->gone)
+		if (c->gone || c->closing)
 			continue;
 		if (c->in.len > 0)
 			client_take(c);
@@ -520,8 +542,8 @@ service_job_done(uint32_t idx, const char *res, size_t len)
 	struct client	*c = j->client;
 
 	status_job_done(j, now_ns());
-	if (!c->gone && queue_frame(c, FRAME_RESULT, j->status, j->attempt,
-	    j->client_id, res, len) == -1)
+	if (!c->gone && !c->closing && queue_frame(c, FRAME_RESULT, j->status,
+	    j->attempt, j->client_id, res, len) == -1)
 		client_drop(c, "out of memory for a result");
 	ledger_release(idx);
 	c->pending--;

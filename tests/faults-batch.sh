@@ -8,32 +8,6 @@
 
 plan 26
 
-SHIM=$TESTS_BUILDDIR/faultinject.so
-FP_REAL=$FORKPOOL
-FORKPOOL=$T/faulty
-# faulty VAR=VALUE...: forkpool, from now on, runs with the shim and these
-# settings (FAULT_SEED among them); what it did goes to $T/faults.log.
-faulty() {
-	{
-		echo '#!/bin/sh'
-		echo "export LD_PRELOAD='$SHIM' FAULT_LOG='$T/faults.log'"
-		echo "export FAULT_ONLY=forkpool $*"
-		echo "exec '$FP_REAL' \"\$@\""
-	} >"$T/faulty"
-	chmod +x "$T/faulty"
-	rm -f "$T/faults.log"
-}
-# total FIELD [WHO]: the sum of a count over the processes that logged,
-# all of them or the parent (the supervisor) or the children (workers).
-total() {
-	awk -v f="$1" -v who="${2:-}" '
-		who == "" || $4 == who ":" {
-			for (i = 5; i < NF; i += 2)
-				if ($i == f)
-					n += $(i + 1)
-		}
-		END { print n + 0 }' "$T/faults.log" 2>/dev/null || echo 0
-}
 # run NAME ARGS...: forkpool on $T/NAME.in, through pipes at both ends
 # (FIFOs, with cat on the other side), output in $T/NAME.out.
 run() {
@@ -62,13 +36,17 @@ for seed in 1 2 3; do
 	cp "$T/faults.log" "$T/fnv$seed.log"
 done
 cat "$T"/fnv[123].log >"$T/faults.log"
-ok "the supervisor had short counts" test "$(total short parent)" -gt 0
-ok "...EINTR (on its pipes)" test "$(total eintr parent)" -gt 0
-ok "...and EAGAIN (on its worker links)" test "$(total eagain parent)" -gt 0
-ok "the workers had short counts" test "$(total short child)" -gt 0
-ok "...and EINTR" test "$(total eintr child)" -gt 0
-diag "faults: $(total short) short, $(total eintr) EINTR," \
-    "$(total eagain) EAGAIN in $(total calls) calls"
+# had FIELD parent|child: forkpool's supervisor or workers had some.
+had() {
+	[ "$(fault_total "$1" forkpool "$2")" -gt 0 ]
+}
+ok "the supervisor had short counts" had short parent
+ok "...EINTR (on its pipes)" had eintr parent
+ok "...and EAGAIN (on its worker links)" had eagain parent
+ok "the workers had short counts" had short child
+ok "...and EINTR" had eintr child
+diag "faults: $(fault_total short) short, $(fault_total eintr) EINTR," \
+    "$(fault_total eagain) EAGAIN in $(fault_total calls) calls"
 
 # --- keyed, with crashes --------------------------------------------------------
 
@@ -98,7 +76,7 @@ run big -w 2 builtin:echo
 is "tiny socket buffers: exit status 0" "$fp_rc" 0 || diag_file "$T/big.err"
 same_file "tiny socket buffers: 2,000 jobs of 6 kB, each once, whole" \
     "$T/big.out" "$T/big.in"
-ok "...on sockets the shim shrank" test "$(total sockbuf)" -ge 2
+ok "...on sockets the shim shrank" test "$(fault_total sockbuf)" -ge 2
 
 # --- a non-blocking standard output -------------------------------------------------
 
@@ -125,7 +103,7 @@ same_file "fork failing: every job, once, in order" "$T/slow.out" \
     "$T/slow.in"
 is "fork failing: each failure logged" \
     "$(count ': fork: Resource temporarily unavailable' "$T/slow.err")" 6
-is "fork failing: the shim failed six forks" "$(total forkfail)" 6
+is "fork failing: the shim failed six forks" "$(fault_total forkfail)" 6
 is "fork failing: the slots recovered (3 workers ready)" \
     "$(count ': ready, pid ' "$T/slow.err")" 3
 

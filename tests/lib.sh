@@ -320,6 +320,49 @@ fp_pipe() {
 	fp_wait "$fp_pid" 60
 }
 
+# --- fault injection (tests/faultinject.c) ------------------------------------------
+
+# faulty VAR=VALUE...: from now on $FORKPOOL runs under the fault shim with
+# these settings (FAULT_SEED among them), and so does every command given
+# to under_faults; each process logs what it did to $T/faults.log, which
+# this empties.
+FP_UNFAULTED=$FORKPOOL
+faulty() {
+	{
+		echo '#!/bin/sh'
+		echo "export LD_PRELOAD='$TESTS_BUILDDIR/faultinject.so'"
+		echo "export FAULT_LOG='$T/faults.log' $*"
+		echo "export FAULT_ONLY=forkpool,forkpoolctl,lt-forkpoolctl,python3"
+		echo 'exec "$@"'
+	} >"$T/under-faults"
+	printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$T/under-faults" \
+	    "$FP_UNFAULTED" >"$T/faulty"
+	chmod +x "$T/under-faults" "$T/faulty"
+	FORKPOOL=$T/faulty
+	rm -f "$T/faults.log"
+}
+
+# under_faults SEED CMD [ARGS...]: runs a command (a client) under the
+# shim, with the settings of the last faulty call but a seed of its own.
+under_faults() {
+	uf_seed=$1
+	shift
+	"$T/under-faults" env FAULT_SEED="$uf_seed" "$@"
+}
+
+# fault_total FIELD [PROGRAM [parent|child]]: a count of $T/faults.log
+# summed over the processes that logged, or those of one program, or its
+# parent (forkpool: the supervisor) or children (forkpool: the workers).
+fault_total() {
+	awk -v f="$1" -v prog="${2:-}" -v who="${3:-}" '
+		(prog == "" || $3 == prog) && (who == "" || $4 == who ":") {
+			for (i = 5; i < NF; i += 2)
+				if ($i == f)
+					n += $(i + 1)
+		}
+		END { print n + 0 }' "$T/faults.log" 2>/dev/null || echo 0
+}
+
 # --- cleanup at exit, even on failure or interruption ----------------------------
 
 tap_cleanup() {
