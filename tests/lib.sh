@@ -302,6 +302,31 @@ fp_wait() {
 	untrack "$1"
 }
 
+# fp_bg_session IN OUT ERR ARGS...: fp_bg with forkpool in a session of its
+# own (setsid(1), which does not fork here: a background job of this shell
+# leads no process group).  The session's id is the supervisor's pid, and
+# its workers stay in it, so session_procs finds them all, anywhere in the
+# process table, even once their supervisor is gone.
+fp_bg_session() {
+	fb_in=$1 fb_out=$2 fb_err=$3
+	shift 3
+	setsid "$FORKPOOL" "$@" <"$fb_in" >"$fb_out" 2>"$fb_err" \
+	    3>&- 4>&- 5>&- 6>&- &
+	fp_pid=$!
+	track "$fp_pid"
+}
+
+# session_procs SID: the live processes (not zombies) of a session.
+session_procs() {
+	ps -e -o sid= -o pid= -o stat= | awk -v s="$1" '
+		$1 == s && $3 !~ /^Z/ { print $2 }'
+}
+
+# session_empty SID: no live process is left in the session.
+session_empty() {
+	[ -z "$(session_procs "$1")" ]
+}
+
 # fp_run IN OUT ERR ARGS...: runs forkpool to its end (bounded), stdin from
 # the file IN; the exit status is in $fp_rc.
 fp_run() {
