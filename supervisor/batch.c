@@ -331,10 +331,17 @@ input_ready(evutil_socket_t fd, short ev, void *arg)
 	supervisor_settle();
 }
 
-/* Called every loop turn: takes input while there is room for it. */
+/*
+ * Called every loop turn: takes input while there is room for it.  Input
+ * that cannot be polled is read on a timer of no delay, not by making the
+ * event active: the loop then looks at its descriptors and signals
+ * between two reads, even while lines too long to take go by.
+ */
 static void
 batch_room(void)
 {
+	struct timeval	now = { 0, 0 };
+
 	if (input_stopped)
 		return;
 	take_lines();
@@ -342,8 +349,8 @@ batch_room(void)
 		if (input_pollable) {
 			if (!event_pending(ev_input, EV_READ, NULL))
 				event_add(ev_input, NULL);
-		} else
-			event_active(ev_input, 0, 0);
+		} else if (!event_pending(ev_input, EV_TIMEOUT, NULL))
+			event_add(ev_input, &now);
 	} else if (input_pollable && event_pending(ev_input, EV_READ, NULL))
 		event_del(ev_input);
 }

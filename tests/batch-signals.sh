@@ -1,10 +1,11 @@
 #!/bin/sh
 # Signals: SIGTERM and a first SIGINT stop the intake and drain the jobs
 # taken; a second SIGINT stops at once; after the supervisor is killed with
-# SIGKILL no worker outlives it.
+# SIGKILL no worker outlives it; SIGTERM is heard while input that cannot
+# be polled is read.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 27
+plan 28
 
 # all_sleeping N SUP: N workers, each inside a job's sleep.
 all_sleeping() {
@@ -169,5 +170,17 @@ exec 3>&-
 is "SIGKILL: the supervisor died of it" "$fp_rc" 137
 ok "SIGKILL: no worker survives the supervisor by 2 s" \
     wait_for 2 no_worker_alive $workers
+
+# --- SIGTERM while an endless line is read from a device ------------------------
+
+# /dev/zero cannot be polled, and its one line never ends: the supervisor
+# reads it and drops it, and between two reads it still hears the signal.
+fp_bg /dev/zero "$T/zero.out" "$T/zero.err" -w 1 builtin:echo
+sup=$fp_pid
+wait_for 10 has 'longer than the maximum frame size' "$T/zero.err"
+kill -TERM "$sup"
+fp_wait "$sup" 10
+is "SIGTERM while /dev/zero's endless line is read: exit status 143" \
+    "$fp_rc" 143
 
 finish
