@@ -2,12 +2,15 @@
 # Replays the committed fuzz corpora as one TAP stream: each file of
 # tests/fuzz/corpus/TARGET through that target, built without libFuzzer
 # (tests/fuzz/replay.c), so that every machine runs them in make check.
+# FUZZ_REPLAY_WRAPPER, if set, runs each replay under it (the CI's
+# valgrind pass).
 tap=$(mktemp "${TMPDIR:-/tmp}/fuzz-corpus.XXXXXX") || exit 99
 trap 'rm -f "$tap"' EXIT
 n=0
 for target in frame submit config; do
 	dir=$TESTS_SRCDIR/fuzz/corpus/$target
-	"$TESTS_BUILDDIR/fuzz-replay-$target" "$dir" >"$tap" 2>&1
+	${FUZZ_REPLAY_WRAPPER:-} "$TESTS_BUILDDIR/fuzz-replay-$target" "$dir" \
+	    >"$tap" 2>&1
 	rc=$?
 	planned=$(sed -n 's/^1\.\.//p' "$tap")
 	seen=0
