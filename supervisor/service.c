@@ -92,6 +92,7 @@ static void
 open_socket(void)
 {
 	struct sockaddr_un	 sun;
+	struct stat		 st;
 	mode_t			 old;
 
 	memset(&sun, 0, sizeof sun);
@@ -99,6 +100,10 @@ open_socket(void)
 	if (strlcpy(sun.sun_path, opts.listen_path, sizeof sun.sun_path) >=
 	    sizeof sun.sun_path)
 		fatalx("%s: socket path too long", opts.listen_path);
+	/* A stale socket is replaced; anything else there is not ours. */
+	if (lstat(opts.listen_path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		fatalx("%s: exists and is not a socket; not replacing it",
+		    opts.listen_path);
 	if (unlink(opts.listen_path) == -1 && errno != ENOENT)
 		fatal("%s", opts.listen_path);
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,

@@ -5,7 +5,7 @@
 # drain on SIGTERM that leaves no file behind.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 30
+plan 33
 
 client() {
 	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
@@ -110,6 +110,18 @@ ok "after kill -9 the socket file is left behind" test -S "$sock"
 start_service -w 1 builtin:echo
 ok "a new service replaces the stale socket" quiet client "$sock" submit 10 \
     --handler echo
+
+# Anything else at the socket's path is left alone.
+kill -TERM "$sup"
+fp_wait "$sup"
+echo "not a socket" >"$T/file"
+"$FORKPOOL" --listen "$T/file" -w 1 builtin:echo </dev/null >/dev/null \
+    2>"$T/file.err"
+is "a regular file at the socket's path: exit status 2" "$?" 2
+ok "...saying why" has "$T/file: exists and is not a socket" "$T/file.err"
+is "...and the file is untouched" "$(cat "$T/file")" "not a socket"
+rm -f "$T/file.pid"
+start_service -w 1 builtin:echo
 
 # --- priority: a high job overtakes the normal ones waiting ----------------------
 
