@@ -7,17 +7,6 @@
 
 plan 28
 
-# all_sleeping N SUP: N workers, each inside a job's sleep.
-all_sleeping() {
-	as_n=0
-	for as_pid in $(workers_of "$2"); do
-		case $(cat "/proc/$as_pid/wchan" 2>/dev/null) in
-		*sleep*)	as_n=$((as_n + 1)) ;;
-		esac
-	done
-	[ "$as_n" -eq "$1" ]
-}
-
 # one_sleeping SUP: exactly one of its workers is asleep in a job, the
 # others are not.
 one_sleeping() {

@@ -286,11 +286,17 @@ fault(int fd, size_t *len, int flags, int writing)
 	return 0;
 }
 
-static size_t
-iov_total(const struct iovec *iov, int cnt)
+static ssize_t
+failed(int err)
 {
-	size_t	total = 0;
-	int	i;
+	errno = err;
+	return -1;
+}
+
+static size_t
+iov_total(const struct iovec *iov, size_t cnt)
+{
+	size_t	total = 0, i;
 
 	for (i = 0; i < cnt; i++)
 		total += iov[i].iov_len;
@@ -298,10 +304,10 @@ iov_total(const struct iovec *iov, int cnt)
 }
 
 /* Copies iov into out, cut to len bytes; returns the new count. */
-static int
-iov_cut(const struct iovec *iov, int cnt, size_t len, struct iovec *out)
+static size_t
+iov_cut(const struct iovec *iov, size_t cnt, size_t len, struct iovec *out)
 {
-	int	i;
+	size_t	i;
 
 	for (i = 0; i < cnt && len > 0; i++) {
 		out[i] = iov[i];
@@ -315,132 +321,124 @@ iov_cut(const struct iovec *iov, int cnt, size_t len, struct iovec *out)
 ssize_t
 read(int fd, void *buf, size_t len)
 {
-	int	f = fault(fd, &len, 0, 0);
+	int	f;
 
 	resolve();
-	if (f == EINTR || f == EAGAIN) {
-		errno = f;
-		return -1;
-	}
+	if ((f = fault(fd, &len, 0, 0)) == EINTR || f == EAGAIN)
+		return failed(f);
 	return real_read(fd, buf, len);
 }
 
 ssize_t
 write(int fd, const void *buf, size_t len)
 {
-	int	f = fault(fd, &len, 0, 1);
+	int	f;
 
 	resolve();
-	if (f == EINTR || f == EAGAIN) {
-		errno = f;
-		return -1;
-	}
+	if ((f = fault(fd, &len, 0, 1)) == EINTR || f == EAGAIN)
+		return failed(f);
 	return real_write(fd, buf, len);
 }
 
 ssize_t
 recv(int fd, void *buf, size_t len, int flags)
 {
-	int	f = fault(fd, &len, flags, 0);
+	int	f;
 
 	resolve();
-	if (f == EINTR || f == EAGAIN) {
-		errno = f;
-		return -1;
-	}
+	if ((f = fault(fd, &len, flags, 0)) == EINTR || f == EAGAIN)
+		return failed(f);
 	return real_recv(fd, buf, len, flags);
 }
 
 ssize_t
 send(int fd, const void *buf, size_t len, int flags)
 {
-	int	f = fault(fd, &len, flags, 1);
+	int	f;
 
 	resolve();
-	if (f == EINTR || f == EAGAIN) {
-		errno = f;
-		return -1;
-	}
+	if ((f = fault(fd, &len, flags, 1)) == EINTR || f == EAGAIN)
+		return failed(f);
 	return real_send(fd, buf, len, flags);
+}
+
+/*
+ * The fault for a call on an iovec, and the iovec to make the call with:
+ * a copy cut short for a short count.
+ */
+static int
+iov_fault(int fd, const struct iovec **iov, size_t *cnt, int flags,
+    int writing, struct iovec *cut)
+{
+	size_t	len = iov_total(*iov, *cnt);
+	int	f;
+
+	resolve();
+	if (*cnt > IOV_COPY)
+		return 0;
+	if ((f = fault(fd, &len, flags, writing)) == SHORT) {
+		*cnt = iov_cut(*iov, *cnt, len, cut);
+		*iov = cut;
+	}
+	return f;
 }
 
 ssize_t
 readv(int fd, const struct iovec *iov, int cnt)
 {
 	struct iovec	cut[IOV_COPY];
-	size_t		len = iov_total(iov, cnt);
-	int		f = cnt <= IOV_COPY ? fault(fd, &len, 0, 0) : 0;
+	size_t		n = cnt < 0 ? 0 : (size_t)cnt;
+	int		f = iov_fault(fd, &iov, &n, 0, 0, cut);
 
-	resolve();
-	if (f == EINTR || f == EAGAIN) {
-		errno = f;
-		return -1;
-	}
-	if (f == SHORT)
-		return real_readv(fd, cut, iov_cut(iov, cnt, len, cut));
-	return real_readv(fd, iov, cnt);
+	if (f == EINTR || f == EAGAIN)
+		return failed(f);
+	return real_readv(fd, iov, cnt < 0 ? cnt : (int)n);
 }
 
 ssize_t
 writev(int fd, const struct iovec *iov, int cnt)
 {
 	struct iovec	cut[IOV_COPY];
-	size_t		len = iov_total(iov, cnt);
-	int		f = cnt <= IOV_COPY ? fault(fd, &len, 0, 1) : 0;
+	size_t		n = cnt < 0 ? 0 : (size_t)cnt;
+	int		f = iov_fault(fd, &iov, &n, 0, 1, cut);
 
-	resolve();
-	if (f == EINTR || f == EAGAIN) {
-		errno = f;
-		return -1;
-	}
-	if (f == SHORT)
-		return real_writev(fd, cut, iov_cut(iov, cnt, len, cut));
-	return real_writev(fd, iov, cnt);
+	if (f == EINTR || f == EAGAIN)
+		return failed(f);
+	return real_writev(fd, iov, cnt < 0 ? cnt : (int)n);
 }
 
 ssize_t
 recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct iovec	 cut[IOV_COPY], *iov = msg->msg_iov;
-	size_t		 len = iov_total(msg->msg_iov, msg->msg_iovlen), iovlen;
-	int		 f = msg->msg_iovlen <= IOV_COPY ? fault(fd, &len,
-			    flags, 0) : 0;
-	ssize_t		 r;
+	struct msghdr		 m = *msg;
+	struct iovec		 cut[IOV_COPY];
+	const struct iovec	*iov = msg->msg_iov;
+	int			 f = iov_fault(fd, &iov, &m.msg_iovlen, flags,
+				    0, cut);
+	ssize_t			 r;
 
-	resolve();
-	if (f == EINTR || f == EAGAIN) {
-		errno = f;
-		return -1;
-	}
-	if (f != SHORT)
-		return real_recvmsg(fd, msg, flags);
-	iovlen = msg->msg_iovlen;
-	msg->msg_iovlen = iov_cut(iov, iovlen, len, cut);
-	msg->msg_iov = cut;
-	r = real_recvmsg(fd, msg, flags);
-	msg->msg_iov = iov;
-	msg->msg_iovlen = iovlen;
+	if (f == EINTR || f == EAGAIN)
+		return failed(f);
+	m.msg_iov = (struct iovec *)iov;
+	r = real_recvmsg(fd, &m, flags);
+	msg->msg_namelen = m.msg_namelen;
+	msg->msg_controllen = m.msg_controllen;
+	msg->msg_flags = m.msg_flags;
 	return r;
 }
 
 ssize_t
 sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct msghdr	m = *msg;
-	struct iovec	cut[IOV_COPY];
-	size_t		len = iov_total(msg->msg_iov, msg->msg_iovlen);
-	int		f = msg->msg_iovlen <= IOV_COPY ? fault(fd, &len,
-			    flags, 1) : 0;
+	struct msghdr		 m = *msg;
+	struct iovec		 cut[IOV_COPY];
+	const struct iovec	*iov = msg->msg_iov;
+	int			 f = iov_fault(fd, &iov, &m.msg_iovlen, flags,
+				    1, cut);
 
-	resolve();
-	if (f == EINTR || f == EAGAIN) {
-		errno = f;
-		return -1;
-	}
-	if (f != SHORT)
-		return real_sendmsg(fd, msg, flags);
-	m.msg_iovlen = iov_cut(msg->msg_iov, msg->msg_iovlen, len, cut);
-	m.msg_iov = cut;
+	if (f == EINTR || f == EAGAIN)
+		return failed(f);
+	m.msg_iov = (struct iovec *)iov;
 	return real_sendmsg(fd, &m, flags);
 }
 

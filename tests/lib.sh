@@ -241,6 +241,18 @@ sleeping_worker() {
 	return 1
 }
 
+# all_sleeping N SUP: N of the supervisor's workers are inside a handler's
+# sleep (each one's wchan says so).
+all_sleeping() {
+	as_n=0
+	for as_pid in $(workers_of "$2"); do
+		case $(cat "/proc/$as_pid/wchan" 2>/dev/null) in
+		*sleep*)	as_n=$((as_n + 1)) ;;
+		esac
+	done
+	[ "$as_n" -eq "$1" ]
+}
+
 # worker_alive PID: a live process that is still a forkpool (so that a
 # recycled pid does not count).
 worker_alive() {

@@ -8,17 +8,6 @@
 
 plan 30
 
-# all_sleeping N SUP: N workers, each inside a job's sleep.
-all_sleeping() {
-	as_n=0
-	for as_pid in $(workers_of "$2"); do
-		case $(cat "/proc/$as_pid/wchan" 2>/dev/null) in
-		*sleep*)	as_n=$((as_n + 1)) ;;
-		esac
-	done
-	[ "$as_n" -eq "$1" ]
-}
-
 # kill_supervisor SUP WHAT: SIGKILL to the supervisor, reaped.
 kill_supervisor() {
 	ks_n=$(session_procs "$1" | wc -l)

@@ -14,6 +14,7 @@
 /* Not "config.h": that name finds autoconf's header first from tests/. */
 #include "../supervisor/conf.h"
 #include "supervisor.h"
+#include "conf-options.h"
 #include "tap.h"
 
 static char	 dir[] = "/tmp/test-config.XXXXXX";
@@ -22,42 +23,6 @@ static int	 nfiles;
 static char	 err[512];
 static char	 me[64];	/* our user's name */
 static char	 mygroup[64];
-static char	 default_handler[] = "builtin:echo";
-
-/* What main.c sets before it reads the file. */
-static void
-defaults(struct options *o)
-{
-	memset(o, 0, sizeof *o);
-	o->workers = 3;
-	o->partitions = 256;
-	o->queue_max = 16384;
-	o->attempts = 3;
-	o->kill_grace_ns = 1000000000ULL;
-	o->shutdown_timeout_ns = 30000000000ULL;
-	o->frame_max = 16777216;
-	o->listen_mode = 0600;
-	o->listen_group = (gid_t)-1;
-	o->restart_max = 5;
-	o->restart_period_ns = 10000000000ULL;
-	o->idle_timeout_ns = 10000000000ULL;
-	o->handler = default_handler;
-}
-
-/* Frees what config_load allocated, so that valgrind sees no leak. */
-static void
-drop(struct options *o)
-{
-	free((char *)o->listen_path);
-	free((char *)o->pidfile);
-	free(o->allow_uids);
-	free(o->allow_gids);
-	if (o->handler != default_handler) {
-		free((char *)o->handler);
-		free(o->handler_argv);
-	}
-	defaults(o);
-}
 
 static const char *
 write_conf(const char *text)
@@ -87,7 +52,7 @@ fails(const char *text, const char *want)
 	char		full[sizeof path + 256];
 	int		rc;
 
-	defaults(&o);
+	options_defaults(&o);
 	before = o;
 	rc = load(text, &o, NULL);
 	snprintf(full, sizeof full, "%s:%s", path, want);
@@ -103,7 +68,7 @@ test_full(void)
 	char		text[2048];
 	int		rc;
 
-	defaults(&o);
+	options_defaults(&o);
 	snprintf(text, sizeof text,
 	    "workers = 5\n"
 	    "listen = /run/forkpool/forkpool.sock\n"
@@ -157,7 +122,7 @@ test_full(void)
 	tap_ok(strcmp(o.handler, "builtin:cpu") == 0 && o.handler_argc == 1 &&
 	    strcmp(o.handler_argv[0], "100") == 0 &&
 	    o.handler_argv[1] == NULL, "handler and its argument");
-	drop(&o);
+	options_drop(&o);
 }
 
 static void
@@ -166,30 +131,30 @@ test_words(void)
 	struct options	o;
 	int		rc;
 
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("timeout = none\nwindow = adaptive\nrate_limit = none\n"
 	    "shutdown_timeout = none\nlog_level = info\n", &o, NULL);
 	tap_ok(rc == 0 && o.timeout_ns == 0 && o.window == 0 &&
 	    o.rate_limit == 0 && o.shutdown_timeout_ns == 0 && o.verbose == 1,
 	    "none, adaptive and info");
-	drop(&o);
+	options_drop(&o);
 	o.window = 8;
 	o.rate_limit = 10;
 	rc = load("window = adaptive\nrate_limit = 0\n", &o, NULL);
 	tap_ok(rc == 0 && o.window == 0 && o.rate_limit == 0,
 	    "adaptive and a rate limit of 0 undo earlier values");
-	drop(&o);
+	options_drop(&o);
 	rc = load("handler = builtin:fnv\n", &o, NULL);
 	tap_ok(rc == 0 && strcmp(o.handler, "builtin:fnv") == 0 &&
 	    o.handler_argc == 0 && o.handler_argv[0] == NULL,
 	    "a handler without arguments");
-	drop(&o);
+	options_drop(&o);
 	rc = load("handler = builtin:sleep\t 10   20 \n", &o, NULL);
 	tap_ok(rc == 0 && strcmp(o.handler, "builtin:sleep") == 0 &&
 	    o.handler_argc == 2 && strcmp(o.handler_argv[0], "10") == 0 &&
 	    strcmp(o.handler_argv[1], "20") == 0 && o.handler_argv[2] == NULL,
 	    "handler arguments split on blanks");
-	drop(&o);
+	options_drop(&o);
 }
 
 static void
@@ -198,7 +163,7 @@ test_comments(void)
 	struct options	o, before;
 	int		rc;
 
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("# forkpool.conf\n"
 	    "\n"
 	    "; another comment\n"
@@ -213,12 +178,12 @@ test_comments(void)
 	    o.partitions == 8 && o.workers == 3,
 	    "comments, blank lines, CRLF and a last line without newline"))
 		tap_diag("%d %s", rc, err);
-	defaults(&o);
+	options_defaults(&o);
 	before = o;
 	rc = load("", &o, NULL);
 	tap_ok(rc == 0 && memcmp(&o, &before, sizeof o) == 0,
 	    "an empty file changes nothing");
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("\xef\xbb\xbfqueue = 5\n", &o, NULL);
 	tap_ok(rc == 0 && o.queue_max == 5, "a UTF-8 byte order mark");
 }
@@ -229,15 +194,15 @@ test_workers(void)
 	struct options	o;
 	int		rc;
 
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("workers = 2 8\n", &o, NULL);
 	tap_ok(rc == 0 && o.workers == 2 && o.workers_min == 2 &&
 	    o.workers_max == 8, "workers = 2 8 is a dynamic pool");
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("workers =   4  4\n", &o, NULL);
 	tap_ok(rc == 0 && o.workers == 4 && o.workers_min == 0 &&
 	    o.workers_max == 0, "workers = 4 4 is a fixed pool");
-	defaults(&o);
+	options_defaults(&o);
 	o.workers_min = 1;
 	o.workers_max = 9;
 	rc = load("workers = 6\n", &o, NULL);
@@ -251,13 +216,13 @@ test_modes(void)
 	struct options	o;
 	int		rc;
 
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("listen_mode = 0660\n", &o, NULL);
 	tap_ok(rc == 0 && o.listen_mode == 0660, "listen_mode 0660");
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("listen_mode = 770\n", &o, NULL);
 	tap_ok(rc == 0 && o.listen_mode == 0770, "listen_mode 770 is octal");
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("listen_mode = 0\n", &o, NULL);
 	tap_ok(rc == 0 && o.listen_mode == 0, "listen_mode 0");
 	fails("listen_mode = 0680\n",
@@ -277,7 +242,7 @@ test_ids(void)
 	char		text[256];
 	int		rc;
 
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("allow_users = 4000001 0\nallow_groups = 4000002\n"
 	    "listen_group = 4000003\n", &o, NULL);
 	tap_ok(rc == 0 && o.nallow_uids == 2 && o.allow_uids[0] == 4000001 &&
@@ -293,7 +258,7 @@ test_ids(void)
 	    "1: listen_group: no group forkpool-no-such-group");
 	fails("allow_users = 4294967295\n",
 	    "1: allow_users: no user 4294967295");
-	drop(&o);
+	options_drop(&o);
 }
 
 static void
@@ -305,7 +270,7 @@ test_cli(void)
 
 	memset(&cli, 0, sizeof cli);
 	cli.workers = cli.queue = cli.handler = cli.verbose = 1;
-	defaults(&o);
+	options_defaults(&o);
 	o.workers = 11;
 	o.queue_max = 12;
 	o.handler = "builtin:fnv";
@@ -317,7 +282,7 @@ test_cli(void)
 	    strcmp(o.handler, "builtin:fnv") == 0 && o.verbose == 1,
 	    "the command line wins over the file");
 	tap_ok(o.attempts == 5, "the file gives what the command line did not");
-	defaults(&o);
+	options_defaults(&o);
 	rc = load("attempts = 5\nqueue = 0\n", &o, &cli);
 	tap_ok(rc == -1 && strstr(err, ":2: queue 0: too small") != NULL &&
 	    o.attempts == 3,
@@ -415,7 +380,7 @@ test_files(void)
 	char		full[sizeof path + 64], small[12];
 	int		rc;
 
-	defaults(&o);
+	options_defaults(&o);
 	before = o;
 	snprintf(path, sizeof path, "%s/missing.conf", dir);
 	rc = config_load(path, &o, NULL, err, sizeof err);
@@ -458,11 +423,11 @@ test_contrib(void)
 	}
 	snprintf(example, sizeof example, "%s/../contrib/forkpool.conf",
 	    srcdir);
-	defaults(&o);
+	options_defaults(&o);
 	if (!tap_ok(config_load(example, &o, NULL, err, sizeof err) == 0 &&
 	    o.listen_path != NULL, "contrib/forkpool.conf loads"))
 		tap_diag("%s", err);
-	drop(&o);
+	options_drop(&o);
 }
 
 static void

@@ -21,31 +21,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../conf-options.h"
 #include "conf.h"
 #include "supervisor.h"
 
 #define CANARY	0x5a
-
-static char	 default_handler[] = "builtin:echo";
-
-static void
-defaults(struct options *o)
-{
-	memset(o, 0, sizeof *o);
-	o->workers = 2;
-	o->partitions = 256;
-	o->queue_max = 16384;
-	o->attempts = 3;
-	o->kill_grace_ns = 1000000000ULL;
-	o->shutdown_timeout_ns = 30000000000ULL;
-	o->frame_max = 16777216;
-	o->listen_mode = 0600;
-	o->listen_group = (gid_t)-1;
-	o->restart_max = 5;
-	o->restart_period_ns = 10000000000ULL;
-	o->idle_timeout_ns = 10000000000ULL;
-	o->handler = default_handler;
-}
 
 static uint64_t
 fnv(const uint8_t *p, size_t len)
@@ -141,19 +121,6 @@ check_cli(const struct options *o, const struct options *d,
 		abort();
 }
 
-static void
-drop(struct options *o)
-{
-	free((char *)o->listen_path);
-	free((char *)o->pidfile);
-	free(o->allow_uids);
-	free(o->allow_gids);
-	if (o->handler != default_handler) {
-		free((char *)o->handler);
-		free(o->handler_argv);
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 int
@@ -186,7 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	errlen = (h >> 40) % 4 == 0 ? (h >> 44) % 64 : 256;
 	memset(err, CANARY, sizeof err);
 
-	defaults(&o);
+	options_defaults(&o);
 	before = o;
 	rc = config_load(path, &o, &cli, err, errlen);
 	for (i = errlen; i < sizeof err; i++)
@@ -205,6 +172,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		abort();
 	check_ranges(&o);
 	check_cli(&o, &before, &cli);
-	drop(&o);
+	options_drop(&o);
 	return 0;
 }

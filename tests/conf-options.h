@@ -1,0 +1,51 @@
+/*
+ * For the tests of config_load() (test-config.c, fuzz/fuzz-config.c): the
+ * options as main.c sets them before it reads a file, and the freeing of
+ * what a loaded file allocated, so that valgrind and LeakSanitizer see no
+ * leak.  Static: each test program includes it once.
+ */
+#ifndef CONF_OPTIONS_H
+#define CONF_OPTIONS_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervisor.h"
+
+static char	 default_handler[] = "builtin:echo";
+
+static void
+options_defaults(struct options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->workers = 3;
+	o->partitions = 256;
+	o->queue_max = 16384;
+	o->attempts = 3;
+	o->kill_grace_ns = 1000000000ULL;
+	o->shutdown_timeout_ns = 30000000000ULL;
+	o->frame_max = 16777216;
+	o->listen_mode = 0600;
+	o->listen_group = (gid_t)-1;
+	o->restart_max = 5;
+	o->restart_period_ns = 10000000000ULL;
+	o->idle_timeout_ns = 10000000000ULL;
+	o->handler = default_handler;
+}
+
+/* Frees what config_load() allocated, and sets the defaults again. */
+static void
+options_drop(struct options *o)
+{
+	free((char *)o->listen_path);
+	free((char *)o->pidfile);
+	free(o->allow_uids);
+	free(o->allow_gids);
+	if (o->handler != default_handler) {
+		free((char *)o->handler);
+		free(o->handler_argv);
+	}
+	options_defaults(o);
+}
+
+#endif
