@@ -504,8 +504,8 @@ static const struct key keys[] = {
 #define NKEYS	(sizeof keys / sizeof keys[0])
 
 /* Frees what the parsers allocated in new, which old does not share. */
-static void
-free_new(struct options *new, const struct options *old)
+void
+config_free(struct options *new, const struct options *old)
 {
 	if (new->listen_path != old->listen_path)
 		free((char *)new->listen_path);
@@ -565,7 +565,7 @@ on_key(void *arg, const char *section, const char *name, const char *value)
 	/* The command line wins, but a bad value is still an error (-n). */
 	scratch = *p->next;
 	rc = keys[i].parse(p, value, &scratch);
-	free_new(&scratch, p->next);
+	config_free(&scratch, p->next);
 	return rc == 0;
 }
 
@@ -664,7 +664,7 @@ config_load(const char *path, struct options *o,
 		fail(&p, rc == -2 ? "out of memory" : "expected KEY = VALUE");
 	}
 	if (p.failed) {
-		free_new(&next, o);
+		config_free(&next, o);
 		return -1;
 	}
 	*o = next;

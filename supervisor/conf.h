@@ -47,4 +47,8 @@ struct config_set {
 int	config_load(const char *, struct options *,
 	    const struct config_set *, char *, size_t);
 
+/* Frees what config_load() allocated in the first, which the second
+ * (the options it started from) does not share. */
+void	config_free(struct options *, const struct options *);
+
 #endif

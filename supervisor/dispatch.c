@@ -171,7 +171,7 @@ dispatch_requeue(struct worker *w)
 		for (p = 0; p < opts.partitions; p++)
 			if (unparked[p].count > 0)
 				jobq_requeue_front(&parked[p], &unparked[p]);
-	jobq_requeue_front(&w->keyed, &keyed);
+	jobq_requeue_front(&workers[w->slot].keyed, &keyed);
 	jobq_requeue_front(&shared, &unkeyed);
 	jobq_requeue_front(&shared_high, &unkeyed_high);
 }
@@ -288,8 +288,10 @@ dispatch_run(void)
 			w = &workers[(rotor + i) % opts.workers];
 			if (w->state != W_READY)
 				continue;
+			/* Keyed jobs wait while the process replaced holds some. */
 			while (w->inflight.count < w->window &&
-			    w->keyed.count > 0 && take_token()) {
+			    w->keyed.count > 0 && !pool_predecessor_busy(w) &&
+			    take_token()) {
 				idx = jobq_pop(&w->keyed);
 				if (wlink_send_job(w, idx) == -1) {
 					jobq_push_front(&w->keyed, idx);

@@ -39,6 +39,7 @@ enum {
 	OPT_PIDFILE,
 	OPT_RATE_LIMIT,
 	OPT_ALLOW_USER,
+	OPT_IDLE_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +62,7 @@ static const struct option longopts[] = {
 	{ "pidfile",		required_argument,	NULL, OPT_PIDFILE },
 	{ "rate-limit",		required_argument,	NULL, OPT_RATE_LIMIT },
 	{ "allow-user",		required_argument,	NULL, OPT_ALLOW_USER },
+	{ "idle-timeout",	required_argument,	NULL, OPT_IDLE_TIMEOUT },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -79,7 +81,10 @@ usage(FILE *fp)
 "and writes one result line per job to standard output; or, with --listen,\n"
 "serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket.\n"
 "\n"
-"  -w, --workers N       worker processes (default: online CPUs)\n"
+"  -w, --workers N       worker processes (default: online CPUs); MIN-MAX:\n"
+"                        as many as the jobs need, within MIN and MAX\n"
+"      --idle-timeout SEC  with MIN-MAX, let a worker go once it has not\n"
+"                        been needed for SEC seconds (default 10)\n"
 "  -k, --key-field N     field N of each line is its key: jobs of one key\n"
 "                        run one at a time, in input order\n"
 "  -o, --order ORDER     input (default) or completion\n"
@@ -209,6 +214,57 @@ allow_user(const char *arg)
 	opts.allow_uids[opts.nallow_uids++] = uid;
 }
 
+/* -w N, or -w MIN-MAX for a pool that sizes itself. */
+static void
+workers_option(const char *arg)
+{
+	char		 min[16];
+	const char	*dash = strchr(arg, '-');
+	size_t		 len;
+
+	opts.workers_min = opts.workers_max = 0;
+	if (dash == NULL) {
+		opts.workers = number(arg, 1, WORKERS_CAP, "workers");
+		return;
+	}
+	len = dash - arg;
+	if (len == 0 || len >= sizeof min)
+		usage_error("workers %s: expected N or MIN-MAX", arg);
+	memcpy(min, arg, len);
+	min[len] = '\0';
+	opts.workers_min = number(min, 1, WORKERS_CAP, "workers");
+	opts.workers_max = number(dash + 1, 1, WORKERS_CAP, "workers");
+	if (opts.workers_max < opts.workers_min)
+		usage_error("workers %s: MAX is below MIN", arg);
+	opts.workers = opts.workers_min;
+	if (opts.workers_max == opts.workers_min)
+		opts.workers_min = opts.workers_max = 0;
+}
+
+/*
+ * Whether the configured handler exists and takes its place; -1 with a
+ * message otherwise.  Used at start and by every reload.
+ */
+int
+handler_check(const struct options *o, char *err, size_t len)
+{
+	if (o->handler == NULL) {
+		snprintf(err, len, "no handler given");
+		return -1;
+	}
+	if (strncmp(o->handler, "builtin:", 8) != 0) {
+		snprintf(err, len, "handler %s: expected builtin:NAME",
+		    o->handler);
+		return -1;
+	}
+	if (builtin_find(o->handler + 8) == NULL) {
+		snprintf(err, len, "no builtin handler %s (there are: %s)",
+		    o->handler + 8, builtin_names());
+		return -1;
+	}
+	return 0;
+}
+
 static void
 parse_options(int argc, char **argv)
 {
@@ -238,7 +294,7 @@ parse_options(int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'w':
-			opts.workers = number(optarg, 1, 1024, "workers");
+			workers_option(optarg);
 			cli.workers = 1;
 			break;
 		case 'k':
@@ -318,6 +374,10 @@ parse_options(int argc, char **argv)
 			allow_user(optarg);
 			cli.allow_users = 1;
 			break;
+		case OPT_IDLE_TIMEOUT:
+			opts.idle_timeout_ns = seconds(optarg, "idle timeout");
+			cli.idle_timeout = 1;
+			break;
 		case 'v':
 			opts.verbose++;
 			cli.verbose = 1;
@@ -344,6 +404,8 @@ parse_options(int argc, char **argv)
 		opts.handler_argv = argv + 1;
 		cli.handler = 1;
 	}
+	/* A reload starts again from here: defaults and command line. */
+	reload_init(config_path, &opts, &cli);
 	if (config_path != NULL && config_load(config_path, &opts, &cli, err,
 	    sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
@@ -351,12 +413,12 @@ parse_options(int argc, char **argv)
 	}
 	if (opts.handler == NULL)
 		usage_error("%sno handler given", "");
-	if (strncmp(opts.handler, "builtin:", 8) != 0)
-		usage_error("handler %s: expected builtin:NAME", opts.handler);
-	if (builtin_find(opts.handler + 8) == NULL) {
-		fprintf(stderr, "forkpool: no builtin handler %s (there are: "
-		    "%s)\n", opts.handler + 8, builtin_names());
-		exit(check_only ? 1 : 2);
+	if (handler_check(&opts, err, sizeof err) == -1) {
+		fprintf(stderr, "forkpool: %s\n", err);
+		if (strncmp(opts.handler, "builtin:", 8) != 0)
+			fprintf(stderr, "Try 'forkpool --help'.\n");
+		exit(check_only && strncmp(opts.handler, "builtin:", 8) == 0 ?
+		    1 : 2);
 	}
 	if (check_only) {
 		printf("forkpool: configuration OK\n");
@@ -396,6 +458,9 @@ supervisor_abort(int status)
 static void
 on_signal(evutil_socket_t sig, short ev, void *arg)
 {
+	char	why[128];
+	int	n;
+
 	(void)ev;
 	(void)arg;
 	switch (sig) {
@@ -411,11 +476,17 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGTERM:
 		intake->stop(sig);
 		break;
-	case SIGTTIN:
-		pool_scale(pool_target() + 1);
+	case SIGHUP:
+		reload_start(NULL, NULL, 0);
 		break;
+	case SIGTTIN:
 	case SIGTTOU:
-		pool_scale(pool_target() - 1);
+		n = pool_target() + (sig == SIGTTIN ? 1 : -1);
+		if (pool_scale_allowed(n, why, sizeof why))
+			pool_scale(n);
+		else
+			log_warnx("%s: not scaling: %s", sig == SIGTTIN ?
+			    "SIGTTIN" : "SIGTTOU", why);
 		break;
 	}
 	supervisor_settle();
@@ -446,6 +517,7 @@ main(int argc, char **argv, char **envp)
 	add_signal(SIGCHLD);
 	add_signal(SIGINT);
 	add_signal(SIGTERM);
+	add_signal(SIGHUP);
 	add_signal(SIGTTIN);
 	add_signal(SIGTTOU);
 
@@ -458,6 +530,7 @@ main(int argc, char **argv, char **envp)
 	pool_init();
 	proctitle_set("supervisor");
 	pool_start();
+	autoscale_update();
 	supervisor_settle();
 	event_base_dispatch(base);
 

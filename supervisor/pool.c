@@ -24,8 +24,15 @@
 #define EX_HANDLER_INIT		78		/* worker: handler init failed */
 #define HELLO_FAILURES_MAX	5
 
+#define TWIN(slot)		(&workers[WORKERS_CAP + (slot)])
+
 struct worker		*workers;
 static struct slot_board *boards;
+static unsigned		 generation;	/* of the configuration workers get */
+static int		 rolling = -1;	/* slot whose replacement starts */
+static const struct options *canary_opts; /* a reload's, until it starts */
+static int		 rolling_all;	/* a roll-over is under way */
+static unsigned		 ntwins;	/* twins with a process */
 static unsigned		 hello_failures;
 static int		 shutting_down;
 static uint64_t		*restart_times;	/* ring of the last restart_max */
@@ -34,7 +41,7 @@ static int		 degraded;
 static int		 target;	/* slots wanted; opts.workers: in use */
 
 static void	worker_timer(evutil_socket_t, short, void *);
-static void	spawn(struct worker *);
+static void	spawn(struct worker *, const struct options *);
 
 uint64_t
 now_ns(void)
@@ -62,24 +69,34 @@ timer_in(struct worker *w, uint64_t ns)
 	timer_add_ns(w->ev_timer, ns);
 }
 
+static int
+is_twin(const struct worker *w)
+{
+	return w - workers >= WORKERS_CAP;
+}
+
 void
 pool_init(void)
 {
 	int	i;
 
-	/* Room for every slot scaling may add: events hold pointers. */
-	workers = xcalloc(WORKERS_CAP, sizeof *workers);
+	/*
+	 * Room for every slot scaling may add and for their twins: events
+	 * hold pointers, so the array never moves.
+	 */
+	workers = xcalloc(2 * WORKERS_CAP, sizeof *workers);
 	target = opts.workers;
 	restart_times = xcalloc(opts.restart_max, sizeof *restart_times);
 	/* Shared with the workers: each writes which job it is running. */
-	boards = mmap(NULL, WORKERS_CAP * sizeof *boards,
+	boards = mmap(NULL, 2 * WORKERS_CAP * sizeof *boards,
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (boards == MAP_FAILED)
 		fatal("mmap");
-	for (i = 0; i < WORKERS_CAP; i++) {
-		workers[i].slot = i;
+	for (i = 0; i < 2 * WORKERS_CAP; i++) {
+		workers[i].slot = i % WORKERS_CAP;
 		workers[i].fd = -1;
 		workers[i].state = W_EMPTY;
+		workers[i].board = &boards[i];
 		jobq_init(&workers[i].inflight);
 		jobq_init(&workers[i].keyed);
 		workers[i].ev_timer = evtimer_new(base, worker_timer,
@@ -95,7 +112,7 @@ pool_start(void)
 	int	i;
 
 	for (i = 0; i < opts.workers; i++)
-		spawn(&workers[i]);
+		spawn(&workers[i], &opts);
 }
 
 int
@@ -151,8 +168,9 @@ schedule_restart(struct worker *w)
 	timer_in(w, delay);
 }
 
+/* Starts a process in w, configured by o (a reload's first one: not opts). */
 static void
-spawn(struct worker *w)
+spawn(struct worker *w, const struct options *o)
 {
 	int	sv[2];
 	pid_t	pid, self = getpid();
@@ -163,7 +181,7 @@ spawn(struct worker *w)
 		schedule_restart(w);
 		return;
 	}
-	memset(&boards[w->slot], 0, sizeof boards[w->slot]);
+	memset(w->board, 0, sizeof *w->board);
 	switch (pid = fork()) {
 	case -1:
 		log_warn("worker %d: fork", w->slot);
@@ -174,10 +192,15 @@ spawn(struct worker *w)
 		return;
 	case 0:
 		close(sv[0]);
-		worker_main(sv[1], w->slot, self, &boards[w->slot]);
+		if (o != &opts)
+			opts = *o;
+		worker_main(sv[1], w->slot, self, w->board);
 	}
 	close(sv[1]);
+	if (is_twin(w))
+		ntwins++;
 	w->pid = pid;
+	w->gen = generation;
 	w->state = W_STARTING;
 	w->greeted = 0;
 	w->end = END_NONE;
@@ -205,6 +228,15 @@ pool_ready(struct worker *w)
 {
 	w->state = W_READY;
 	w->greeted = 1;
+	if (is_twin(w)) {
+		log_info("worker %d: replacement ready, pid %d", w->slot,
+		    (int)w->pid);
+		if (canary_opts != NULL) {
+			canary_opts = NULL;
+			reload_started(1, NULL);
+		}
+		return;
+	}
 	hello_failures = 0;
 	log_info("worker %d: ready, pid %d", w->slot, (int)w->pid);
 	pool_notify();
@@ -229,7 +261,7 @@ find_culprit(struct worker *w, enum worker_end end)
 
 	if (end == END_PROTOCOL)
 		return w->inflight.head;
-	id = __atomic_load_n(&boards[w->slot].job_id, __ATOMIC_ACQUIRE);
+	id = __atomic_load_n(&w->board->job_id, __ATOMIC_ACQUIRE);
 	if (id == 0)
 		return JOB_NONE;
 	for (idx = w->inflight.head; idx != JOB_NONE;
@@ -258,7 +290,7 @@ pool_fail_worker(struct worker *w, enum worker_end end, const char *why)
 static void
 check_timeout(struct worker *w)
 {
-	struct slot_board	*b = &boards[w->slot];
+	struct slot_board	*b = w->board;
 	uint64_t		 now = now_ns(), started, id;
 	uint32_t		 idx;
 
@@ -305,10 +337,12 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	switch (w->state) {
 	case W_EMPTY:
-		if (!shutting_down)
-			spawn(w);
+		/* A twin's timer only paces the next try of a roll-over. */
+		if (!shutting_down && !is_twin(w))
+			spawn(w, &opts);
 		break;
 	case W_READY:
+	case W_RETIRING:
 		check_timeout(w);
 		break;
 	case W_STARTING:
@@ -367,15 +401,40 @@ charge_culprit(struct worker *w)
 	intake->job_done(idx, NULL, 0);
 }
 
+/*
+ * A replacement died before it took over.  The first one of a reload
+ * decides whether the reload stands; a later one is tried again after a
+ * backoff, the old process going on meanwhile.
+ */
+static void
+replacement_failed(struct worker *t, const char *what, int init_failed)
+{
+	char	why[192];
+
+	if (rolling == t->slot)
+		rolling = -1;
+	if (canary_opts != NULL) {
+		canary_opts = NULL;
+		snprintf(why, sizeof why, "the first worker of the new "
+		    "configuration did not start: %s", init_failed ?
+		    "its handler failed to start" : what);
+		reload_started(0, why);
+		return;
+	}
+	t->failed_starts++;
+	schedule_restart(t);
+}
+
 static void
 worker_reaped(struct worker *w, int status)
 {
 	char	what[128];
-	int	before_hello = !w->greeted;
+	int	before_hello = !w->greeted, init_failed;
 
 	describe_exit(w, status, what, sizeof what);
-	if (before_hello && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == EX_HANDLER_INIT) {
+	init_failed = before_hello && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == EX_HANDLER_INIT;
+	if (init_failed && !is_twin(w)) {
 		log_warnx("worker %d: the handler failed to start; stopping",
 		    w->slot);
 		supervisor_abort(2);
@@ -396,6 +455,12 @@ worker_reaped(struct worker *w, int status)
 	dispatch_requeue(w);
 	w->state = W_EMPTY;
 	w->pid = -1;
+	if (is_twin(w)) {
+		ntwins--;
+		if (before_hello && !shutting_down)
+			replacement_failed(w, what, init_failed);
+		return;
+	}
 	if (shutting_down || pool_retiring(w))
 		return;
 	if (before_hello && ++hello_failures >= HELLO_FAILURES_MAX) {
@@ -422,34 +487,49 @@ pool_sigchld(void)
 			continue;
 		if (pid <= 0)
 			break;
-		for (i = 0; i < opts.workers; i++)
+		for (i = 0; i < opts.workers; i++) {
 			if (workers[i].pid == pid) {
 				worker_reaped(&workers[i], status);
 				break;
 			}
+			if (TWIN(i)->pid == pid) {
+				worker_reaped(TWIN(i), status);
+				break;
+			}
+		}
 	}
 }
 
-/* Asks every worker to exit: EOF on its link, SIGKILL after the grace. */
+/* Tells a worker to exit: EOF on its link, SIGKILL after the grace. */
+static void
+stop_worker(struct worker *w)
+{
+	if (w->state == W_EMPTY) {
+		evtimer_del(w->ev_timer);
+		return;
+	}
+	if (w->state != W_STOPPING) {
+		w->state = W_STOPPING;
+		w->end = END_SHUTDOWN;
+		wlink_close(w);
+	}
+	timer_in(w, opts.kill_grace_ns);
+}
+
 void
 pool_shutdown(void)
 {
-	struct worker	*w;
-	int		 i;
+	int	i;
 
 	shutting_down = 1;
+	rolling = -1;
+	if (canary_opts != NULL) {
+		canary_opts = NULL;
+		reload_started(0, "the pool is stopping");
+	}
 	for (i = 0; i < opts.workers; i++) {
-		w = &workers[i];
-		if (w->state == W_EMPTY) {
-			evtimer_del(w->ev_timer);
-			continue;
-		}
-		if (w->state != W_STOPPING) {
-			w->state = W_STOPPING;
-			w->end = END_SHUTDOWN;
-			wlink_close(w);
-		}
-		timer_in(w, opts.kill_grace_ns);
+		stop_worker(&workers[i]);
+		stop_worker(TWIN(i));
 	}
 }
 
@@ -471,7 +551,7 @@ pool_scale(int n)
 
 	if (n < 1 || n > WORKERS_CAP || shutting_down)
 		return;
-	log_warnx("scaling from %d to %d workers", target, n);
+	log_info("scaling from %d to %d workers", target, n);
 	target = n;
 	for (i = opts.workers; i < n; i++)
 		workers[i].failed_starts = 0;
@@ -480,7 +560,7 @@ pool_scale(int n)
 	for (i = 0; i < n; i++)
 		if (workers[i].state == W_EMPTY &&
 		    !evtimer_pending(workers[i].ev_timer, NULL))
-			spawn(&workers[i]);
+			spawn(&workers[i], &opts);
 	dispatch_rebalance(target);
 }
 
@@ -490,30 +570,256 @@ pool_target(void)
 	return target;
 }
 
-/* Each turn while scaling: finish moves, retire slots that hold nothing. */
+/* Whether the pool may be scaled to n workers; if not, why in err. */
+int
+pool_scale_allowed(int n, char *err, size_t len)
+{
+	if (shutting_down) {
+		snprintf(err, len, "the pool is stopping");
+		return 0;
+	}
+	if (opts.workers_max != 0 && (n < opts.workers_min ||
+	    n > opts.workers_max)) {
+		snprintf(err, len, "the pool sizes itself between %d and %d "
+		    "workers", opts.workers_min, opts.workers_max);
+		return 0;
+	}
+	if (n < 1 || n > WORKERS_CAP) {
+		snprintf(err, len, "%d workers: expected 1 to %d", n,
+		    WORKERS_CAP);
+		return 0;
+	}
+	return 1;
+}
+
+/* Slots in use with jobs in flight. */
+int
+pool_busy(void)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < target && i < opts.workers; i++)
+		if (workers[i].inflight.count > 0)
+			n++;
+	return n;
+}
+
+/* Slot i's other process, starting to replace it or replaced; or NULL. */
+struct worker *
+pool_twin(int i)
+{
+	return TWIN(i)->state == W_EMPTY ? NULL : TWIN(i);
+}
+
+int
+pool_stopping(void)
+{
+	return shutting_down;
+}
+
+/*
+ * After a reload: settings the pool keeps state for, and the number of
+ * workers the file asks for (within MIN and MAX if the pool sizes itself).
+ */
+void
+pool_reconfigure(const struct options *old, int want)
+{
+	uint64_t	*times;
+	int		 i;
+
+	if (opts.restart_max != old->restart_max) {
+		if ((times = calloc(opts.restart_max, sizeof *times)) == NULL) {
+			log_warn("reload: restart intensity");
+			opts.restart_max = old->restart_max;
+		} else {
+			free(restart_times);
+			restart_times = times;
+			restart_next = 0;
+		}
+	}
+	if (opts.window != old->window)
+		for (i = 0; i < 2 * WORKERS_CAP; i++)
+			workers[i].window = opts.window != 0 ? opts.window :
+			    WINDOW_START;
+	if (opts.workers_max != 0) {
+		want = target;
+		if (want < opts.workers_min)
+			want = opts.workers_min;
+		if (want > opts.workers_max)
+			want = opts.workers_max;
+	}
+	if (want != target)
+		pool_scale(want);
+	autoscale_update();
+}
+
+/*
+ * A replacement has said HELLO: it takes the slot, and the process it
+ * replaces finishes its jobs in the twin, taking no more.
+ */
+static void
+take_over(struct worker *w, struct worker *t)
+{
+	pid_t	old = w->pid;
+
+	switch (w->state) {
+	case W_STOPPING:
+		return;		/* the old one is dying anyway: reap it first */
+	case W_STARTING:
+		/* It was restarted meanwhile, on the new configuration. */
+		stop_worker(t);
+		rolling = -1;
+		return;
+	case W_EMPTY:
+		evtimer_del(w->ev_timer);	/* no restart: here is one */
+		break;
+	case W_READY:
+	case W_RETIRING:
+		break;
+	}
+	wlink_flush_all();
+	wlink_swap(w, t);
+	t->failed_starts = 0;
+	rolling = -1;
+	log_info("worker %d: pid %d takes over from pid %d", w->slot,
+	    (int)w->pid, (int)old);
+	if (t->state == W_READY || t->state == W_RETIRING) {
+		t->state = W_RETIRING;
+		if (t->inflight.count > 0)
+			pool_watch_timeout(t);
+	}
+	pool_notify();
+}
+
+/*
+ * A roll-over, one slot at a time: a slot still running a process of an
+ * older configuration gets a replacement started in its twin, which takes
+ * over once it is up.  Capacity never dips, and no job is lost: the old
+ * process finishes what it holds.
+ */
+static void
+roll_settle(void)
+{
+	struct worker	*w, *t;
+	int		 i;
+
+	if (rolling != -1) {
+		t = TWIN(rolling);
+		if (t->state == W_READY && canary_opts == NULL)
+			take_over(&workers[rolling], t);
+		if (rolling != -1)
+			return;
+	}
+	for (i = 0; i < target; i++) {
+		w = &workers[i];
+		t = TWIN(i);
+		if (w->state != W_READY || t->state != W_EMPTY ||
+		    evtimer_pending(t->ev_timer, NULL))
+			continue;
+		if (canary_opts != NULL || w->gen != generation) {
+			rolling = i;
+			spawn(t, canary_opts != NULL ? canary_opts : &opts);
+			return;
+		}
+	}
+}
+
+static int
+rolled_over(void)
+{
+	int	i;
+
+	if (rolling != -1 || canary_opts != NULL)
+		return 0;
+	for (i = 0; i < target; i++)
+		if (workers[i].state != W_EMPTY && workers[i].gen != generation)
+			return 0;
+	return 1;
+}
+
+/* Old processes whose jobs are done leave. */
+static void
+retire_twins(void)
+{
+	struct worker	*t;
+	int		 i;
+
+	for (i = 0; i < opts.workers; i++) {
+		t = TWIN(i);
+		if (t->state == W_RETIRING && t->inflight.count == 0)
+			stop_worker(t);
+	}
+}
+
+/*
+ * A reload needs new workers: o is the new configuration, which a first
+ * replacement tries out before anything else changes.  reload_started()
+ * hears whether it came up.
+ */
+void
+pool_roll(const struct options *o)
+{
+	canary_opts = o;
+}
+
+/* The first replacement is up and opts is the new configuration. */
+void
+pool_roll_commit(void)
+{
+	generation++;
+	rolling_all = 1;
+	if (rolling != -1)
+		TWIN(rolling)->gen = generation;
+	log_info("rolling the workers over to the new configuration");
+}
+
+/* Whether slot w's old process still has jobs: keyed ones must wait. */
+int
+pool_predecessor_busy(const struct worker *w)
+{
+	const struct worker	*t;
+
+	if (ntwins == 0)
+		return 0;
+	t = TWIN(w->slot);
+	return t->state != W_EMPTY && t->inflight.count > 0;
+}
+
+/*
+ * Each turn while scaling or rolling over: finish moves, retire slots and
+ * old processes that hold nothing, start the next replacement.
+ */
 void
 pool_scale_settle(void)
 {
 	struct worker	*w;
 	int		 i;
 
-	if (target == opts.workers && !dispatch_moving())
+	if (target == opts.workers && !dispatch_moving() && ntwins == 0 &&
+	    !rolling_all && canary_opts == NULL)
 		return;
+	if (ntwins > 0)
+		retire_twins();
+	if ((rolling_all || canary_opts != NULL) && !shutting_down) {
+		roll_settle();
+		if (rolling_all && rolled_over()) {
+			rolling_all = 0;
+			log_info("every worker runs the new configuration");
+		}
+	}
 	dispatch_rebalance(target);
 	for (i = target; i < opts.workers; i++) {
 		w = &workers[i];
 		if ((w->state == W_READY || w->state == W_STARTING) &&
 		    w->inflight.count == 0 && w->keyed.count == 0 &&
-		    !dispatch_owns_any(i)) {
-			w->state = W_STOPPING;
-			w->end = END_SHUTDOWN;
-			wlink_close(w);
-			timer_in(w, opts.kill_grace_ns);
-		} else if (w->state == W_EMPTY)
+		    !dispatch_owns_any(i))
+			stop_worker(w);
+		else if (w->state == W_EMPTY)
 			evtimer_del(w->ev_timer);
 	}
 	while (opts.workers > target &&
-	    workers[opts.workers - 1].state == W_EMPTY)
+	    workers[opts.workers - 1].state == W_EMPTY &&
+	    TWIN(opts.workers - 1)->state == W_EMPTY)
 		opts.workers--;
 	pool_notify();
 }
@@ -538,7 +844,7 @@ pool_alive(void)
 	for (i = 0; i < opts.workers; i++)
 		if (workers[i].state != W_EMPTY)
 			n++;
-	return n;
+	return n + ntwins;
 }
 
 /* At exit: no worker may outlive the supervisor. */
@@ -549,10 +855,10 @@ pool_kill_all(void)
 
 	if (workers == NULL)
 		return;
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < WORKERS_CAP + opts.workers; i++)
 		if (workers[i].state != W_EMPTY && workers[i].pid > 0)
 			kill(workers[i].pid, SIGKILL);
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < WORKERS_CAP + opts.workers; i++)
 		if (workers[i].state != W_EMPTY && workers[i].pid > 0) {
 			while (waitpid(workers[i].pid, NULL, 0) == -1 &&
 			    errno == EINTR)

@@ -319,6 +319,18 @@ take_submit(struct client *c, const struct frame *f)
 	dispatch_submit(idx);
 }
 
+/* A reload is answered when it has been applied or refused. */
+static void
+reload_done(void *arg, uint64_t id, int ok, const char *msg)
+{
+	struct client	*c = arg;
+
+	if (!c->gone)
+		reply(c, id, ok ? STATUS_OK : STATUS_ERROR, msg);
+	if (--c->pending == 0 && c->gone)
+		client_free(c);
+}
+
 static void
 take_control(struct client *c, const struct frame *f)
 {
@@ -338,14 +350,27 @@ take_control(struct client *c, const struct frame *f)
 		log_info("client %llu: stop", (unsigned long long)c->serial);
 		reply(c, f->id, STATUS_OK, "stopping");
 		intake->stop(SIGTERM);
+	} else if (strcmp(cmd, "reload") == 0) {
+		log_info("client %llu: reload", (unsigned long long)c->serial);
+		if (draining) {
+			reply(c, f->id, STATUS_ERROR, "draining: not reloading");
+			return;
+		}
+		c->pending++;
+		reload_start(reload_done, c, f->id);
 	} else if (strncmp(cmd, "scale ", 6) == 0) {
 		const char	*errstr;
 		long long	 n = strtonum(cmd + 6, 1, WORKERS_CAP, &errstr);
-		char		 msg[128];
+		char		 msg[128], why[96];
 
 		if (errstr != NULL) {
 			snprintf(msg, sizeof msg, "scale: %s: %s", cmd + 6,
 			    errstr);
+			reply(c, f->id, STATUS_ERROR, msg);
+			return;
+		}
+		if (!pool_scale_allowed((int)n, why, sizeof why)) {
+			snprintf(msg, sizeof msg, "scale: %s", why);
 			reply(c, f->id, STATUS_ERROR, msg);
 			return;
 		}

@@ -116,6 +116,7 @@ state_name(const struct worker *w)
 	case W_EMPTY:		return "restarting";
 	case W_STARTING:	return "starting";
 	case W_READY:		return w->inflight.count > 0 ? "busy" : "idle";
+	case W_RETIRING:	return "retiring";
 	case W_STOPPING:	return "stopping";
 	}
 	return "unknown";
@@ -157,6 +158,12 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 		    (int)w->pid, state_name(w),
 		    (unsigned long long)w->jobs_done, w->restarts,
 		    rss_kib(w->pid), age_s(w, now));
+		/* The process replacing it, or the one it replaced. */
+		if ((w = pool_twin(i)) != NULL)
+			put(t, "%-5s %-8d %-10s %6s %9s %8ld %10.3f\n",
+			    w->state == W_RETIRING ? "(old)" : "(new)",
+			    (int)w->pid, state_name(w), "-", "-",
+			    rss_kib(w->pid), age_s(w, now));
 	}
 	put(t, "partitions with jobs waiting:");
 	for (p = 0; p < opts.partitions; p++)
@@ -176,6 +183,11 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 	    percentile(0.99));
 	put(t, "clients: %u%s\n", service_clients(),
 	    service_draining() ? "; draining" : "");
+	if (opts.workers_max != 0)
+		put(t, "workers: %d, sized by the pool within %d to %d\n",
+		    pool_target(), opts.workers_min, opts.workers_max);
+	if (pool_degraded())
+		put(t, "degraded: workers restart too often\n");
 }
 
 static void
@@ -190,11 +202,21 @@ render_json(struct text *t, uint64_t now, const uint32_t *depths)
 		w = &workers[i];
 		put(t, "%s{\"slot\":%d,\"pid\":%d,\"state\":\"%s\","
 		    "\"jobs\":%llu,\"restarts\":%u,\"rss_kib\":%ld,"
-		    "\"job_age_s\":%.3f}", i ? "," : "", w->slot, (int)w->pid,
+		    "\"job_age_s\":%.3f", i ? "," : "", w->slot, (int)w->pid,
 		    state_name(w), (unsigned long long)w->jobs_done,
 		    w->restarts, rss_kib(w->pid), age_s(w, now));
+		if ((w = pool_twin(i)) != NULL)
+			put(t, ",\"%s\":{\"pid\":%d,\"state\":\"%s\"}",
+			    w->state == W_RETIRING ? "replaced" : "replacement",
+			    (int)w->pid, state_name(w));
+		put(t, "}");
 	}
-	put(t, "],\"partitions\":{");
+	put(t, "],\"target\":%d,\"degraded\":%s", pool_target(),
+	    pool_degraded() ? "true" : "false");
+	if (opts.workers_max != 0)
+		put(t, ",\"workers_min\":%d,\"workers_max\":%d",
+		    opts.workers_min, opts.workers_max);
+	put(t, ",\"partitions\":{");
 	for (p = 0; p < opts.partitions; p++)
 		if (depths[p] > 0) {
 			put(t, "%s\"%u\":%u", first ? "" : ",", p, depths[p]);

@@ -64,7 +64,14 @@ enum worker_state {
 	W_EMPTY,	/* no process; a restart may be scheduled */
 	W_STARTING,	/* forked, no HELLO yet */
 	W_READY,	/* takes jobs */
+	W_RETIRING,	/* replaced: takes no jobs, finishes those it has */
 	W_STOPPING,	/* told to go (SIGTERM or EOF); jobs requeue at reap */
+};
+
+/* What the worker writes for the supervisor to read after a crash. */
+struct slot_board {
+	volatile uint64_t job_id;	/* the job being handled, 0 when idle */
+	volatile uint64_t started_ns;	/* CLOCK_MONOTONIC when it began */
 };
 
 enum worker_end {
@@ -75,9 +82,17 @@ enum worker_end {
 	END_SHUTDOWN,	/* told to exit */
 };
 
+/*
+ * A worker slot and the process in it.  Slot i's process is workers[i];
+ * while it is being replaced, the replacement starts in its twin,
+ * workers[WORKERS_CAP + i], and once it has said HELLO the two swap: the
+ * old process then finishes its jobs in the twin.
+ */
 struct worker {
 	int		 slot;
 	pid_t		 pid;
+	unsigned	 gen;		/* the configuration it was started with */
+	struct slot_board *board;
 	enum worker_state state;
 	enum worker_end	 end;
 	int		 greeted;	/* said HELLO */
@@ -100,11 +115,6 @@ struct worker {
 	struct worker	*next_dirty;
 };
 
-/* What the worker writes for the supervisor to read after a crash. */
-struct slot_board {
-	volatile uint64_t job_id;	/* the job being handled, 0 when idle */
-	volatile uint64_t started_ns;	/* CLOCK_MONOTONIC when it began */
-};
 
 enum order { ORDER_INPUT, ORDER_COMPLETION };
 
@@ -233,6 +243,7 @@ uint32_t	 partition_of(const char *, size_t);
 /* wlink.c */
 void		 wlink_open(struct worker *, int);
 void		 wlink_close(struct worker *);
+void		 wlink_swap(struct worker *, struct worker *);
 int		 wlink_send_job(struct worker *, uint32_t);
 void		 wlink_flush_all(void);
 
@@ -252,13 +263,34 @@ int		 pool_settled(void);
 int		 pool_degraded(void);
 int		 pool_retiring(const struct worker *);
 void		 pool_scale(int);
+int		 pool_scale_allowed(int, char *, size_t);
 void		 pool_scale_settle(void);
 int		 pool_target(void);
+int		 pool_busy(void);
+struct worker	*pool_twin(int);
+int		 pool_stopping(void);
+void		 pool_roll(const struct options *);
+void		 pool_roll_commit(void);
+int		 pool_predecessor_busy(const struct worker *);
+void		 pool_reconfigure(const struct options *, int);
+
+/* autoscale.c */
+void		 autoscale_update(void);
+
+/* reload.c */
+struct config_set;
+typedef void	(*reload_done_fn)(void *, uint64_t, int, const char *);
+void		 reload_init(const char *, const struct options *,
+		    const struct config_set *);
+void		 reload_start(reload_done_fn, void *, uint64_t);
+void		 reload_started(int, const char *);
 
 /* notify.c */
 void		 notify_init(void);
 void		 notify_pool(int, int);
 void		 notify_stopping(void);
+void		 notify_reloading(void);
+void		 notify_reloaded(void);
 void		 pool_sigchld(void);
 void		 pool_watch_timeout(struct worker *);
 uint64_t	 now_ns(void);
@@ -299,6 +331,7 @@ void		 status_job_done(const struct job *, uint64_t);
 char		*status_render(unsigned, size_t *);
 
 /* main.c */
+int		 handler_check(const struct options *, char *, size_t);
 void		 supervisor_settle(void);
 void		 supervisor_abort(int) __attribute__((noreturn));
 

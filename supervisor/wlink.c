@@ -21,18 +21,75 @@ struct worker	*dirty_workers;
 static void	wlink_read(evutil_socket_t, short, void *);
 static void	wlink_writable(evutil_socket_t, short, void *);
 
+/* The link's events, which name the record they belong to. */
+static void
+attach(struct worker *w)
+{
+	w->ev_read = event_new(base, w->fd, EV_READ | EV_PERSIST, wlink_read,
+	    w);
+	w->ev_write = event_new(base, w->fd, EV_WRITE | EV_PERSIST,
+	    wlink_writable, w);
+	if (w->ev_read == NULL || w->ev_write == NULL)
+		fatalx("event_new failed");
+	event_add(w->ev_read, NULL);
+	if (w->out.len > 0)
+		event_add(w->ev_write, NULL);
+}
+
+static void
+detach(struct worker *w)
+{
+	event_free(w->ev_read);
+	event_free(w->ev_write);
+	w->ev_read = w->ev_write = NULL;
+}
+
 void
 wlink_open(struct worker *w, int fd)
 {
 	w->fd = fd;
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
 		fatal("fcntl O_NONBLOCK");
-	w->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, wlink_read, w);
-	w->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST,
-	    wlink_writable, w);
-	if (w->ev_read == NULL || w->ev_write == NULL)
-		fatalx("event_new failed");
-	event_add(w->ev_read, NULL);
+	attach(w);
+}
+
+#define SWAP(a, b, field) do {						\
+	__typeof__((a)->field) swap_tmp = (a)->field;			\
+	(a)->field = (b)->field;					\
+	(b)->field = swap_tmp;						\
+} while (0)
+
+/*
+ * Swaps the processes of two records, a slot and its twin: the process,
+ * its link with its buffers and events, and its jobs in flight.  What
+ * belongs to the slot (its queue, its counters, its timer) stays.  Neither
+ * may have frames waiting for wlink_flush_all().
+ */
+void
+wlink_swap(struct worker *a, struct worker *b)
+{
+	if (a->fd != -1)
+		detach(a);
+	if (b->fd != -1)
+		detach(b);
+	SWAP(a, b, pid);
+	SWAP(a, b, gen);
+	SWAP(a, b, board);
+	SWAP(a, b, state);
+	SWAP(a, b, end);
+	SWAP(a, b, greeted);
+	SWAP(a, b, fd);
+	SWAP(a, b, in);
+	SWAP(a, b, out);
+	SWAP(a, b, inflight);
+	SWAP(a, b, window);
+	SWAP(a, b, culprit);
+	SWAP(a, b, job_ns);
+	SWAP(a, b, busy_since_ns);
+	if (a->fd != -1)
+		attach(a);
+	if (b->fd != -1)
+		attach(b);
 }
 
 void
@@ -40,9 +97,7 @@ wlink_close(struct worker *w)
 {
 	if (w->fd == -1)
 		return;
-	event_free(w->ev_read);
-	event_free(w->ev_write);
-	w->ev_read = w->ev_write = NULL;
+	detach(w);
 	close(w->fd);
 	w->fd = -1;
 	buf_free(&w->in);
@@ -158,7 +213,7 @@ take_result(struct worker *w, const struct frame *f, const char **why)
 	j->state = JOB_DONE;
 	j->worker = -1;
 	j->status = f->aux;
-	w->jobs_done++;
+	workers[w->slot].jobs_done++;
 	intake->job_done(idx, f->payload, f->paylen);
 	return 0;
 }
@@ -168,7 +223,8 @@ take_frame(struct worker *w, const struct frame *f, const char **why)
 {
 	switch (f->type) {
 	case FRAME_RESULT:
-		if (w->state != W_READY && w->state != W_STOPPING)
+		if (w->state != W_READY && w->state != W_RETIRING &&
+		    w->state != W_STOPPING)
 			break;
 		return take_result(w, f, why);
 	case FRAME_HELLO:
