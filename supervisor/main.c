@@ -463,6 +463,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 
 	(void)ev;
 	(void)arg;
+	loop_tick();
 	switch (sig) {
 	case SIGCHLD:
 		pool_sigchld();

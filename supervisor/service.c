@@ -312,7 +312,7 @@ take_submit(struct client *c, const struct frame *f)
 		j->partition = partition_of(f->key, f->keylen);
 	j->client = c;
 	j->client_id = f->id;
-	j->submitted_ns = now_ns();
+	j->submitted_ns = loop_now_ns();
 	j->seq = ++service_totals.submitted;
 	j->line = j->seq;
 	c->pending++;
@@ -455,6 +455,7 @@ client_read(evutil_socket_t fd, short ev, void *arg)
 	ssize_t		 n;
 
 	(void)ev;
+	loop_tick();
 	n = buf_read(&c->in, fd, READ_CHUNK);
 	if (n == -1 && errno == EAGAIN)
 		return;
@@ -549,7 +550,7 @@ service_job_done(uint32_t idx, const char *res, size_t len)
 	struct job	*j = ledger_job(idx);
 	struct client	*c = j->client;
 
-	status_job_done(j, now_ns());
+	status_job_done(j, loop_now_ns());
 	if (!c->gone && queue_frame(c, FRAME_RESULT, j->status, j->attempt,
 	    j->client_id, res, len) == -1)
 		client_drop(c, "out of memory for a result");

@@ -55,18 +55,20 @@ put(struct text *t, const char *fmt, ...)
 	}
 }
 
+/* A job has ended; now and its submitted_ns are loop_now_ns() times. */
 void
 status_job_done(const struct job *j, uint64_t now)
 {
-	uint64_t	us = (now - j->submitted_ns) / 1000;
-	unsigned	b = 0;
+	uint64_t	us = now > j->submitted_ns ?
+			    (now - j->submitted_ns) / 1000 : 0;
+	unsigned	b;
 
 	if (started_ns == 0)
-		started_ns = now;
-	while (us > 1 && b < LATENCY_BUCKETS - 1) {
-		us >>= 1;
-		b++;
-	}
+		started_ns = now_ns();
+	/* Bucket b holds latencies up to 2^(b+1) us. */
+	b = us > 1 ? 63 - __builtin_clzll(us) : 0;
+	if (b > LATENCY_BUCKETS - 1)
+		b = LATENCY_BUCKETS - 1;
 	latency[b]++;
 	if (j->status <= STATUS_REJECTED)
 		by_status[j->status]++;

@@ -294,6 +294,8 @@ void		 notify_reloaded(void);
 void		 pool_sigchld(void);
 void		 pool_watch_timeout(struct worker *);
 uint64_t	 now_ns(void);
+uint64_t	 loop_now_ns(void);
+void		 loop_tick(void);
 void		 timer_add_ns(struct event *, uint64_t);
 
 /*

@@ -261,6 +261,7 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 	enum frame_decode_result r;
 
 	(void)ev;
+	loop_tick();
 	n = buf_read(&w->in, fd, READ_CHUNK);
 	if (n == -1 && errno == EAGAIN)
 		return;
@@ -288,7 +289,7 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 			break;
 	}
 	if (results > 0) {
-		dispatch_adapt(w, results, now_ns());
+		dispatch_adapt(w, results, loop_now_ns());
 		pool_result(w);
 	}
 	if (w->fd != -1 && w->in.len == 0)
