@@ -434,6 +434,48 @@ parse_rate_limit(struct parse *p, const char *v, struct options *o)
 }
 
 static int
+parse_max_jobs(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (strcmp(v, "none") == 0) {
+		o->max_jobs = 0;
+		return 0;
+	}
+	if (get_int(p, v, 1, UINT32_MAX, &n) == -1)
+		return -1;
+	o->max_jobs = n;
+	return 0;
+}
+
+static int
+parse_max_jobs_jitter(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 0, UINT32_MAX - 1, &n) == -1)
+		return -1;
+	o->max_jobs_jitter = n;
+	return 0;
+}
+
+/* In MiB, as --max-rss. */
+static int
+parse_max_rss(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (strcmp(v, "none") == 0) {
+		o->max_rss_kib = 0;
+		return 0;
+	}
+	if (get_int(p, v, 1, 1 << 30, &n) == -1)
+		return -1;
+	o->max_rss_kib = n * 1024;
+	return 0;
+}
+
+static int
 parse_log_level(struct parse *p, const char *v, struct options *o)
 {
 	static const char	*levels[] = { "warning", "info", "debug" };
@@ -498,6 +540,9 @@ static const struct key keys[] = {
 	KEY(restart_intensity,	parse_restart_intensity),
 	KEY(idle_timeout,	parse_idle_timeout),
 	KEY(rate_limit,		parse_rate_limit),
+	KEY(max_jobs,		parse_max_jobs),
+	KEY(max_jobs_jitter,	parse_max_jobs_jitter),
+	KEY(max_rss,		parse_max_rss),
 	{ "log_level", offsetof(struct config_set, verbose), parse_log_level },
 	KEY(handler,		parse_handler),
 };

@@ -34,6 +34,9 @@ struct config_set {
 	int	restart_intensity;
 	int	idle_timeout;
 	int	rate_limit;
+	int	max_jobs;
+	int	max_jobs_jitter;
+	int	max_rss;
 	int	verbose;
 	int	handler;
 };

@@ -289,20 +289,17 @@ dispatch_run(void)
 			if (w->state != W_READY)
 				continue;
 			/* Keyed jobs wait while the process replaced holds some. */
-			while (w->inflight.count < w->window &&
-			    w->keyed.count > 0 && !pool_predecessor_busy(w) &&
-			    take_token()) {
+			while (worker_room(w) > 0 && w->keyed.count > 0 &&
+			    !pool_predecessor_busy(w) && take_token()) {
 				idx = jobq_pop(&w->keyed);
 				if (wlink_send_job(w, idx) == -1) {
 					jobq_push_front(&w->keyed, idx);
 					break;
 				}
 			}
-			if (w->state != W_READY ||
-			    w->inflight.count >= w->window ||
-			    pool_retiring(w))
+			if (w->state != W_READY || pool_retiring(w) ||
+			    (room = worker_room(w)) == 0)
 				continue;
-			room = w->window - w->inflight.count;
 			take = room < SHARE_CHUNK ? room : SHARE_CHUNK;
 			while (take-- > 0 && shared_lane()->count > 0 &&
 			    take_token()) {

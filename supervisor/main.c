@@ -40,6 +40,9 @@ enum {
 	OPT_RATE_LIMIT,
 	OPT_ALLOW_USER,
 	OPT_IDLE_TIMEOUT,
+	OPT_MAX_JOBS,
+	OPT_MAX_JOBS_JITTER,
+	OPT_MAX_RSS,
 };
 
 static const struct option longopts[] = {
@@ -63,6 +66,9 @@ static const struct option longopts[] = {
 	{ "rate-limit",		required_argument,	NULL, OPT_RATE_LIMIT },
 	{ "allow-user",		required_argument,	NULL, OPT_ALLOW_USER },
 	{ "idle-timeout",	required_argument,	NULL, OPT_IDLE_TIMEOUT },
+	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS },
+	{ "max-jobs-jitter",	required_argument,	NULL, OPT_MAX_JOBS_JITTER },
+	{ "max-rss",		required_argument,	NULL, OPT_MAX_RSS },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -85,6 +91,9 @@ usage(FILE *fp)
 "                        as many as the jobs need, within MIN and MAX\n"
 "      --idle-timeout SEC  with MIN-MAX, let a worker go once it has not\n"
 "                        been needed for SEC seconds (default 10)\n"
+"      --max-jobs N      replace a worker after N jobs (default: never)\n"
+"      --max-jobs-jitter J  ... after N plus up to J more, at random\n"
+"      --max-rss MB      replace a worker that holds more than MB MiB\n"
 "  -k, --key-field N     field N of each line is its key: jobs of one key\n"
 "                        run one at a time, in input order\n"
 "  -o, --order ORDER     input (default) or completion\n"
@@ -377,6 +386,20 @@ parse_options(int argc, char **argv)
 		case OPT_IDLE_TIMEOUT:
 			opts.idle_timeout_ns = seconds(optarg, "idle timeout");
 			cli.idle_timeout = 1;
+			break;
+		case OPT_MAX_JOBS:
+			opts.max_jobs = number(optarg, 1, UINT32_MAX, "max jobs");
+			cli.max_jobs = 1;
+			break;
+		case OPT_MAX_JOBS_JITTER:
+			opts.max_jobs_jitter = number(optarg, 0, UINT32_MAX - 1,
+			    "max jobs jitter");
+			cli.max_jobs_jitter = 1;
+			break;
+		case OPT_MAX_RSS:
+			opts.max_rss_kib = number(optarg, 1, 1 << 30, "max rss") *
+			    1024;
+			cli.max_rss = 1;
 			break;
 		case 'v':
 			opts.verbose++;

@@ -225,6 +225,10 @@ spawn(struct worker *w, const struct options *o)
 	w->culprit = JOB_NONE;
 	w->job_ns = 0;
 	w->busy_since_ns = 0;
+	w->jobs_sent = 0;
+	w->rss_checked_ns = 0;
+	w->recycle_at = o->max_jobs == 0 ? 0 : o->max_jobs +
+	    arc4random_uniform((uint32_t)(o->max_jobs_jitter + 1));
 	w->window = opts.window != 0 ? opts.window : WINDOW_START;
 	wlink_open(w, sv[0]);
 	log_debug("worker %d: started, pid %d", w->slot, (int)pid);
@@ -260,10 +264,87 @@ pool_ready(struct worker *w)
 	pool_notify();
 }
 
-void
-pool_result(struct worker *w)
+/* Resident memory of a process in KiB, from /proc; -1 if unknown. */
+long
+pool_rss_kib(pid_t pid)
 {
+	char	 path[64];
+	FILE	*fp;
+	long	 pages = -1, resident = -1;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	if (fscanf(fp, "%ld %ld", &pages, &resident) != 2)
+		resident = -1;
+	fclose(fp);
+	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * Recycling: a worker that has run its --max-jobs, or grown past
+ * --max-rss, gets a replacement started in its twin; the replacement
+ * takes over once it is up, so capacity never dips.
+ */
+static void
+recycle(struct worker *w, const char *why)
+{
+	struct worker	*t = TWIN(w->slot);
+
+	if (shutting_down || t->state != W_EMPTY ||
+	    evtimer_pending(t->ev_timer, NULL))
+		return;
+	log_info("worker %d: pid %d %s: starting its replacement", w->slot,
+	    (int)w->pid, why);
+	t->recycling = 1;
+	spawn(t, &opts);
+}
+
+/*
+ * The replacement of a worker near the end of its --max-jobs starts while
+ * the last window of its allowance runs.  Looked at after results, and
+ * when a twin frees up for the slot.
+ */
+static int
+recycle_due(struct worker *w)
+{
+	char	why[64];
+
+	if (w->recycle_at == 0 || w->state != W_READY ||
+	    w->jobs_sent + w->window < w->recycle_at)
+		return 0;
+	snprintf(why, sizeof why, "takes its last %llu jobs",
+	    (unsigned long long)(w->recycle_at - w->jobs_sent +
+	    w->inflight.count));
+	recycle(w, why);
+	return 1;
+}
+
+/* k results have come from w. */
+void
+pool_result(struct worker *w, unsigned k)
+{
+	uint64_t	now;
+	long		rss;
+	char		why[64];
+
+	(void)k;
 	w->failed_starts = 0;
+	if (is_twin(w) || w->state != W_READY || recycle_due(w))
+		return;
+	/* /proc is read at most ten times a second per worker. */
+	if (opts.max_rss_kib == 0)
+		return;
+	now = loop_now_ns();
+	if (now - w->rss_checked_ns < 100000000ULL)
+		return;
+	w->rss_checked_ns = now;
+	if ((rss = pool_rss_kib(w->pid)) > opts.max_rss_kib) {
+		snprintf(why, sizeof why, "holds %ld KiB", rss);
+		recycle(w, why);
+	}
 }
 
 /*
@@ -356,9 +437,13 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 	loop_tick();
 	switch (w->state) {
 	case W_EMPTY:
-		/* A twin's timer only paces the next try of a roll-over. */
-		if (!shutting_down && !is_twin(w))
+		/* A twin's timer only paces the next try of a replacement. */
+		if (shutting_down)
+			break;
+		if (!is_twin(w))
 			spawn(w, &opts);
+		else
+			recycle_due(&workers[w->slot]);
 		break;
 	case W_READY:
 	case W_RETIRING:
@@ -476,8 +561,11 @@ worker_reaped(struct worker *w, int status)
 	w->pid = -1;
 	if (is_twin(w)) {
 		ntwins--;
+		w->recycling = 0;
 		if (before_hello && !shutting_down)
 			replacement_failed(w, what, init_failed);
+		else
+			recycle_due(&workers[w->slot]);
 		return;
 	}
 	if (shutting_down || pool_retiring(w))
@@ -685,9 +773,11 @@ take_over(struct worker *w, struct worker *t)
 	case W_STOPPING:
 		return;		/* the old one is dying anyway: reap it first */
 	case W_STARTING:
-		/* It was restarted meanwhile, on the new configuration. */
+		/* It was restarted meanwhile: the replacement is not needed. */
 		stop_worker(t);
-		rolling = -1;
+		t->recycling = 0;
+		if (rolling == w->slot)
+			rolling = -1;
 		return;
 	case W_EMPTY:
 		evtimer_del(w->ev_timer);	/* no restart: here is one */
@@ -699,7 +789,12 @@ take_over(struct worker *w, struct worker *t)
 	wlink_flush_all();
 	wlink_swap(w, t);
 	t->failed_starts = 0;
-	rolling = -1;
+	if (rolling == w->slot)
+		rolling = -1;
+	if (t->recycling) {
+		t->recycling = 0;
+		w->recycles++;
+	}
 	log_info("worker %d: pid %d takes over from pid %d", w->slot,
 	    (int)w->pid, (int)old);
 	if (t->state == W_READY || t->state == W_RETIRING) {
@@ -722,13 +817,8 @@ roll_settle(void)
 	struct worker	*w, *t;
 	int		 i;
 
-	if (rolling != -1) {
-		t = TWIN(rolling);
-		if (t->state == W_READY && canary_opts == NULL)
-			take_over(&workers[rolling], t);
-		if (rolling != -1)
-			return;
-	}
+	if (rolling != -1)
+		return;		/* one replacement starting at a time */
 	for (i = 0; i < target; i++) {
 		w = &workers[i];
 		t = TWIN(i);
@@ -756,15 +846,18 @@ rolled_over(void)
 	return 1;
 }
 
-/* Old processes whose jobs are done leave. */
+/* Replacements that are up take over; old processes done with their
+ * jobs leave. */
 static void
-retire_twins(void)
+settle_twins(void)
 {
 	struct worker	*t;
 	int		 i;
 
 	for (i = 0; i < opts.workers; i++) {
 		t = TWIN(i);
+		if (t->state == W_READY)
+			take_over(&workers[i], t);
 		if (t->state == W_RETIRING && t->inflight.count == 0)
 			stop_worker(t);
 	}
@@ -818,7 +911,7 @@ pool_scale_settle(void)
 	    !rolling_all && canary_opts == NULL)
 		return;
 	if (ntwins > 0)
-		retire_twins();
+		settle_twins();
 	if ((rolling_all || canary_opts != NULL) && !shutting_down) {
 		roll_settle();
 		if (rolling_all && rolled_over()) {

@@ -93,24 +93,6 @@ percentile(double q)
 	return (double)(2ULL << (LATENCY_BUCKETS - 1));
 }
 
-static long
-rss_kib(pid_t pid)
-{
-	char	 path[64];
-	FILE	*fp;
-	long	 pages = -1, resident = -1;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	if (fscanf(fp, "%ld %ld", &pages, &resident) != 2)
-		resident = -1;
-	fclose(fp);
-	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static const char *
 state_name(const struct worker *w)
 {
@@ -152,20 +134,20 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 	uint32_t		 p;
 	int			 i, any = 0;
 
-	put(t, "slot  pid      state       jobs  restarts  rss_kib  "
-	    "job_age_s\n");
+	put(t, "slot  pid      state       jobs  restarts  recycles  "
+	    "rss_kib  job_age_s\n");
 	for (i = 0; i < opts.workers; i++) {
 		w = &workers[i];
-		put(t, "%-5d %-8d %-10s %6llu %9u %8ld %10.3f\n", w->slot,
-		    (int)w->pid, state_name(w),
+		put(t, "%-5d %-8d %-10s %6llu %9u %9u %8ld %10.3f\n",
+		    w->slot, (int)w->pid, state_name(w),
 		    (unsigned long long)w->jobs_done, w->restarts,
-		    rss_kib(w->pid), age_s(w, now));
+		    w->recycles, pool_rss_kib(w->pid), age_s(w, now));
 		/* The process replacing it, or the one it replaced. */
 		if ((w = pool_twin(i)) != NULL)
-			put(t, "%-5s %-8d %-10s %6s %9s %8ld %10.3f\n",
+			put(t, "%-5s %-8d %-10s %6s %9s %9s %8ld %10.3f\n",
 			    w->state == W_RETIRING ? "(old)" : "(new)",
-			    (int)w->pid, state_name(w), "-", "-",
-			    rss_kib(w->pid), age_s(w, now));
+			    (int)w->pid, state_name(w), "-", "-", "-",
+			    pool_rss_kib(w->pid), age_s(w, now));
 	}
 	put(t, "partitions with jobs waiting:");
 	for (p = 0; p < opts.partitions; p++)
@@ -203,10 +185,11 @@ render_json(struct text *t, uint64_t now, const uint32_t *depths)
 	for (i = 0; i < opts.workers; i++) {
 		w = &workers[i];
 		put(t, "%s{\"slot\":%d,\"pid\":%d,\"state\":\"%s\","
-		    "\"jobs\":%llu,\"restarts\":%u,\"rss_kib\":%ld,"
+		    "\"jobs\":%llu,\"restarts\":%u,\"recycles\":%u,\"rss_kib\":%ld,"
 		    "\"job_age_s\":%.3f", i ? "," : "", w->slot, (int)w->pid,
 		    state_name(w), (unsigned long long)w->jobs_done,
-		    w->restarts, rss_kib(w->pid), age_s(w, now));
+		    w->restarts, w->recycles, pool_rss_kib(w->pid),
+		    age_s(w, now));
 		if ((w = pool_twin(i)) != NULL)
 			put(t, ",\"%s\":{\"pid\":%d,\"state\":\"%s\"}",
 			    w->state == W_RETIRING ? "replaced" : "replacement",
@@ -266,6 +249,11 @@ render_prometheus(struct text *t)
 	for (i = 0; i < opts.workers; i++)
 		put(t, "forkpool_worker_restarts_total{slot=\"%d\"} %u\n",
 		    workers[i].slot, workers[i].restarts);
+	put(t, "# HELP forkpool_worker_recycles_total Recycles, by slot.\n"
+	    "# TYPE forkpool_worker_recycles_total counter\n");
+	for (i = 0; i < opts.workers; i++)
+		put(t, "forkpool_worker_recycles_total{slot=\"%d\"} %u\n",
+		    workers[i].slot, workers[i].recycles);
 	put(t, "# HELP forkpool_job_latency_seconds Submit to result.\n"
 	    "# TYPE forkpool_job_latency_seconds histogram\n");
 	for (b = 0; b < LATENCY_BUCKETS; b++) {

@@ -111,6 +111,11 @@ struct worker {
 	unsigned	 failed_starts;	/* ends in a row without a result */
 	uint64_t	 jobs_done;
 	unsigned	 restarts;
+	unsigned	 recycles;	/* replaced for --max-jobs, --max-rss */
+	int		 recycling;	/* twin: its process is a recycle */
+	uint64_t	 jobs_sent;	/* to this process */
+	uint64_t	 recycle_at;	/* jobs it may take; 0: no limit */
+	uint64_t	 rss_checked_ns;
 	int		 dirty;		/* out has frames not yet written */
 	struct worker	*next_dirty;
 };
@@ -151,6 +156,9 @@ struct options {
 	int		 workers_min;		/* dynamic: 0 when fixed */
 	int		 workers_max;
 	uint64_t	 idle_timeout_ns;
+	uint64_t	 max_jobs;		/* recycle after; 0: never */
+	uint64_t	 max_jobs_jitter;
+	long		 max_rss_kib;		/* recycle above; 0: never */
 	unsigned	 restart_max;		/* restart intensity: R ... */
 	uint64_t	 restart_period_ns;	/* ... in T */
 };
@@ -225,6 +233,18 @@ jobq_pop(struct jobq *q)
 	return idx;
 }
 
+/* How many more jobs w may take now: its window, and its --max-jobs. */
+static inline uint32_t
+worker_room(const struct worker *w)
+{
+	uint32_t	room = w->inflight.count < w->window ?
+			    w->window - w->inflight.count : 0;
+
+	if (w->recycle_at != 0 && w->recycle_at - w->jobs_sent < room)
+		room = w->recycle_at - w->jobs_sent;
+	return room;
+}
+
 /* dispatch.c */
 void		 dispatch_init(void);
 void		 dispatch_submit(uint32_t);
@@ -253,7 +273,8 @@ extern struct worker	*dirty_workers;
 void		 pool_init(void);
 void		 pool_start(void);
 void		 pool_ready(struct worker *);
-void		 pool_result(struct worker *);
+void		 pool_result(struct worker *, unsigned);
+long		 pool_rss_kib(pid_t);
 void		 pool_fail_worker(struct worker *, enum worker_end,
 		    const char *);
 void		 pool_shutdown(void);

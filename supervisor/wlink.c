@@ -86,6 +86,9 @@ wlink_swap(struct worker *a, struct worker *b)
 	SWAP(a, b, culprit);
 	SWAP(a, b, job_ns);
 	SWAP(a, b, busy_since_ns);
+	SWAP(a, b, jobs_sent);
+	SWAP(a, b, recycle_at);
+	SWAP(a, b, rss_checked_ns);
 	if (a->fd != -1)
 		attach(a);
 	if (b->fd != -1)
@@ -142,6 +145,7 @@ wlink_send_job(struct worker *w, uint32_t idx)
 	}
 	j->state = JOB_INFLIGHT;
 	j->worker = w->slot;
+	w->jobs_sent++;
 	jobq_push(&w->inflight, idx);
 	dispatch_sent(j);
 	mark_dirty(w);
@@ -290,7 +294,7 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 	}
 	if (results > 0) {
 		dispatch_adapt(w, results, loop_now_ns());
-		pool_result(w);
+		pool_result(w, results);
 	}
 	if (w->fd != -1 && w->in.len == 0)
 		buf_shrink(&w->in, BUF_KEEP);
