@@ -476,6 +476,16 @@ parse_max_rss(struct parse *p, const char *v, struct options *o)
 }
 
 static int
+parse_heartbeat_timeout(struct parse *p, const char *v, struct options *o)
+{
+	if (strcmp(v, "none") == 0) {
+		o->heartbeat_ns = 0;
+		return 0;
+	}
+	return get_seconds(p, v, &o->heartbeat_ns);
+}
+
+static int
 parse_log_level(struct parse *p, const char *v, struct options *o)
 {
 	static const char	*levels[] = { "warning", "info", "debug" };
@@ -543,6 +553,7 @@ static const struct key keys[] = {
 	KEY(max_jobs,		parse_max_jobs),
 	KEY(max_jobs_jitter,	parse_max_jobs_jitter),
 	KEY(max_rss,		parse_max_rss),
+	KEY(heartbeat_timeout,	parse_heartbeat_timeout),
 	{ "log_level", offsetof(struct config_set, verbose), parse_log_level },
 	KEY(handler,		parse_handler),
 };

@@ -37,6 +37,7 @@ struct config_set {
 	int	max_jobs;
 	int	max_jobs_jitter;
 	int	max_rss;
+	int	heartbeat_timeout;
 	int	verbose;
 	int	handler;
 };

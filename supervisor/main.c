@@ -43,6 +43,7 @@ enum {
 	OPT_MAX_JOBS,
 	OPT_MAX_JOBS_JITTER,
 	OPT_MAX_RSS,
+	OPT_HEARTBEAT_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -69,6 +70,7 @@ static const struct option longopts[] = {
 	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS },
 	{ "max-jobs-jitter",	required_argument,	NULL, OPT_MAX_JOBS_JITTER },
 	{ "max-rss",		required_argument,	NULL, OPT_MAX_RSS },
+	{ "heartbeat-timeout",	required_argument,	NULL, OPT_HEARTBEAT_TIMEOUT },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -94,6 +96,9 @@ usage(FILE *fp)
 "      --max-jobs N      replace a worker after N jobs (default: never)\n"
 "      --max-jobs-jitter J  ... after N plus up to J more, at random\n"
 "      --max-rss MB      replace a worker that holds more than MB MiB\n"
+"      --heartbeat-timeout SEC\n"
+"                        kill a worker that holds jobs and has sent no\n"
+"                        heartbeat for SEC seconds (default: never)\n"
 "  -k, --key-field N     field N of each line is its key: jobs of one key\n"
 "                        run one at a time, in input order\n"
 "  -o, --order ORDER     input (default) or completion\n"
@@ -395,6 +400,10 @@ parse_options(int argc, char **argv)
 			opts.max_jobs_jitter = number(optarg, 0, UINT32_MAX - 1,
 			    "max jobs jitter");
 			cli.max_jobs_jitter = 1;
+			break;
+		case OPT_HEARTBEAT_TIMEOUT:
+			opts.heartbeat_ns = seconds(optarg, "heartbeat timeout");
+			cli.heartbeat_timeout = 1;
 			break;
 		case OPT_MAX_RSS:
 			opts.max_rss_kib = number(optarg, 1, 1 << 30, "max rss") *

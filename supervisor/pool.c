@@ -42,6 +42,7 @@ static int		 target;	/* slots wanted; opts.workers: in use */
 
 static void	worker_timer(evutil_socket_t, short, void *);
 static void	spawn(struct worker *, const struct options *);
+static void	watch_heartbeats(void);
 
 uint64_t
 now_ns(void)
@@ -129,6 +130,7 @@ pool_start(void)
 {
 	int	i;
 
+	watch_heartbeats();
 	for (i = 0; i < opts.workers; i++)
 		spawn(&workers[i], &opts);
 }
@@ -419,6 +421,74 @@ check_timeout(struct worker *w)
 	timer_in(w, opts.kill_grace_ns);
 }
 
+/*
+ * Liveness, apart from the per-job timeout: a worker that holds jobs and
+ * has sent nothing, not even a HEARTBEAT, for --heartbeat-timeout is
+ * killed, and its jobs go to another.
+ */
+static void
+check_silence(struct worker *w, uint64_t now)
+{
+	if ((w->state != W_READY && w->state != W_RETIRING) ||
+	    w->inflight.count == 0 || now - w->heard_ns < opts.heartbeat_ns)
+		return;
+	log_warnx("worker %d: pid %d sent no heartbeat for %.3g s; killing it",
+	    w->slot, (int)w->pid, (now - w->heard_ns) / 1e9);
+	pool_fail_worker(w, END_SILENT, "no heartbeat");
+}
+
+static void
+heartbeat_due(evutil_socket_t fd, short ev, void *arg)
+{
+	static uint64_t	last;
+	uint64_t	now;
+	int		i;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	loop_tick();
+	now = loop_now_ns();
+	/*
+	 * Late by half the timeout: the supervisor itself was stopped or
+	 * starved, and heard nothing either way.  Everyone gets a new start.
+	 */
+	if (last != 0 && now - last > opts.heartbeat_ns / 4 +
+	    opts.heartbeat_ns / 2) {
+		log_warnx("heartbeats: the supervisor did not run for %.3g s; "
+		    "not counting that against the workers", (now - last) / 1e9);
+		for (i = 0; i < 2 * WORKERS_CAP; i++)
+			workers[i].heard_ns = now;
+	}
+	last = now;
+	for (i = 0; i < opts.workers; i++) {
+		check_silence(&workers[i], now);
+		check_silence(TWIN(i), now);
+	}
+	supervisor_settle();
+}
+
+/* The look for silent workers, four times per --heartbeat-timeout. */
+static void
+watch_heartbeats(void)
+{
+	static struct event	*ev;
+	uint64_t		 every = opts.heartbeat_ns / 4;
+	struct timeval		 tv;
+
+	if (ev == NULL && (ev = event_new(base, -1, EV_PERSIST, heartbeat_due,
+	    NULL)) == NULL)
+		fatalx("event_new failed");
+	evtimer_del(ev);
+	if (opts.heartbeat_ns == 0)
+		return;
+	if (every < 1000000)
+		every = 1000000;
+	tv.tv_sec = every / 1000000000ULL;
+	tv.tv_usec = every % 1000000000ULL / 1000;
+	evtimer_add(ev, &tv);
+}
+
 void
 pool_watch_timeout(struct worker *w)
 {
@@ -501,7 +571,8 @@ charge_culprit(struct worker *w)
 	dispatch_left_worker(j);
 	j->state = JOB_DONE;
 	j->worker = -1;
-	j->status = w->end == END_TIMEOUT ? STATUS_TIMEOUT : STATUS_CRASHED;
+	j->status = w->end == END_TIMEOUT || w->end == END_SILENT ?
+	    STATUS_TIMEOUT : STATUS_CRASHED;
 	intake->job_done(idx, NULL, 0);
 }
 
@@ -550,7 +621,8 @@ worker_reaped(struct worker *w, int status)
 	if (w->end != END_SHUTDOWN)
 		log_warnx("worker %d: %s%s", w->slot, what,
 		    w->end == END_TIMEOUT ? " after a timeout" :
-		    w->end == END_PROTOCOL ? " after a protocol error" : "");
+		    w->end == END_PROTOCOL ? " after a protocol error" :
+		    w->end == END_SILENT ? " after it went silent" : "");
 	else
 		log_debug("worker %d: %s", w->slot, what);
 	wlink_close(w);
@@ -744,6 +816,8 @@ pool_reconfigure(const struct options *old, int want)
 			restart_next = 0;
 		}
 	}
+	if (opts.heartbeat_ns != old->heartbeat_ns)
+		watch_heartbeats();
 	if (opts.window != old->window)
 		for (i = 0; i < 2 * WORKERS_CAP; i++)
 			workers[i].window = opts.window != 0 ? opts.window :

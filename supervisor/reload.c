@@ -51,7 +51,8 @@ workers_differ(const struct options *a, const struct options *b)
 	int	i;
 
 	if (!same_string(a->handler, b->handler) ||
-	    a->handler_argc != b->handler_argc)
+	    a->handler_argc != b->handler_argc ||
+	    a->heartbeat_ns != b->heartbeat_ns)
 		return 1;
 	for (i = 0; i < a->handler_argc; i++)
 		if (strcmp(a->handler_argv[i], b->handler_argv[i]) != 0)

@@ -79,6 +79,7 @@ enum worker_end {
 	END_CRASH,	/* died on its own */
 	END_TIMEOUT,	/* killed for a job past its timeout */
 	END_PROTOCOL,	/* killed for a bad frame */
+	END_SILENT,	/* killed for sending no heartbeat */
 	END_SHUTDOWN,	/* told to exit */
 };
 
@@ -116,6 +117,7 @@ struct worker {
 	uint64_t	 jobs_sent;	/* to this process */
 	uint64_t	 recycle_at;	/* jobs it may take; 0: no limit */
 	uint64_t	 rss_checked_ns;
+	uint64_t	 heard_ns;	/* its last frame, while it held jobs */
 	int		 dirty;		/* out has frames not yet written */
 	struct worker	*next_dirty;
 };
@@ -159,6 +161,7 @@ struct options {
 	uint64_t	 max_jobs;		/* recycle after; 0: never */
 	uint64_t	 max_jobs_jitter;
 	long		 max_rss_kib;		/* recycle above; 0: never */
+	uint64_t	 heartbeat_ns;		/* silent this long: killed */
 	unsigned	 restart_max;		/* restart intensity: R ... */
 	uint64_t	 restart_period_ns;	/* ... in T */
 };

@@ -89,6 +89,7 @@ wlink_swap(struct worker *a, struct worker *b)
 	SWAP(a, b, jobs_sent);
 	SWAP(a, b, recycle_at);
 	SWAP(a, b, rss_checked_ns);
+	SWAP(a, b, heard_ns);
 	if (a->fd != -1)
 		attach(a);
 	if (b->fd != -1)
@@ -140,7 +141,7 @@ wlink_send_job(struct worker *w, uint32_t idx)
 	}
 	frame_encode(p, &f);
 	if (w->inflight.count == 0) {
-		w->busy_since_ns = now_ns();
+		w->busy_since_ns = w->heard_ns = now_ns();
 		pool_watch_timeout(w);
 	}
 	j->state = JOB_INFLIGHT;
@@ -247,7 +248,12 @@ take_frame(struct worker *w, const struct frame *f, const char **why)
 		    f->payload);
 		return 0;
 	case FRAME_HEARTBEAT:
-		return 0;
+		if (f->flags != 0 || f->aux != 0 || f->arg != 0 ||
+		    f->keylen != 0 || f->paylen != 0) {
+			*why = "malformed HEARTBEAT";
+			return -1;
+		}
+		return 0;	/* the read itself is what counts */
 	}
 	*why = "unexpected message type";
 	return -1;
@@ -269,6 +275,7 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 	n = buf_read(&w->in, fd, READ_CHUNK);
 	if (n == -1 && errno == EAGAIN)
 		return;
+	w->heard_ns = loop_now_ns();
 	if (n <= 0) {
 		pool_fail_worker(w, END_CRASH, n == 0 ? "closed its link" :
 		    strerror(errno));

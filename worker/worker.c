@@ -32,6 +32,7 @@
 
 static struct buf		*pending;	/* results not yet written */
 static volatile sig_atomic_t	 job_running;
+static struct slot_board	*my_board;
 
 static int	corrupt_result;
 
@@ -149,6 +150,10 @@ run_job(const struct handler *h, const struct frame *f,
 	job.payload = f->payload;
 	job.paylen = f->paylen;
 	res->len = res->off = 0;
+	/* Room for the heartbeats that may come while it runs. */
+	if (opts.heartbeat_ns != 0 && buf_reserve(out, 64 *
+	    (FRAME_HEADER_SIZE + FRAME_BODY_MIN)) == -1)
+		fatal("out of memory for heartbeats");
 	/* Only a job with a timeout needs its start time on the board. */
 	if (f->arg != 0)
 		board->started_ns = monotonic_ns();
@@ -209,23 +214,94 @@ clock_says_answer(unsigned i, uint64_t *tick)
 	return 1;
 }
 
-/* SIGALRM while a job runs: out is not touched until handle() returns. */
+/*
+ * The signal handlers below write while a job runs, when the loop does not
+ * touch out until handle() returns; they never allocate.
+ */
+static void
+write_pending(void)
+{
+	ssize_t	n;
+
+	if (pending->len == 0)
+		return;
+	n = write(WORKER_LINK_FD, pending->data + pending->off, pending->len);
+	if (n > 0) {
+		pending->off += n;
+		pending->len -= n;
+		if (pending->len == 0)
+			pending->off = 0;
+	}
+}
+
+/* SIGALRM: results finished before this job go out. */
 static void
 flush_pending(int sig)
 {
 	int	saved = errno;
-	ssize_t	n;
 
 	(void)sig;
-	if (job_running && pending->len > 0) {
-		n = write(WORKER_LINK_FD, pending->data + pending->off,
-		    pending->len);
-		if (n > 0) {
-			pending->off += n;
-			pending->len -= n;
-		}
-	}
+	if (job_running)
+		write_pending();
 	errno = saved;
+}
+
+/*
+ * The heartbeat timer, while a job runs: a HEARTBEAT frame naming the job
+ * tells the supervisor the worker still runs (--heartbeat-timeout), in
+ * the room run_job() reserved.  A worker that is stopped, frozen or stuck
+ * where no signal reaches it goes silent, and is replaced.
+ */
+static void
+heartbeat(int sig)
+{
+	int		 saved = errno;
+	struct frame	 f;
+
+	(void)sig;
+	if (!job_running)
+		return;
+	if (pending->cap - pending->off - pending->len >=
+	    FRAME_HEADER_SIZE + FRAME_BODY_MIN) {
+		memset(&f, 0, sizeof f);
+		f.type = FRAME_HEARTBEAT;
+		f.id = my_board->job_id;
+		frame_encode(pending->data + pending->off + pending->len, &f);
+		pending->len += FRAME_HEADER_SIZE + FRAME_BODY_MIN;
+	}
+	write_pending();
+	errno = saved;
+}
+
+static void
+start_heartbeat(void)
+{
+	struct sigaction	sa;
+	struct sigevent		sev;
+	struct itimerspec	its;
+	timer_t			timer;
+	uint64_t		every = opts.heartbeat_ns / 4;
+
+	if (opts.heartbeat_ns == 0)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = heartbeat;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGALRM);	/* one writer at a time */
+	sigaction(SIGUSR1, &sa, NULL);
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGUSR1;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) == -1)
+		fatal("timer_create");
+	if (every < 1000000)
+		every = 1000000;
+	its.it_interval.tv_sec = every / 1000000000ULL;
+	its.it_interval.tv_nsec = every % 1000000000ULL;
+	its.it_value = its.it_interval;
+	if (timer_settime(timer, 0, &its, NULL) == -1)
+		fatal("timer_settime");
 }
 
 static void
@@ -272,7 +348,10 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	sa.sa_handler = flush_pending;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR1);	/* one writer at a time */
 	sigaction(SIGALRM, &sa, NULL);
+	my_board = board;
+	start_heartbeat();
 	h = start_handler(slot, &out);
 	send_frame(&out, FRAME_HELLO, slot, (uint32_t)getpid(), 0, NULL, 0);
 	write_all(&out, 0);
