@@ -34,6 +34,9 @@ struct config_set {
 	int	restart_intensity;
 	int	idle_timeout;
 	int	rate_limit;
+	int	source;
+	int	consumer;
+	int	claim_idle;
 	int	verbose;
 	int	handler;
 };
