@@ -134,7 +134,7 @@ rpool_connected(void)
 static void
 heartbeat_done(void *arg, redisReply *r)
 {
-	uint32_t	*held = arg, i, p, k;
+	uint32_t	*held = arg, i, p, k, live;
 
 	if (r == NULL)
 		goto out;
@@ -148,13 +148,18 @@ heartbeat_done(void *arg, redisReply *r)
 		    "(%s): stopping", rpool.consumer, rpool.lease);
 		intake->stop(SIGTERM);
 	}
-	/* held: the count, then each partition sent; Redis counts alike. */
+	/*
+	 * held: the count, then each partition sent.  Redis ran the
+	 * heartbeat after every command sent before it, whose replies are
+	 * in: what is held here now is what it should have counted.
+	 */
 	for (i = 0, k = 1; held != NULL && i < held[0] && k < r->elements;
 	    i++, k++) {
-		p = held[1 + 2 * i];
+		p = held[1 + i];
+		live = redis_partition_live(p);
 		if (r->element[k]->type == REDIS_REPLY_INTEGER &&
-		    (uint64_t)r->element[k]->integer < held[2 + 2 * i])
-			redis_lost_entries(p, held[2 + 2 * i] -
+		    (uint64_t)r->element[k]->integer < live)
+			redis_lost_entries(p, live -
 			    (unsigned)r->element[k]->integer);
 	}
 out:
@@ -169,7 +174,7 @@ out:
 static void
 heartbeat_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	uint32_t	*held, p, n = 0, live;
+	uint32_t	*held, p, n = 0;
 	char		 nkeys[16], ttl[24];
 	int		 argc = 0, i;
 
@@ -179,18 +184,16 @@ heartbeat_cb(evutil_socket_t fd, short ev, void *arg)
 	timer_add_ns(ev_heartbeat, heartbeat_ns());
 	if (!rconn_is_ready())
 		return;
-	if ((held = malloc((1 + 2 * opts.partitions) * sizeof *held)) == NULL)
+	if ((held = malloc((1 + opts.partitions) * sizeof *held)) == NULL)
 		return;
 	scratch_argv[argc++] = "EVAL";
 	scratch_argv[argc++] = script_heartbeat;
 	scratch_argv[argc++] = nkeys;
 	scratch_argv[argc++] = rpool.lease;
 	for (p = 0; p < opts.partitions; p++)
-		if ((live = redis_partition_live(p)) > 0) {
+		if (redis_partition_live(p) > 0) {
 			scratch_argv[argc++] = rpool.stream[p];
-			held[1 + 2 * n] = p;
-			held[2 + 2 * n] = live;
-			n++;
+			held[1 + n++] = p;
 		}
 	held[0] = n;
 	snprintf(nkeys, sizeof nkeys, "%u", n + 1);
@@ -202,7 +205,8 @@ heartbeat_cb(evutil_socket_t fd, short ev, void *arg)
 	scratch_argv[argc++] = ttl;
 	for (i = 0; i < argc; i++)
 		scratch_len[i] = strlen(scratch_argv[i]);
-	if (rconn_command(heartbeat_done, held, argc, scratch_argv, scratch_len) == -1)
+	if (rconn_command(heartbeat_done, held, argc, scratch_argv,
+	    scratch_len) == -1)
 		free(held);
 }
 
