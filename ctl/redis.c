@@ -20,6 +20,7 @@ struct rsubmit {
 	const char	*key;
 	size_t		 keylen;
 	unsigned	 flags;
+	int		 key_field;	/* -f: the key is this field of a job */
 	uint64_t	 last_id;
 	size_t		 failed;
 };
@@ -57,9 +58,29 @@ drain(struct rsubmit *s, int timeout_ms)
 	fflush(stdout);
 }
 
+/* Field n (1-based, blank-separated) of a job; empty if there is none. */
+static void
+key_field(struct rsubmit *s, const char *data, size_t len)
+{
+	size_t	i = 0, start = 0;
+	int	n = s->key_field;
+
+	while (n-- > 0) {
+		while (i < len && (data[i] == ' ' || data[i] == '\t'))
+			i++;
+		start = i;
+		while (i < len && data[i] != ' ' && data[i] != '\t')
+			i++;
+	}
+	s->key = data + start;
+	s->keylen = i - start;
+}
+
 static void
 submit_one(struct rsubmit *s, const char *data, size_t len)
 {
+	if (s->key_field > 0)
+		key_field(s, data, len);
 	if (fp_redis_submit(s->r, ++s->last_id, s->key, s->keylen, data, len,
 	    s->flags) == -1)
 		redis_failed(s->r);
@@ -89,15 +110,24 @@ int
 redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 {
 	struct rsubmit	s;
+	const char	*errstr;
 	int		ch;
 
 	memset(&s, 0, sizeof s);
 	optreset = 1;
 	optind = 1;
-	while ((ch = getopt(argc, argv, "+dk:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "+df:k:p:")) != -1) {
 		switch (ch) {
 		case 'd':
 			s.flags |= FP_F_DETACHED;
+			break;
+		case 'f':
+			s.key_field = strtonum(optarg, 1, 1000, &errstr);
+			if (errstr != NULL) {
+				warnx("submit: -f %s: %s", optarg, errstr);
+				return EXIT_TROUBLE;
+			}
+			s.flags |= FP_F_KEYED;
 			break;
 		case 'k':
 			s.key = optarg;
@@ -115,8 +145,8 @@ redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 			}
 			break;
 		default:
-			warnx("usage: forkpoolctl -r URL submit [-d] [-k key] "
-			    "[-p high|normal] [data ...]");
+			warnx("usage: forkpoolctl -r URL submit [-d] "
+			    "[-f field | -k key] [-p high|normal] [data ...]");
 			return EXIT_TROUBLE;
 		}
 	}
