@@ -57,6 +57,7 @@ static uint32_t		 rotor;
 static uint64_t		 poll_ns;
 static struct event	*ev_poll, *ev_shutdown;
 static int		 stopping, released, releasing;
+static int		 waiting;	/* results wait for the link */
 static const char	**argv_scratch;
 static size_t		*len_scratch;
 static size_t		 scratch_cap;
@@ -101,8 +102,11 @@ scratch_room(size_t n)
 	return 0;
 }
 
-/* Entries to take: the ledger's room, kept to what the workers can use
- * soon, so that other hosts get the rest. */
+/*
+ * Entries to take: what the workers can start soon (twice their windows,
+ * which adapt to the cost of a job), within the ledger's room.  A host
+ * takes no more than it can use, so that other hosts get the rest.
+ */
 static uint32_t
 budget(void)
 {
@@ -113,8 +117,6 @@ budget(void)
 		if (workers[i].state == W_READY ||
 		    workers[i].state == W_STARTING)
 			want += 2 * workers[i].window;
-	if (want < TAKE_BATCH)
-		want = TAKE_BATCH;
 	want = want > live ? want - live : 0;
 	return want < room ? want : room;
 }
@@ -600,6 +602,10 @@ redis_job_done(uint32_t idx, const char *res, size_t len)
 		bytes_set(&j->result, "out of memory", 13, NULL, 0);
 	}
 	finish_push(idx);
+	if (!rconn_is_ready() && !waiting) {
+		log_info("redis: results wait for the connection");
+		waiting = 1;
+	}
 }
 
 static void
@@ -635,6 +641,11 @@ redis_room(void)
 static void
 redis_flush(void)
 {
+	if (waiting && rconn_is_ready()) {
+		log_info("redis: sending the %u results that waited",
+		    finishq.count);
+		waiting = 0;
+	}
 	while (rconn_is_ready() && finishq.count > 0 &&
 	    rconn_outstanding() < FINISH_INFLIGHT && finish_send() == 0)
 		;

@@ -80,6 +80,11 @@ xlen() {
 	rcli XLEN "$1"
 }
 
+# not_has TEXT FILE: the file does not contain the fixed string.
+not_has() {
+	! grep -qF -e "$1" "$2"
+}
+
 # xlen_is N KEY: the stream has N entries.
 xlen_is() {
 	[ "$(xlen "$2")" -eq "$1" ]
