@@ -63,7 +63,7 @@ static size_t		*len_scratch;
 static size_t		 scratch_cap;
 
 static struct {
-	uint64_t	 taken, done, refused, dead, taken_over;
+	uint64_t	 taken, done, refused, dead, taken_over, takes, finishes;
 } totals;
 
 static void	finish_push(uint32_t);
@@ -408,6 +408,7 @@ take_send(uint32_t want)
 	    len_scratch) == 0) {
 		taking = 1;
 		rpool.claim_due = 0;
+		totals.takes++;
 	}
 }
 
@@ -587,6 +588,7 @@ finish_send(void)
 	}
 	for (i = 0; i < n; i++)
 		jobq_pop(&finishq);
+	totals.finishes++;
 	return 0;
 }
 
@@ -725,12 +727,14 @@ static int
 redis_exit_status(void)
 {
 	log_info("redis: %llu entries taken (%llu taken over), %llu "
-	    "finished, %llu dead-lettered, %llu refused",
-	    (unsigned long long)totals.taken,
+	    "finished, %llu dead-lettered, %llu refused; %llu takes, %llu "
+	    "finish scripts", (unsigned long long)totals.taken,
 	    (unsigned long long)totals.taken_over,
 	    (unsigned long long)totals.done,
 	    (unsigned long long)totals.dead,
-	    (unsigned long long)totals.refused);
+	    (unsigned long long)totals.refused,
+	    (unsigned long long)totals.takes,
+	    (unsigned long long)totals.finishes);
 	return 0;
 }
 
