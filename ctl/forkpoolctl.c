@@ -466,7 +466,7 @@ main(int argc, char **argv)
 	const struct command	*cmd;
 	const char		*errstr;
 	size_t			 i;
-	int			 ch;
+	int			 ch, socket_given = 0, redis_given = 0;
 
 	if ((socket_path = getenv("FORKPOOL_SOCKET")) == NULL ||
 	    *socket_path == '\0')
@@ -482,9 +482,11 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			socket_path = optarg;
+			socket_given = 1;
 			break;
 		case 'r':
 			redis_url = optarg;
+			redis_given = 1;
 			break;
 		case 'P':
 			redis_partitions = strtonum(optarg, 1, 1 << 20,
@@ -504,6 +506,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc == 0)
 		usage(EXIT_TROUBLE);
+	if (socket_given && !redis_given)
+		redis_url = NULL;	/* -s wins over $FORKPOOL_REDIS */
 	if (redis_url != NULL) {
 		if (strcmp(argv[0], "submit") == 0)
 			return redis_submit(redis_url, redis_partitions, argc,
