@@ -52,6 +52,7 @@ static struct rjob	*rjobs;
 static uint32_t		*held;		/* partition -> live entries */
 static char		(*partnum)[12];	/* partition -> its number */
 static struct jobq	 finishq;	/* done, finish not yet sent */
+static struct jobq	 retryq;	/* sent, answer lost: sent again first */
 static int		 taking;	/* a take is in flight */
 static uint32_t		 rotor;
 static uint64_t		 poll_ns;
@@ -455,7 +456,8 @@ finish_outcome(uint32_t idx, const redisReply *r)
 		    r->str);
 	} else {
 		/* Kept for another try, as if the link was lost. */
-		finish_push(idx);
+		rjobs[idx].sent = 1;
+		jobq_push(&retryq, idx);
 		return;
 	}
 	finish_release(idx);
@@ -465,7 +467,6 @@ static void
 finish_done(void *arg, redisReply *r)
 {
 	struct finish_batch	*b = arg;
-	struct jobq		 again;
 	unsigned		 i;
 
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == b->n) {
@@ -479,13 +480,15 @@ finish_done(void *arg, redisReply *r)
 		    r->str : "a strange reply");
 		rconn_drop("finish failed");
 	}
-	/* Lost or failed: in front of the queue again, in their order. */
-	jobq_init(&again);
+	/*
+	 * Lost or failed: sent again before anything not yet sent.  Lost
+	 * batches come back here in the order they were sent, so that a
+	 * key's results are still written in order.
+	 */
 	for (i = 0; i < b->n; i++) {
 		rjobs[b->idx[i]].sent = 1;
-		jobq_push(&again, b->idx[i]);
+		jobq_push(&retryq, b->idx[i]);
 	}
-	jobq_requeue_front(&finishq, &again);
 	free(b);
 }
 
@@ -509,6 +512,7 @@ dead_reason(const struct job *j, char *buf, size_t size)
 static int
 finish_send(void)
 {
+	struct jobq		*q = retryq.count > 0 ? &retryq : &finishq;
 	struct finish_batch	*b;
 	struct job		*j;
 	struct rjob		*rj;
@@ -520,7 +524,7 @@ finish_send(void)
 	unsigned		 n, i;
 	int			 argc = 0, nk;
 
-	n = finishq.count < FINISH_BATCH ? finishq.count : FINISH_BATCH;
+	n = q->count < FINISH_BATCH ? q->count : FINISH_BATCH;
 	if (scratch_room(8 + 10 * n) == -1 ||
 	    (b = malloc(sizeof *b + n * sizeof b->idx[0])) == NULL)
 		return -1;
@@ -530,7 +534,7 @@ finish_send(void)
 	argv_scratch[argc++] = rpool.dead;
 	argv_scratch[argc++] = rpool.results;
 	/* The keys first, then the arguments: two passes over the jobs. */
-	for (i = 0, idx = finishq.head; i < n && idx != JOB_NONE; i++) {
+	for (i = 0, idx = q->head; i < n && idx != JOB_NONE; i++) {
 		j = ledger_job(idx);
 		rj = &rjobs[idx];
 		bytes += j->result.len;
@@ -587,7 +591,7 @@ finish_send(void)
 		return -1;
 	}
 	for (i = 0; i < n; i++)
-		jobq_pop(&finishq);
+		jobq_pop(q);
 	totals.finishes++;
 	return 0;
 }
@@ -645,10 +649,10 @@ redis_flush(void)
 {
 	if (waiting && rconn_is_ready()) {
 		log_info("redis: sending the %u results that waited",
-		    finishq.count);
+		    finishq.count + retryq.count);
 		waiting = 0;
 	}
-	while (rconn_is_ready() && finishq.count > 0 &&
+	while (rconn_is_ready() && finishq.count + retryq.count > 0 &&
 	    rconn_outstanding() < FINISH_INFLIGHT && finish_send() == 0)
 		;
 }
@@ -675,6 +679,7 @@ redis_init(void)
 	for (p = 0; p < opts.partitions; p++)
 		snprintf(partnum[p], sizeof partnum[p], "%u", p);
 	jobq_init(&finishq);
+	jobq_init(&retryq);
 	if ((ev_poll = evtimer_new(base, poll_cb, NULL)) == NULL)
 		fatalx("evtimer_new failed");
 	rconn_init(&rpool.url, rpool_connected, lost);
