@@ -83,16 +83,3 @@ fp_redis_status(struct fp_redis *r, unsigned format, char **text)
 	return -1;
 }
 
-unsigned
-fp_partition(const void *key, size_t len, unsigned partitions)
-{
-	const unsigned char	*p = key;
-	uint32_t		 h = 2166136261U;
-	size_t			 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 16777619U;
-	}
-	return partitions > 0 ? h % partitions : 0;
-}

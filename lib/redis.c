@@ -56,20 +56,6 @@ rclient_reply_error(struct fp_redis *r, redisReply *reply, const char *what)
 	return rc;
 }
 
-unsigned
-fp_partition(const void *key, size_t len, unsigned partitions)
-{
-	const unsigned char	*p = key;
-	uint32_t		 h = 2166136261U;
-	size_t			 i;
-
-	/* FNV-1a 32, as the supervisor's dispatch has it. */
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 16777619U;
-	}
-	return partitions > 0 ? h % partitions : 0;
-}
 
 static long
 parse_count(const char *s)
