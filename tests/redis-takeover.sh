@@ -4,12 +4,13 @@
 # time, and no job is lost or answered twice.  A supervisor cut off (here:
 # stopped) past the claim time: its entry is taken over, and its late ack
 # is refused, so the result is written once, by the new holder.  Slow jobs
-# on a live supervisor are never taken: the heartbeat keeps them fresh.
+# on a live supervisor are never taken: the heartbeat keeps them fresh.  A
+# job delivered more often than the attempts allow is dead-lettered.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 14
+plan 17
 
 redis_start
 
@@ -82,5 +83,31 @@ is "...and it was not taken over" \
 kill -TERM "$sup_c" "$sup_d"
 fp_wait "$sup_c"
 fp_wait "$sup_d"
+
+# --- a job whose supervisors keep dying is dead-lettered -----------------------------
+
+# With -a 1, a job delivered a second time (its first host died running
+# it) is not run again.
+D=$REDIS_URL_BASE/twice
+sup_start e --source "$D" --partitions 2 --consumer e --claim-idle 1 -w 1 \
+    -a 1 builtin:sleep
+stray_workers $(workers_of "$sup_e")
+wait_for 20 has connected "$T/e.err"
+ctl -r "$D" submit -d 'doomed 3000'
+wait_for 20 holds_some twice 2 e || diag "e took nothing"
+stray_workers $(workers_of "$sup_e")
+kill -9 "$sup_e"
+fp_wait "$sup_e"
+sup_start f --source "$D" --partitions 2 --consumer f --claim-idle 1 -w 1 \
+    -a 1 builtin:sleep
+stray_workers $(workers_of "$sup_f")
+ok "a job delivered twice with -a 1: dead-lettered by its new holder" \
+    wait_for 20 xlen_is 1 'forkpool:{twice}:dead'
+is "...with the reason" "$(fields reason 'forkpool:{twice}:dead')" \
+    'delivered 2 times, more than the 1 attempts allowed (its supervisors died running it)'
+is "...and answered crashed" "$(fields status 'forkpool:{twice}:results')" \
+    crashed
+kill -TERM "$sup_f"
+fp_wait "$sup_f"
 redis_stop
 finish
