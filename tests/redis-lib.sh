@@ -1,4 +1,4 @@
-# Helpers for the tests of the Redis source, sourced after lib.sh:
+# Functions for the tests of the Redis source, sourced after lib.sh:
 #
 #	. "$TESTS_SRCDIR/redis-lib.sh"
 #	redis_skip_unless_ready		# TAP "1..0 # SKIP" and exit if no server
