@@ -22,6 +22,7 @@
 #include <ini.h>
 
 #include "conf.h"
+#include "redisurl.h"
 #include "supervisor.h"
 #include "xmalloc.h"
 
@@ -486,6 +487,34 @@ parse_heartbeat_timeout(struct parse *p, const char *v, struct options *o)
 }
 
 static int
+parse_source(struct parse *p, const char *v, struct options *o)
+{
+	struct redis_url	url;
+	char			err[512];
+
+	if (redis_url_parse(v, &url, err, sizeof err) == -1)
+		return fail(p, "%s", err);
+	o->source = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_consumer(struct parse *p, const char *v, struct options *o)
+{
+	if (!redis_consumer_valid(v))
+		return fail(p, "consumer %s: 1 to %d printable bytes without "
+		    "blanks", v, REDIS_CONSUMER_MAX);
+	o->consumer = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_claim_idle(struct parse *p, const char *v, struct options *o)
+{
+	return get_seconds(p, v, &o->claim_idle_ns);
+}
+
+static int
 parse_log_level(struct parse *p, const char *v, struct options *o)
 {
 	static const char	*levels[] = { "warning", "info", "debug" };
@@ -554,6 +583,9 @@ static const struct key keys[] = {
 	KEY(max_jobs_jitter,	parse_max_jobs_jitter),
 	KEY(max_rss,		parse_max_rss),
 	KEY(heartbeat_timeout,	parse_heartbeat_timeout),
+	KEY(source,		parse_source),
+	KEY(consumer,		parse_consumer),
+	KEY(claim_idle,		parse_claim_idle),
 	{ "log_level", offsetof(struct config_set, verbose), parse_log_level },
 	KEY(handler,		parse_handler),
 };
@@ -567,6 +599,10 @@ config_free(struct options *new, const struct options *old)
 		free((char *)new->listen_path);
 	if (new->pidfile != old->pidfile)
 		free((char *)new->pidfile);
+	if (new->source != old->source)
+		free((char *)new->source);
+	if (new->consumer != old->consumer)
+		free((char *)new->consumer);
 	if (new->allow_uids != old->allow_uids)
 		free(new->allow_uids);
 	if (new->allow_gids != old->allow_gids)

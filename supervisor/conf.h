@@ -38,6 +38,9 @@ struct config_set {
 	int	max_jobs_jitter;
 	int	max_rss;
 	int	heartbeat_timeout;
+	int	source;
+	int	consumer;
+	int	claim_idle;
 	int	verbose;
 	int	handler;
 };

@@ -18,6 +18,7 @@
 #include "handler.h"
 #include "log.h"
 #include "proctitle.h"
+#include "redisurl.h"
 #include "supervisor.h"
 #include "xmalloc.h"
 
@@ -44,6 +45,9 @@ enum {
 	OPT_MAX_JOBS_JITTER,
 	OPT_MAX_RSS,
 	OPT_HEARTBEAT_TIMEOUT,
+	OPT_SOURCE,
+	OPT_CONSUMER,
+	OPT_CLAIM_IDLE,
 };
 
 static const struct option longopts[] = {
@@ -71,6 +75,9 @@ static const struct option longopts[] = {
 	{ "max-jobs-jitter",	required_argument,	NULL, OPT_MAX_JOBS_JITTER },
 	{ "max-rss",		required_argument,	NULL, OPT_MAX_RSS },
 	{ "heartbeat-timeout",	required_argument,	NULL, OPT_HEARTBEAT_TIMEOUT },
+	{ "source",		required_argument,	NULL, OPT_SOURCE },
+	{ "consumer",		required_argument,	NULL, OPT_CONSUMER },
+	{ "claim-idle",		required_argument,	NULL, OPT_CLAIM_IDLE },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -83,11 +90,13 @@ usage(FILE *fp)
 	fprintf(fp,
 "usage: forkpool [options] builtin:NAME [ARGS...] < jobs > results\n"
 "       forkpool --listen SOCKET [options] builtin:NAME [ARGS...]\n"
+"       forkpool --source redis://HOST:PORT/POOL [options] builtin:NAME\n"
 "       forkpool [-n] [-f FILE] [options]   (default FILE: " FORKPOOL_CONF ")\n"
 "\n"
 "Runs each line of standard input as a job on a pool of worker processes\n"
 "and writes one result line per job to standard output; or, with --listen,\n"
-"serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket.\n"
+"serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket;\n"
+"or, with --source, takes them from a pool in Redis shared across hosts.\n"
 "\n"
 "  -w, --workers N       worker processes (default: online CPUs); MIN-MAX:\n"
 "                        as many as the jobs need, within MIN and MAX\n"
@@ -122,6 +131,10 @@ usage(FILE *fp)
 "      --allow-user USER a user (name or uid) allowed to connect, besides\n"
 "                        root and the service's own user; repeatable\n"
 "      --rate-limit N    start at most N jobs per second (default: no limit)\n"
+"      --source URL      take jobs from a pool in Redis, redis://HOST[:PORT]/POOL\n"
+"                        or redis+unix:///PATH/POOL; --partitions streams\n"
+"      --consumer NAME   this supervisor's name in the pool (default HOST:POOL)\n"
+"      --claim-idle SEC  take over a dead consumer's jobs after SEC (default 30)\n"
 "  -v, --verbose         log more (twice for debug)\n"
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
@@ -228,6 +241,25 @@ allow_user(const char *arg)
 	opts.allow_uids[opts.nallow_uids++] = uid;
 }
 
+/* A Redis source: a URL that parses, in a build that has Redis. */
+static void
+check_source(int check_only)
+{
+	struct redis_url	 url;
+	char			 err[512];
+
+	if (opts.source == NULL)
+		return;
+	if (opts.listen_path != NULL)
+		usage_error("%s--source and --listen exclude each other", "");
+	if (redis_url_parse(opts.source, &url, err, sizeof err) == -1)
+		usage_error("%s", err);
+	if (!redis_supported()) {
+		fprintf(stderr, "forkpool: built without Redis support\n");
+		exit(check_only ? 1 : 2);
+	}
+}
+
 /* -w N, or -w MIN-MAX for a pool that sizes itself. */
 static void
 workers_option(const char *arg)
@@ -303,6 +335,7 @@ parse_options(int argc, char **argv)
 	opts.restart_period_ns = 10000000000ULL;
 	opts.idle_timeout_ns = 10000000000ULL;
 	opts.listen_group = (gid_t)-1;
+	opts.claim_idle_ns = 30000000000ULL;
 
 	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:f:nvhV", longopts,
 	    NULL)) != -1) {
@@ -410,6 +443,21 @@ parse_options(int argc, char **argv)
 			    1024;
 			cli.max_rss = 1;
 			break;
+		case OPT_SOURCE:
+			opts.source = optarg;
+			cli.source = 1;
+			break;
+		case OPT_CONSUMER:
+			if (!redis_consumer_valid(optarg))
+				usage_error("consumer %s: 1 to 128 printable "
+				    "bytes without blanks", optarg);
+			opts.consumer = optarg;
+			cli.consumer = 1;
+			break;
+		case OPT_CLAIM_IDLE:
+			opts.claim_idle_ns = seconds(optarg, "claim idle");
+			cli.claim_idle = 1;
+			break;
 		case 'v':
 			opts.verbose++;
 			cli.verbose = 1;
@@ -443,6 +491,7 @@ parse_options(int argc, char **argv)
 		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
+	check_source(check_only);
 	if (opts.handler == NULL)
 		usage_error("%sno handler given", "");
 	if (handler_check(&opts, err, sizeof err) == -1) {
@@ -556,6 +605,8 @@ main(int argc, char **argv, char **envp)
 
 	if (opts.listen_path != NULL)
 		intake = &service_intake;
+	else if (opts.source != NULL)
+		intake = &redis_intake;
 	ledger_init(opts.queue_max);
 	dispatch_init();
 	intake->init();

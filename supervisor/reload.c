@@ -71,6 +71,10 @@ warn_fixed(const struct options *next)
 		log_warnx(later, "listen", config_path);
 	if (!same_string(next->pidfile, opts.pidfile))
 		log_warnx(later, "pidfile", config_path);
+	if (!same_string(next->source, opts.source))
+		log_warnx(later, "source", config_path);
+	if (!same_string(next->consumer, opts.consumer))
+		log_warnx(later, "consumer", config_path);
 	if (next->listen_mode != opts.listen_mode)
 		log_warnx(later, "listen_mode", config_path);
 	if (next->listen_group != opts.listen_group)
@@ -101,6 +105,9 @@ apply(struct options *next)
 
 	keep_string(&next->listen_path, old.listen_path, cli_opts.listen_path);
 	keep_string(&next->pidfile, old.pidfile, cli_opts.pidfile);
+	keep_string(&next->source, old.source, cli_opts.source);
+	keep_string(&next->consumer, old.consumer, cli_opts.consumer);
+	next->claim_idle_ns = old.claim_idle_ns;
 	next->listen_mode = old.listen_mode;
 	next->listen_group = old.listen_group;
 	next->queue_max = old.queue_max;

@@ -164,6 +164,11 @@ struct options {
 	uint64_t	 heartbeat_ns;		/* silent this long: killed */
 	unsigned	 restart_max;		/* restart intensity: R ... */
 	uint64_t	 restart_period_ns;	/* ... in T */
+
+	/* The Redis source (doc/SCALING.md); source NULL: none. */
+	const char	*source;		/* redis://HOST:PORT/POOL */
+	const char	*consumer;		/* NULL: HOST:POOL */
+	uint64_t	 claim_idle_ns;		/* a dead consumer's entries */
 };
 
 #define WINDOW_MAX	4096
@@ -324,7 +329,7 @@ void		 timer_add_ns(struct event *, uint64_t);
 
 /*
  * Where jobs come from and where results go: batch.c (standard input and
- * output) or service.c (the job socket).
+ * output), service.c (the job socket) or redis.c (Redis Streams).
  */
 struct intake {
 	void	(*init)(void);
@@ -339,6 +344,7 @@ struct intake {
 
 extern const struct intake	 batch_intake;
 extern const struct intake	 service_intake;
+extern const struct intake	 redis_intake;
 extern const struct intake	*intake;
 
 /* service.c */
@@ -348,6 +354,9 @@ struct service_totals {
 extern struct service_totals	 service_totals;
 int		 service_draining(void);
 unsigned	 service_clients(void);
+
+/* redis.c, or redis-none.c in a build without hiredis */
+int		 redis_supported(void);
 
 /* status.c */
 #define STATUS_FORMAT_TEXT		0
