@@ -36,6 +36,7 @@ struct config_set {
 	int	rate_limit;
 	int	verbose;
 	int	handler;
+	int	preload;
 };
 
 /*

@@ -25,6 +25,7 @@ struct options		 opts;
 struct event_base	*base;
 const struct intake	*intake = &batch_intake;
 
+static struct handler	 handler;
 static int		 finishing;
 static int		 interrupts;
 
@@ -39,6 +40,7 @@ enum {
 	OPT_PIDFILE,
 	OPT_RATE_LIMIT,
 	OPT_ALLOW_USER,
+	OPT_NO_PRELOAD,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +63,7 @@ static const struct option longopts[] = {
 	{ "pidfile",		required_argument,	NULL, OPT_PIDFILE },
 	{ "rate-limit",		required_argument,	NULL, OPT_RATE_LIMIT },
 	{ "allow-user",		required_argument,	NULL, OPT_ALLOW_USER },
+	{ "no-preload",		no_argument,		NULL, OPT_NO_PRELOAD },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -71,8 +74,8 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: forkpool [options] builtin:NAME [ARGS...] < jobs > results\n"
-"       forkpool --listen SOCKET [options] builtin:NAME [ARGS...]\n"
+"usage: forkpool [options] HANDLER [ARGS...] < jobs > results\n"
+"       forkpool --listen SOCKET [options] HANDLER [ARGS...]\n"
 "       forkpool [-n] [-f FILE] [options]   (default FILE: " FORKPOOL_CONF ")\n"
 "\n"
 "Runs each line of standard input as a job on a pool of worker processes\n"
@@ -103,11 +106,15 @@ usage(FILE *fp)
 "      --allow-user USER a user (name or uid) allowed to connect, besides\n"
 "                        root and the service's own user; repeatable\n"
 "      --rate-limit N    start at most N jobs per second (default: no limit)\n"
+"      --no-preload      load a plugin in each worker, not before forking\n"
 "  -v, --verbose         log more (twice for debug)\n"
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
 "\n"
-"Handlers: builtin:%s.\n"
+"HANDLER is builtin:NAME (%s), a C plugin PATH.so,\n"
+"exec:CMD (a program speaking the framed protocol on stdin and stdout) or\n"
+"lines:CMD (a program answering each line with a line); CMD is one argument,\n"
+"split into words as a shell would, with no expansion.\n"
 "Exit status: 0 all jobs succeeded, 1 some failed, 2 usage or start-up\n"
 "error, 128+N stopped by signal N after finishing the jobs taken.\n",
 	    builtin_names());
@@ -233,6 +240,7 @@ parse_options(int argc, char **argv)
 	opts.restart_period_ns = 10000000000ULL;
 	opts.idle_timeout_ns = 10000000000ULL;
 	opts.listen_group = (gid_t)-1;
+	opts.preload = 1;
 
 	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:f:nvhV", longopts,
 	    NULL)) != -1) {
@@ -318,6 +326,10 @@ parse_options(int argc, char **argv)
 			allow_user(optarg);
 			cli.allow_users = 1;
 			break;
+		case OPT_NO_PRELOAD:
+			opts.preload = 0;
+			cli.preload = 1;
+			break;
 		case 'v':
 			opts.verbose++;
 			cli.verbose = 1;
@@ -351,13 +363,14 @@ parse_options(int argc, char **argv)
 	}
 	if (opts.handler == NULL)
 		usage_error("%sno handler given", "");
-	if (strncmp(opts.handler, "builtin:", 8) != 0)
-		usage_error("handler %s: expected builtin:NAME", opts.handler);
-	if (builtin_find(opts.handler + 8) == NULL) {
-		fprintf(stderr, "forkpool: no builtin handler %s (there are: "
-		    "%s)\n", opts.handler + 8, builtin_names());
+	/* -n loads a plugin even with no preload: that is the check. */
+	if (handler_resolve(&handler, opts.handler, opts.handler_argc,
+	    opts.handler_argv, opts.preload || check_only, err,
+	    sizeof err) == -1) {
+		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
+	opts.handler_obj = &handler;
 	if (check_only) {
 		printf("forkpool: configuration OK\n");
 		exit(0);

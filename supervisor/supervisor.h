@@ -109,6 +109,7 @@ struct slot_board {
 enum order { ORDER_INPUT, ORDER_COMPLETION };
 
 struct client;
+struct handler;
 
 struct options {
 	int		 workers;
@@ -127,6 +128,8 @@ struct options {
 	const char	*handler;	/* "builtin:fnv" */
 	int		 handler_argc;
 	char		**handler_argv;
+	struct handler	*handler_obj;	/* handler, resolved at start-up */
+	int		 preload;	/* load a plugin before forking */
 
 	/* Service mode (forkpool.conf(5)); listen_path NULL: batch mode. */
 	const char	*listen_path;
