@@ -756,6 +756,11 @@ external_main(const struct handler *h, int slot, struct slot_board *board)
 	buf_init(&r.out);
 	buf_init(&r.jobs);
 	buf_init(&r.fromchild);
+	/* Never a NULL buffer: the decoders look at empty ones too. */
+	if (buf_reserve(&r.in, READ_CHUNK) == -1 ||
+	    buf_reserve(&r.jobs, READ_CHUNK) == -1 ||
+	    buf_reserve(&r.fromchild, READ_CHUNK) == -1)
+		fatal("out of memory for buffers");
 	/* A write to a program that has gone must be an error, not death. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_sigterm);
