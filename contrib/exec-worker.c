@@ -69,6 +69,29 @@ write_all(struct bytes *b)
 	b->len = 0;
 }
 
+/* Reads what there is on standard input into in; 0 at its end. */
+static int
+read_more(struct bytes *in)
+{
+	ssize_t	n;
+
+	while ((n = read(STDIN_FILENO, room(in, CHUNK), CHUNK)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n <= 0)
+		return 0;
+	in->len += n;
+	return 1;
+}
+
+/* Drops the first n bytes of in, which have been handled. */
+static void
+consume(struct bytes *in, size_t n)
+{
+	memmove(in->p, in->p + n, in->len - n);
+	in->len -= n;
+}
+
 /* Appends a frame with an empty key and this payload to out. */
 static void
 put_frame(struct bytes *out, unsigned type, uint64_t id, const char *p,
@@ -92,18 +115,11 @@ serve_frames(void)
 	const char	*why;
 	char		 hex[FNV_HEX_LEN];
 	size_t		 off, need;
-	ssize_t		 n;
 	int		 rc;
 
 	put_frame(&out, FP_MSG_HELLO, 0, NULL, 0);
 	write_all(&out);
-	for (;;) {
-		if ((n = read(STDIN_FILENO, room(&in, CHUNK), CHUNK)) <= 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			break;
-		}
-		in.len += n;
+	while (read_more(&in)) {
 		off = 0;
 		while ((rc = fp_frame_decode(in.p + off, in.len - off,
 		    FP_FRAME_MAX_DEFAULT, &f, &need, &why)) == 1) {
@@ -115,8 +131,7 @@ serve_frames(void)
 		}
 		if (rc == -1)
 			die(why);
-		memmove(in.p, in.p + off, in.len - off);
-		in.len -= off;
+		consume(&in, off);
 		write_all(&out);
 	}
 	free(in.p);
@@ -129,15 +144,8 @@ serve_lines(void)
 	struct bytes	 in = { 0 }, out = { 0 };
 	char		*nl, *line;
 	size_t		 off;
-	ssize_t		 n;
 
-	for (;;) {
-		if ((n = read(STDIN_FILENO, room(&in, CHUNK), CHUNK)) <= 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			break;
-		}
-		in.len += n;
+	while (read_more(&in)) {
 		off = 0;
 		while ((nl = memchr(in.p + off, '\n', in.len - off)) != NULL) {
 			line = in.p + off;
@@ -147,8 +155,7 @@ serve_lines(void)
 			out.len += FNV_HEX_LEN + 1;
 			off = nl + 1 - in.p;
 		}
-		memmove(in.p, in.p + off, in.len - off);
-		in.len -= off;
+		consume(&in, off);
 		write_all(&out);
 	}
 	free(in.p);
