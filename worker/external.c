@@ -135,7 +135,7 @@ exec_child(const struct relay *r, int in, int out, int errpipe, pid_t worker)
 	_exit(127);
 }
 
-/* Waits up to ms for the program to exit; its status, or -1. */
+/* Waits up to ms for the program to exit: 0 once it has, -1 if not. */
 static int
 wait_exit(struct relay *r, int ms)
 {
