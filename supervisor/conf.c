@@ -533,7 +533,9 @@ parse_log_level(struct parse *p, const char *v, struct options *o)
  * The first word is the handler, the others its arguments, as on the
  * command line; main.c checks the handler's name.  The handler and its
  * argv point into one copy of the value, which libinih has stripped of
- * leading blanks, so the handler string is that copy's start.
+ * leading blanks, so the handler string is that copy's start.  For
+ * exec:CMD and lines:CMD the whole value is the handler: CMD is split
+ * into words later, with its quotes, as it is from the command line.
  */
 static int
 parse_handler(struct parse *p, const char *v, struct options *o)
@@ -543,7 +545,11 @@ parse_handler(struct parse *p, const char *v, struct options *o)
 
 	(void)p;
 	s = xstrdup(v);
-	o->handler = strsep(&s, " \t");
+	if (strncmp(s, "exec:", 5) == 0 || strncmp(s, "lines:", 6) == 0) {
+		o->handler = s;
+		s = NULL;
+	} else
+		o->handler = strsep(&s, " \t");
 	while ((w = strsep(&s, " \t")) != NULL) {
 		if (*w == '\0')
 			continue;
@@ -555,6 +561,19 @@ parse_handler(struct parse *p, const char *v, struct options *o)
 	argv[argc] = NULL;
 	o->handler_argc = argc;
 	o->handler_argv = argv;
+	return 0;
+}
+
+/* yes: a plugin is loaded before the workers are forked; no: in each. */
+static int
+parse_preload(struct parse *p, const char *v, struct options *o)
+{
+	if (strcmp(v, "yes") == 0)
+		o->preload = 1;
+	else if (strcmp(v, "no") == 0)
+		o->preload = 0;
+	else
+		return fail(p, "preload %s: expected yes or no", v);
 	return 0;
 }
 
@@ -588,6 +607,7 @@ static const struct key keys[] = {
 	KEY(claim_idle,		parse_claim_idle),
 	{ "log_level", offsetof(struct config_set, verbose), parse_log_level },
 	KEY(handler,		parse_handler),
+	KEY(preload,		parse_preload),
 };
 #define NKEYS	(sizeof keys / sizeof keys[0])
 

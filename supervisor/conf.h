@@ -43,6 +43,7 @@ struct config_set {
 	int	claim_idle;
 	int	verbose;
 	int	handler;
+	int	preload;
 };
 
 /*

@@ -48,6 +48,7 @@ enum {
 	OPT_SOURCE,
 	OPT_CONSUMER,
 	OPT_CLAIM_IDLE,
+	OPT_NO_PRELOAD,
 };
 
 static const struct option longopts[] = {
@@ -78,6 +79,7 @@ static const struct option longopts[] = {
 	{ "source",		required_argument,	NULL, OPT_SOURCE },
 	{ "consumer",		required_argument,	NULL, OPT_CONSUMER },
 	{ "claim-idle",		required_argument,	NULL, OPT_CLAIM_IDLE },
+	{ "no-preload",		no_argument,		NULL, OPT_NO_PRELOAD },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -88,9 +90,9 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: forkpool [options] builtin:NAME [ARGS...] < jobs > results\n"
-"       forkpool --listen SOCKET [options] builtin:NAME [ARGS...]\n"
-"       forkpool --source redis://HOST:PORT/POOL [options] builtin:NAME\n"
+"usage: forkpool [options] HANDLER [ARGS...] < jobs > results\n"
+"       forkpool --listen SOCKET [options] HANDLER [ARGS...]\n"
+"       forkpool --source redis://HOST:PORT/POOL [options] HANDLER [ARGS...]\n"
 "       forkpool [-n] [-f FILE] [options]   (default FILE: " FORKPOOL_CONF ")\n"
 "\n"
 "Runs each line of standard input as a job on a pool of worker processes\n"
@@ -135,11 +137,15 @@ usage(FILE *fp)
 "                        or redis+unix:///PATH/POOL; --partitions streams\n"
 "      --consumer NAME   this supervisor's name in the pool (default HOST:POOL)\n"
 "      --claim-idle SEC  take over a dead consumer's jobs after SEC (default 30)\n"
+"      --no-preload      load a plugin in each worker, not before forking\n"
 "  -v, --verbose         log more (twice for debug)\n"
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
 "\n"
-"Handlers: builtin:%s.\n"
+"HANDLER is builtin:NAME (%s), a C plugin PATH.so,\n"
+"exec:CMD (a program speaking the framed protocol on stdin and stdout) or\n"
+"lines:CMD (a program answering each line with a line); CMD is one argument,\n"
+"split into words as a shell would, with no expansion.\n"
 "Exit status: 0 all jobs succeeded, 1 some failed, 2 usage or start-up\n"
 "error, 128+N stopped by signal N after finishing the jobs taken.\n",
 	    builtin_names());
@@ -288,27 +294,39 @@ workers_option(const char *arg)
 }
 
 /*
- * Whether the configured handler exists and takes its place; -1 with a
- * message otherwise.  Used at start and by every reload.
+ * Resolves o's handler into a handler object of its own, a plugin loaded
+ * now if load says so; -1 with a message otherwise.  At start, and for
+ * every reload, which frees the old object once it is no longer needed.
  */
 int
-handler_check(const struct options *o, char *err, size_t len)
+handler_check(struct options *o, int load, char *err, size_t len)
 {
+	struct handler	*h;
+
 	if (o->handler == NULL) {
 		snprintf(err, len, "no handler given");
 		return -1;
 	}
-	if (strncmp(o->handler, "builtin:", 8) != 0) {
-		snprintf(err, len, "handler %s: expected builtin:NAME",
-		    o->handler);
+	if ((h = calloc(1, sizeof *h)) == NULL) {
+		snprintf(err, len, "handler: %s", strerror(errno));
 		return -1;
 	}
-	if (builtin_find(o->handler + 8) == NULL) {
-		snprintf(err, len, "no builtin handler %s (there are: %s)",
-		    o->handler + 8, builtin_names());
+	if (handler_resolve(h, o->handler, o->handler_argc, o->handler_argv,
+	    load, err, len) == -1) {
+		free(h);
 		return -1;
 	}
+	o->handler_obj = h;
 	return 0;
+}
+
+void
+handler_drop(struct handler *h)
+{
+	if (h == NULL)
+		return;
+	handler_free(h);
+	free(h);
 }
 
 static void
@@ -336,6 +354,7 @@ parse_options(int argc, char **argv)
 	opts.idle_timeout_ns = 10000000000ULL;
 	opts.listen_group = (gid_t)-1;
 	opts.claim_idle_ns = 30000000000ULL;
+	opts.preload = 1;
 
 	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:f:nvhV", longopts,
 	    NULL)) != -1) {
@@ -458,6 +477,10 @@ parse_options(int argc, char **argv)
 			opts.claim_idle_ns = seconds(optarg, "claim idle");
 			cli.claim_idle = 1;
 			break;
+		case OPT_NO_PRELOAD:
+			opts.preload = 0;
+			cli.preload = 1;
+			break;
 		case 'v':
 			opts.verbose++;
 			cli.verbose = 1;
@@ -494,12 +517,11 @@ parse_options(int argc, char **argv)
 	check_source(check_only);
 	if (opts.handler == NULL)
 		usage_error("%sno handler given", "");
-	if (handler_check(&opts, err, sizeof err) == -1) {
+	/* -n loads a plugin even with no preload: that is the check. */
+	if (handler_check(&opts, opts.preload || check_only, err,
+	    sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
-		if (strncmp(opts.handler, "builtin:", 8) != 0)
-			fprintf(stderr, "Try 'forkpool --help'.\n");
-		exit(check_only && strncmp(opts.handler, "builtin:", 8) == 0 ?
-		    1 : 2);
+		exit(check_only ? 1 : 2);
 	}
 	if (check_only) {
 		printf("forkpool: configuration OK\n");

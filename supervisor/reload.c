@@ -52,7 +52,7 @@ workers_differ(const struct options *a, const struct options *b)
 
 	if (!same_string(a->handler, b->handler) ||
 	    a->handler_argc != b->handler_argc ||
-	    a->heartbeat_ns != b->heartbeat_ns)
+	    a->preload != b->preload || a->heartbeat_ns != b->heartbeat_ns)
 		return 1;
 	for (i = 0; i < a->handler_argc; i++)
 		if (strcmp(a->handler_argv[i], b->handler_argv[i]) != 0)
@@ -123,6 +123,8 @@ apply(struct options *next)
 	if (old.allow_gids != opts.allow_gids &&
 	    old.allow_gids != cli_opts.allow_gids)
 		free(old.allow_gids);
+	if (old.handler_obj != opts.handler_obj)
+		handler_drop(old.handler_obj);
 	if (old.handler != opts.handler && old.handler != cli_opts.handler) {
 		free((char *)old.handler);
 		free(old.handler_argv);
@@ -170,13 +172,16 @@ reload_start(reload_done_fn done, void *arg, uint64_t id)
 		finish(done, arg, id, 0, err);
 		return;
 	}
-	if (handler_check(&next, err, sizeof err) == -1) {
+	if (handler_check(&next, next.preload, err, sizeof err) == -1) {
 		config_free(&next, &cli_opts);
 		finish(done, arg, id, 0, err);
 		return;
 	}
 	warn_fixed(&next);
 	if (!workers_differ(&next, &opts)) {
+		/* The same handler: the loaded one stays. */
+		handler_drop(next.handler_obj);
+		next.handler_obj = opts.handler_obj;
 		apply(&next);
 		finish(done, arg, id, 1, "configuration reloaded");
 		return;
@@ -205,6 +210,7 @@ reload_started(int ok, const char *why)
 		finish(pending_done, pending_arg, pending_id, 1,
 		    "configuration reloaded; rolling the workers over");
 	} else {
+		handler_drop(pending.handler_obj);
 		config_free(&pending, &cli_opts);
 		finish(pending_done, pending_arg, pending_id, 0, why);
 	}

@@ -126,6 +126,7 @@ struct worker {
 enum order { ORDER_INPUT, ORDER_COMPLETION };
 
 struct client;
+struct handler;
 
 struct options {
 	int		 workers;
@@ -144,6 +145,8 @@ struct options {
 	const char	*handler;	/* "builtin:fnv" */
 	int		 handler_argc;
 	char		**handler_argv;
+	struct handler	*handler_obj;	/* handler, resolved at start-up */
+	int		 preload;	/* load a plugin before forking */
 
 	/* Service mode (forkpool.conf(5)); listen_path NULL: batch mode. */
 	const char	*listen_path;
@@ -366,7 +369,9 @@ void		 status_job_done(const struct job *, uint64_t);
 char		*status_render(unsigned, size_t *);
 
 /* main.c */
-int		 handler_check(const struct options *, char *, size_t);
+struct handler;
+int		 handler_check(struct options *, int, char *, size_t);
+void		 handler_drop(struct handler *);
 void		 supervisor_settle(void);
 void		 supervisor_abort(int) __attribute__((noreturn));
 

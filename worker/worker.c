@@ -3,7 +3,8 @@
  * link, runs the handler on each, and answers with RESULT frames.  It reads
  * all that is there, handles every complete frame, and answers with one
  * write.  It owns nothing of the parent's but its link: no event loop, no
- * other descriptor, no signal handler.
+ * other descriptor, no signal handler.  An external handler (exec:,
+ * lines:) has a loop of its own, external.c, after the same start.
  */
 #include <sys/prctl.h>
 #include <sys/time.h>
@@ -22,9 +23,8 @@
 #include "log.h"
 #include "proctitle.h"
 #include "supervisor.h"
+#include "worker.h"
 
-#define EX_HANDLER_INIT	78	/* pool.c stops the supervisor on this */
-#define EX_PROTOCOL	76
 #define READ_CHUNK	(256 * 1024)
 #define EAGER_FRAMES	16	/* a batch this small answers job by job */
 #define CLOCK_EVERY	64	/* jobs between looks at the clock */
@@ -33,15 +33,6 @@
 static struct buf		*pending;	/* results not yet written */
 static volatile sig_atomic_t	 job_running;
 static struct slot_board	*my_board;
-
-static int	corrupt_result;
-
-/* Fault injection for the crash builtin: this job answers with garbage. */
-void
-worker_corrupt_result(void)
-{
-	corrupt_result = 1;
-}
 
 static void
 reset_signals(void)
@@ -108,8 +99,8 @@ coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static uint64_t
-monotonic_ns(void)
+uint64_t
+worker_clock_ns(void)
 {
 	struct timespec	ts;
 
@@ -117,30 +108,45 @@ monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static const struct handler *
-start_handler(int slot, struct buf *out)
+/*
+ * The handler cannot start: say why, first in the log, then to the
+ * supervisor, which stops the run on this exit status instead of
+ * starting workers in a loop.
+ */
+void
+worker_start_failed(const char *why)
 {
-	const struct handler	*h;
-	const char		*name = opts.handler + strlen("builtin:");
-	char			 err[256] = "unknown handler";
+	struct buf	out;
 
-	if ((h = builtin_find(name)) == NULL ||
-	    (h->init != NULL && h->init(opts.handler_argc, opts.handler_argv,
-	    err, sizeof err) == -1)) {
-		log_warnx("handler %s: %s", opts.handler, err);
-		send_frame(out, FRAME_ERROR, 0, 0, 0, err, strlen(err));
-		write_all(out, EX_HANDLER_INIT);
-		_exit(EX_HANDLER_INIT);
+	log_warnx("%s", why);
+	buf_init(&out);
+	send_frame(&out, FRAME_ERROR, 0, 0, 0, why, strlen(why));
+	write_all(&out, EX_HANDLER_INIT);
+	_exit(EX_HANDLER_INIT);
+}
+
+/* Loads the plugin if the supervisor did not, and runs init. */
+static void *
+start_handler(struct handler *h)
+{
+	void	*state;
+	char	 err[512], msg[768];
+
+	if (handler_load(h, err, sizeof err) == -1)
+		worker_start_failed(err);
+	if (handler_init(h, &state, err, sizeof err) == -1) {
+		snprintf(msg, sizeof msg, "handler %s: %s", h->spec, err);
+		worker_start_failed(msg);
 	}
-	(void)slot;
-	return h;
+	return state;
 }
 
 static void
-run_job(const struct handler *h, const struct frame *f,
+run_job(const struct handler *h, void *state, const struct frame *f,
     struct slot_board *board, struct buf *res, struct buf *out)
 {
-	struct handler_job	job;
+	struct fp_job		job;
+	struct handler_output	ho;
 	int			status;
 
 	job.id = f->id;
@@ -154,16 +160,16 @@ run_job(const struct handler *h, const struct frame *f,
 	if (opts.heartbeat_ns != 0 && buf_reserve(out, 64 *
 	    (FRAME_HEADER_SIZE + FRAME_BODY_MIN)) == -1)
 		fatal("out of memory for heartbeats");
+	handler_output_init(&ho, res);
 	/* Only a job with a timeout needs its start time on the board. */
 	if (f->arg != 0)
-		board->started_ns = monotonic_ns();
+		board->started_ns = worker_clock_ns();
 	__atomic_store_n(&board->job_id, f->id, __ATOMIC_RELEASE);
 	job_running = 1;
-	status = h->handle(&job, res);
+	status = handler_handle(h, state, &job, &ho);
 	job_running = 0;
 	__atomic_store_n(&board->job_id, 0, __ATOMIC_RELEASE);
-	if (corrupt_result) {
-		corrupt_result = 0;
+	if (ho.corrupt) {
 		if (buf_append(out, "this is not a forkpool frame....", 32)
 		    == -1)
 			fatal("out of memory for a frame");
@@ -317,7 +323,8 @@ arm_flush_timer(void)
 void
 worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 {
-	const struct handler	*h;
+	struct handler		*h = opts.handler_obj;
+	void			*state;
 	struct buf		 in, out, res;
 	struct frame		 f;
 	const char		*why;
@@ -340,6 +347,9 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	log_procname(name);
 	proctitle_set("worker %d", slot);
 
+	if (handler_is_external(h))
+		external_main(h, slot, board);
+
 	buf_init(&in);
 	buf_init(&out);
 	buf_init(&res);
@@ -352,7 +362,7 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	sigaction(SIGALRM, &sa, NULL);
 	my_board = board;
 	start_heartbeat();
-	h = start_handler(slot, &out);
+	state = start_handler(h);
 	send_frame(&out, FRAME_HELLO, slot, (uint32_t)getpid(), 0, NULL, 0);
 	write_all(&out, 0);
 
@@ -376,7 +386,7 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 			else if (out.len > 0 && clock_says_answer(i, &tick))
 				write_all(&out, 0);
 			i++;
-			run_job(h, &f, board, &res, &out);
+			run_job(h, state, &f, board, &res, &out);
 			buf_consume(&in, need);
 		}
 		if (r == FRAME_BAD) {
@@ -387,7 +397,6 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 		buf_shrink(&in, 4 * READ_CHUNK);
 		buf_shrink(&out, 4 * READ_CHUNK);
 	}
-	if (h->fini != NULL)
-		h->fini();
+	handler_fini(h, state);
 	_exit(0);
 }
