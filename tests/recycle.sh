@@ -5,7 +5,7 @@
 # or run twice.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 11
+plan 15
 
 # Batch: 5,000 lines, every worker replaced after 200 to 250 jobs.
 seq 5000 >"$T/in"
@@ -59,4 +59,15 @@ is "service: ...apart from restarts" "$restarts" 0
 kill -TERM "$sup"
 fp_wait "$sup"
 is "the service stops cleanly" "$fp_rc" 0
+
+# --max-rss: a plugin that keeps 256 KiB more with each 5 ms job.
+plugin=$TESTS_BUILDDIR/.libs/test-plugin.so
+seq 300 >"$T/in"
+fp_run "$T/in" "$T/out" "$T/err" -v -w 1 --max-rss 16 "$plugin" leak 256 5
+is "--max-rss: exit status 0" "$fp_rc" 0
+is "...every job once, in order" "$(cut -d' ' -f1 "$T/out" | cmp - "$T/in" &&
+    echo same)" same
+n=$(cut -d' ' -f2 "$T/out" | sort -u | wc -l)
+ok "...run by more than one worker process ($n)" test "$n" -ge 3
+ok "...each replaced for its memory" grep -q 'holds [0-9]* KiB: starting its replacement' "$T/err"
 finish

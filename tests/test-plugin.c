@@ -7,12 +7,15 @@
  *	count			"PID N": the worker and how many jobs its
  *				state has seen, to show one init per worker
  *	error			every job fails with a message
+ *	leak KIB MS		each job keeps KIB KiB more, touched, and
+ *				sleeps MS ms; answers "PAYLOAD PID"
  *	fail MESSAGE		init fails with MESSAGE
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fnv.h"
@@ -22,12 +25,16 @@
 #define TEST_PLUGIN_ABI	FP_HANDLER_ABI_VERSION
 #endif
 
-enum mode { FNV, CPU, ECHO, COUNT, ERROR };
+enum mode { FNV, CPU, ECHO, COUNT, ERROR, LEAK };
 
 struct state {
 	enum mode	 mode;
 	long long	 iter;
 	unsigned long	 jobs;
+	long		 leak_kib;
+	long		 leak_ms;
+	void		**kept;		/* what leak holds, freed at fini */
+	size_t		 nkept;
 };
 
 static int
@@ -63,14 +70,44 @@ test_init(int argc, char *const argv[], void **statep, char *err,
 		st->mode = COUNT;
 	else if (argc == 1 && strcmp(argv[0], "error") == 0)
 		st->mode = ERROR;
+	else if (argc == 3 && strcmp(argv[0], "leak") == 0 &&
+	    (st->leak_kib = atol(argv[1])) > 0 &&
+	    (st->leak_ms = atol(argv[2])) >= 0)
+		st->mode = LEAK;
 	else {
 		snprintf(err, errlen, "usage: fnv | cpu ITER | echo | count | "
-		    "error | fail MESSAGE");
+		    "error | leak KIB MS | fail MESSAGE");
 		free(st);
 		return -1;
 	}
 	*statep = st;
 	return 0;
+}
+
+/* Grows on purpose: a handler that leaks, for --max-rss. */
+static int
+leak(struct state *st, const struct fp_job *job, struct fp_output *out)
+{
+	struct timespec	 ts;
+	void		**kept, *p;
+	char		 buf[32];
+	int		 n;
+
+	kept = realloc(st->kept, (st->nkept + 1) * sizeof *kept);
+	if (kept == NULL || (p = malloc(st->leak_kib * 1024)) == NULL)
+		return FP_HANDLER_ERROR;
+	st->kept = kept;
+	memset(p, 1, st->leak_kib * 1024);	/* resident, not just mapped */
+	st->kept[st->nkept++] = p;
+	ts.tv_sec = st->leak_ms / 1000;
+	ts.tv_nsec = st->leak_ms % 1000 * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		continue;
+	n = snprintf(buf, sizeof buf, " %ld", (long)getpid());
+	if (fp_output_append(out, job->payload, job->paylen) == -1 ||
+	    fp_output_append(out, buf, n) == -1)
+		return FP_HANDLER_ERROR;
+	return FP_HANDLER_OK;
 }
 
 static int
@@ -100,6 +137,8 @@ test_handle(void *state, const struct fp_job *job, struct fp_output *out)
 		    (unsigned long long)job->id);
 		fp_output_append(out, buf, n);
 		return FP_HANDLER_ERROR;
+	case LEAK:
+		return leak(st, job, out);
 	}
 	return FP_HANDLER_ERROR;
 }
@@ -107,7 +146,13 @@ test_handle(void *state, const struct fp_job *job, struct fp_output *out)
 static void
 test_fini(void *state)
 {
-	free(state);
+	struct state	*st = state;
+	size_t		 i;
+
+	for (i = 0; i < st->nkept; i++)
+		free(st->kept[i]);
+	free(st->kept);
+	free(st);
 }
 
 #ifdef TEST_PLUGIN_NO_SYMBOL

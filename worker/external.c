@@ -75,6 +75,7 @@ struct relay {
 	size_t			 count;
 	size_t			 cap;
 	uint64_t		 board_id;	/* what the board says runs */
+	uint64_t		 beat_ns;	/* the last heartbeat sent */
 };
 
 static volatile sig_atomic_t	 child_group;
@@ -702,6 +703,56 @@ relay_finish(struct relay *r)
 	_exit(0);
 }
 
+/*
+ * Heartbeats (--heartbeat-timeout): while the program holds jobs and runs,
+ * the relay sends them for it.  A program that is stopped (SIGSTOP, a
+ * debugger) gets none sent, so the supervisor finds its worker silent.
+ */
+static int
+program_runs(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 1;	/* no /proc to tell: the link alone decides */
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold anything, the last ')' ends it. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 1;
+	return p[2] != 'T' && p[2] != 't';
+}
+
+static uint64_t
+beat_every(void)
+{
+	uint64_t	every = opts.heartbeat_ns / 4;
+
+	return every < 1000000 ? 1000000 : every;
+}
+
+static void
+heartbeat(struct relay *r)
+{
+	uint64_t	now;
+
+	if (opts.heartbeat_ns == 0 || r->count == 0)
+		return;
+	now = worker_clock_ns();
+	if (now - r->beat_ns < beat_every())
+		return;
+	r->beat_ns = now;
+	if (program_runs(r->pid) && frame_append(&r->out, FRAME_HEARTBEAT, 0,
+	    0, ring_head(r)->id, NULL, 0) == -1)
+		fatal("out of memory for a heartbeat");
+}
+
 /* poll() interest, from what each buffer holds. */
 static int
 relay_poll(struct relay *r, int link_open)
@@ -717,7 +768,8 @@ relay_poll(struct relay *r, int link_open)
 	pfd[1].events = writable(r) > 0 ? POLLOUT : 0;
 	pfd[2].fd = r->from_child;
 	pfd[2].events = r->out.len < RELAY_HIGH ? POLLIN : 0;
-	if ((n = poll(pfd, 3, -1)) == -1) {
+	if ((n = poll(pfd, 3, opts.heartbeat_ns != 0 && r->count > 0 ?
+	    (int)(beat_every() / 1000000) : -1)) == -1) {
 		if (errno == EINTR)
 			return 1;
 		fatal("poll");
@@ -775,6 +827,7 @@ external_main(const struct handler *h, int slot, struct slot_board *board)
 	for (;;) {
 		if (!relay_poll(&r, 1))
 			relay_finish(&r);
+		heartbeat(&r);
 		/* Pass on at once what the turn made: one write each. */
 		if (writable(&r) > 0)
 			write_child(&r);
