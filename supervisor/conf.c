@@ -514,6 +514,69 @@ parse_claim_idle(struct parse *p, const char *v, struct options *o)
 	return get_seconds(p, v, &o->claim_idle_ns);
 }
 
+/* Names, resolved when the whole file is in (confine_check()). */
+static int
+parse_user(struct parse *p, const char *v, struct options *o)
+{
+	(void)p;
+	o->user = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_group(struct parse *p, const char *v, struct options *o)
+{
+	(void)p;
+	o->group = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_chroot(struct parse *p, const char *v, struct options *o)
+{
+	struct stat	st;
+
+	if (*v != '/')
+		return fail(p, "chroot %s: not an absolute path", v);
+	if (stat(v, &st) == -1 || !S_ISDIR(st.st_mode))
+		return fail(p, "chroot %s: not a directory", v);
+	o->chroot_dir = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_rlimit_as(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 1, 1LL << 40, &n) == -1)
+		return -1;
+	o->rlimit_as = (unsigned long long)n << 20;
+	return 0;
+}
+
+static int
+parse_rlimit_cpu(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 1, 1LL << 40, &n) == -1)
+		return -1;
+	o->rlimit_cpu = n;
+	return 0;
+}
+
+static int
+parse_rlimit_nofile(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 8, 1 << 30, &n) == -1)
+		return -1;
+	o->rlimit_nofile = n;
+	return 0;
+}
+
 static int
 parse_log_level(struct parse *p, const char *v, struct options *o)
 {
@@ -605,6 +668,12 @@ static const struct key keys[] = {
 	KEY(source,		parse_source),
 	KEY(consumer,		parse_consumer),
 	KEY(claim_idle,		parse_claim_idle),
+	KEY(user,		parse_user),
+	KEY(group,		parse_group),
+	KEY(chroot,		parse_chroot),
+	KEY(rlimit_as,		parse_rlimit_as),
+	KEY(rlimit_cpu,		parse_rlimit_cpu),
+	KEY(rlimit_nofile,	parse_rlimit_nofile),
 	{ "log_level", offsetof(struct config_set, verbose), parse_log_level },
 	KEY(handler,		parse_handler),
 	KEY(preload,		parse_preload),
@@ -623,6 +692,12 @@ config_free(struct options *new, const struct options *old)
 		free((char *)new->source);
 	if (new->consumer != old->consumer)
 		free((char *)new->consumer);
+	if (new->user != old->user)
+		free((char *)new->user);
+	if (new->group != old->group)
+		free((char *)new->group);
+	if (new->chroot_dir != old->chroot_dir)
+		free((char *)new->chroot_dir);
 	if (new->allow_uids != old->allow_uids)
 		free(new->allow_uids);
 	if (new->allow_gids != old->allow_gids)

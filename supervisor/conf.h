@@ -41,6 +41,12 @@ struct config_set {
 	int	source;
 	int	consumer;
 	int	claim_idle;
+	int	user;
+	int	group;
+	int	chroot;
+	int	rlimit_as;
+	int	rlimit_cpu;
+	int	rlimit_nofile;
 	int	verbose;
 	int	handler;
 	int	preload;

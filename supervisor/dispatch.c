@@ -246,6 +246,25 @@ dispatch_owns_any(int slot)
 	return 0;
 }
 
+/* Takes every job that waits for a worker out of the queues, in order. */
+void
+dispatch_withdraw(void (*fn)(uint32_t))
+{
+	struct jobq	 all;
+	uint32_t	 idx, p;
+	int		 i;
+
+	jobq_init(&all);
+	jobq_requeue_front(&all, &shared);
+	jobq_requeue_front(&all, &shared_high);
+	for (i = 0; i < opts.workers; i++)
+		jobq_requeue_front(&all, &workers[i].keyed);
+	for (p = 0; p < opts.partitions; p++)
+		jobq_requeue_front(&all, &parked[p]);
+	while ((idx = jobq_pop(&all)) != JOB_NONE)
+		fn(idx);
+}
+
 uint32_t
 dispatch_queued(void)
 {

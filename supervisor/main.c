@@ -49,6 +49,13 @@ enum {
 	OPT_CONSUMER,
 	OPT_CLAIM_IDLE,
 	OPT_NO_PRELOAD,
+	OPT_USER,
+	OPT_GROUP,
+	OPT_CHROOT,
+	OPT_RLIMIT_AS,
+	OPT_RLIMIT_CPU,
+	OPT_RLIMIT_NOFILE,
+	OPT_HALT,
 };
 
 static const struct option longopts[] = {
@@ -80,6 +87,13 @@ static const struct option longopts[] = {
 	{ "consumer",		required_argument,	NULL, OPT_CONSUMER },
 	{ "claim-idle",		required_argument,	NULL, OPT_CLAIM_IDLE },
 	{ "no-preload",		no_argument,		NULL, OPT_NO_PRELOAD },
+	{ "user",		required_argument,	NULL, OPT_USER },
+	{ "group",		required_argument,	NULL, OPT_GROUP },
+	{ "chroot",		required_argument,	NULL, OPT_CHROOT },
+	{ "rlimit-as",		required_argument,	NULL, OPT_RLIMIT_AS },
+	{ "rlimit-cpu",		required_argument,	NULL, OPT_RLIMIT_CPU },
+	{ "rlimit-nofile",	required_argument,	NULL, OPT_RLIMIT_NOFILE },
+	{ "halt",		required_argument,	NULL, OPT_HALT },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -138,6 +152,14 @@ usage(FILE *fp)
 "      --consumer NAME   this supervisor's name in the pool (default HOST:POOL)\n"
 "      --claim-idle SEC  take over a dead consumer's jobs after SEC (default 30)\n"
 "      --no-preload      load a plugin in each worker, not before forking\n"
+"      --user USER, --group GROUP\n"
+"                        run the workers as USER and GROUP (started as root)\n"
+"      --chroot DIR      workers of a builtin or plugin chroot to DIR\n"
+"      --rlimit-as MB, --rlimit-cpu SEC, --rlimit-nofile N\n"
+"                        resource limits of each worker\n"
+"      --halt now|soon,fail=N\n"
+"                        batch: stop after N failed jobs, at once (now) or\n"
+"                        once the jobs running have finished (soon)\n"
 "  -v, --verbose         log more (twice for debug)\n"
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
@@ -266,6 +288,28 @@ check_source(int check_only)
 	}
 }
 
+/* --halt now,fail=N or soon,fail=N, as GNU parallel has it; or never. */
+static void
+halt_option(const char *arg)
+{
+	const char	*rest;
+
+	if (strcmp(arg, "never") == 0) {
+		opts.halt_fail = 0;
+		return;
+	}
+	if (strncmp(arg, "now,fail=", 9) == 0) {
+		opts.halt_now = 1;
+		rest = arg + 9;
+	} else if (strncmp(arg, "soon,fail=", 10) == 0) {
+		opts.halt_now = 0;
+		rest = arg + 10;
+	} else
+		usage_error("halt %s: expected now,fail=N, soon,fail=N or "
+		    "never", arg);
+	opts.halt_fail = number(rest, 1, UINT32_MAX, "halt fail");
+}
+
 /* -w N, or -w MIN-MAX for a pool that sizes itself. */
 static void
 workers_option(const char *arg)
@@ -313,7 +357,7 @@ handler_check(struct options *o, int load, char *err, size_t len)
 	}
 	if (handler_resolve(h, o->handler, o->handler_argc, o->handler_argv,
 	    load, err, len) == -1) {
-		free(h);
+		handler_drop(h);
 		return -1;
 	}
 	o->handler_obj = h;
@@ -477,6 +521,36 @@ parse_options(int argc, char **argv)
 			opts.claim_idle_ns = seconds(optarg, "claim idle");
 			cli.claim_idle = 1;
 			break;
+		case OPT_USER:
+			opts.user = optarg;
+			cli.user = 1;
+			break;
+		case OPT_GROUP:
+			opts.group = optarg;
+			cli.group = 1;
+			break;
+		case OPT_CHROOT:
+			opts.chroot_dir = optarg;
+			cli.chroot = 1;
+			break;
+		case OPT_RLIMIT_AS:
+			opts.rlimit_as = number(optarg, 1, 1LL << 40,
+			    "address space limit") << 20;
+			cli.rlimit_as = 1;
+			break;
+		case OPT_RLIMIT_CPU:
+			opts.rlimit_cpu = number(optarg, 1, 1LL << 40,
+			    "CPU time limit");
+			cli.rlimit_cpu = 1;
+			break;
+		case OPT_RLIMIT_NOFILE:
+			opts.rlimit_nofile = number(optarg, 8, 1 << 30,
+			    "open files limit");
+			cli.rlimit_nofile = 1;
+			break;
+		case OPT_HALT:
+			halt_option(optarg);
+			break;
 		case OPT_NO_PRELOAD:
 			opts.preload = 0;
 			cli.preload = 1;
@@ -519,10 +593,16 @@ parse_options(int argc, char **argv)
 		usage_error("%sno handler given", "");
 	/* -n loads a plugin even with no preload: that is the check. */
 	if (handler_check(&opts, opts.preload || check_only, err,
-	    sizeof err) == -1) {
+	    sizeof err) == -1 || confine_check(&opts, err, sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
+	if (opts.chroot_dir != NULL && handler_is_external(opts.handler_obj))
+		usage_error("%s--chroot is for builtin and plugin handlers: an "
+		    "exec: or lines: program would need its files inside", "");
+	if (opts.halt_fail != 0 && (opts.listen_path != NULL ||
+	    opts.source != NULL))
+		usage_error("%s--halt is for batch mode", "");
 	if (check_only) {
 		printf("forkpool: configuration OK\n");
 		exit(0);
@@ -633,6 +713,7 @@ main(int argc, char **argv, char **envp)
 	dispatch_init();
 	intake->init();
 	notify_init();
+	caps_limit();
 	pool_init();
 	proctitle_set("supervisor");
 	pool_start();

@@ -52,7 +52,12 @@ workers_differ(const struct options *a, const struct options *b)
 
 	if (!same_string(a->handler, b->handler) ||
 	    a->handler_argc != b->handler_argc ||
-	    a->preload != b->preload || a->heartbeat_ns != b->heartbeat_ns)
+	    a->preload != b->preload || a->heartbeat_ns != b->heartbeat_ns ||
+	    !same_string(a->chroot_dir, b->chroot_dir) ||
+	    a->drop_privileges != b->drop_privileges ||
+	    a->run_uid != b->run_uid || a->run_gid != b->run_gid ||
+	    a->rlimit_as != b->rlimit_as || a->rlimit_cpu != b->rlimit_cpu ||
+	    a->rlimit_nofile != b->rlimit_nofile)
 		return 1;
 	for (i = 0; i < a->handler_argc; i++)
 		if (strcmp(a->handler_argv[i], b->handler_argv[i]) != 0)
@@ -96,6 +101,14 @@ keep_string(const char **next, const char *running, const char *cli)
 	*next = running;
 }
 
+/* A string the old configuration's file had allocated, now unused. */
+static void
+drop_string(const char *old, const char *now, const char *cli)
+{
+	if (old != now && old != cli)
+		free((char *)old);
+}
+
 /* Makes next the running configuration; next's storage is taken over. */
 static void
 apply(struct options *next)
@@ -123,6 +136,9 @@ apply(struct options *next)
 	if (old.allow_gids != opts.allow_gids &&
 	    old.allow_gids != cli_opts.allow_gids)
 		free(old.allow_gids);
+	drop_string(old.user, opts.user, cli_opts.user);
+	drop_string(old.group, opts.group, cli_opts.group);
+	drop_string(old.chroot_dir, opts.chroot_dir, cli_opts.chroot_dir);
 	if (old.handler_obj != opts.handler_obj)
 		handler_drop(old.handler_obj);
 	if (old.handler != opts.handler && old.handler != cli_opts.handler) {
@@ -173,6 +189,12 @@ reload_start(reload_done_fn done, void *arg, uint64_t id)
 		return;
 	}
 	if (handler_check(&next, next.preload, err, sizeof err) == -1) {
+		config_free(&next, &cli_opts);
+		finish(done, arg, id, 0, err);
+		return;
+	}
+	if (confine_check(&next, err, sizeof err) == -1) {
+		handler_drop(next.handler_obj);
 		config_free(&next, &cli_opts);
 		finish(done, arg, id, 0, err);
 		return;

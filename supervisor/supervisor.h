@@ -148,6 +148,20 @@ struct options {
 	struct handler	*handler_obj;	/* handler, resolved at start-up */
 	int		 preload;	/* load a plugin before forking */
 
+	/* What workers give up (worker/confine.c). */
+	const char	*user;
+	const char	*group;
+	uid_t		 run_uid;
+	gid_t		 run_gid;
+	int		 drop_privileges;	/* run_uid/gid differ from ours */
+	const char	*chroot_dir;
+	unsigned long long rlimit_as;		/* bytes; 0: unchanged */
+	unsigned long long rlimit_cpu;		/* seconds */
+	unsigned long long rlimit_nofile;
+
+	unsigned long	 halt_fail;		/* batch: failures that stop it */
+	int		 halt_now;		/* kill the jobs running too */
+
 	/* Service mode (forkpool.conf(5)); listen_path NULL: batch mode. */
 	const char	*listen_path;
 	mode_t		 listen_mode;		/* default 0600 */
@@ -263,6 +277,7 @@ void		 dispatch_requeue(struct worker *);
 void		 dispatch_run(void);
 void		 dispatch_adapt(struct worker *, unsigned, uint64_t);
 uint32_t	 dispatch_queued(void);
+void		 dispatch_withdraw(void (*)(uint32_t));
 void		 dispatch_partition_depths(uint32_t *);
 void		 dispatch_sent(const struct job *);
 void		 dispatch_left_worker(const struct job *);
@@ -316,6 +331,9 @@ void		 reload_init(const char *, const struct options *,
 		    const struct config_set *);
 void		 reload_start(reload_done_fn, void *, uint64_t);
 void		 reload_started(int, const char *);
+
+/* caps.c */
+void		 caps_limit(void);
 
 /* notify.c */
 void		 notify_init(void);
@@ -371,6 +389,7 @@ char		*status_render(unsigned, size_t *);
 /* main.c */
 struct handler;
 int		 handler_check(struct options *, int, char *, size_t);
+int		 confine_check(struct options *, char *, size_t);
 void		 handler_drop(struct handler *);
 void		 supervisor_settle(void);
 void		 supervisor_abort(int) __attribute__((noreturn));

@@ -346,6 +346,7 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	snprintf(name, sizeof name, "worker %d", slot);
 	log_procname(name);
 	proctitle_set("worker %d", slot);
+	worker_confine(h);
 
 	if (handler_is_external(h))
 		external_main(h, slot, board);

@@ -20,6 +20,7 @@
 struct slot_board;
 
 uint64_t	 worker_clock_ns(void);
+void		 worker_confine(struct handler *);
 void		 worker_start_failed(const char *) __attribute__((noreturn));
 void		 external_main(const struct handler *, int,
 		    struct slot_board *) __attribute__((noreturn));
