@@ -578,6 +578,18 @@ parse_rlimit_nofile(struct parse *p, const char *v, struct options *o)
 }
 
 static int
+parse_isolation(struct parse *p, const char *v, struct options *o)
+{
+	if (strcmp(v, "process") == 0)
+		o->isolation = ISOLATION_PROCESS;
+	else if (strcmp(v, "thread") == 0)
+		o->isolation = ISOLATION_THREAD;
+	else
+		return fail(p, "isolation %s: expected process or thread", v);
+	return 0;
+}
+
+static int
 parse_log_level(struct parse *p, const char *v, struct options *o)
 {
 	static const char	*levels[] = { "warning", "info", "debug" };
@@ -674,6 +686,7 @@ static const struct key keys[] = {
 	KEY(rlimit_as,		parse_rlimit_as),
 	KEY(rlimit_cpu,		parse_rlimit_cpu),
 	KEY(rlimit_nofile,	parse_rlimit_nofile),
+	KEY(isolation,		parse_isolation),
 	{ "log_level", offsetof(struct config_set, verbose), parse_log_level },
 	KEY(handler,		parse_handler),
 	KEY(preload,		parse_preload),

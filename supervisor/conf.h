@@ -47,6 +47,7 @@ struct config_set {
 	int	rlimit_as;
 	int	rlimit_cpu;
 	int	rlimit_nofile;
+	int	isolation;
 	int	verbose;
 	int	handler;
 	int	preload;

@@ -56,6 +56,7 @@ enum {
 	OPT_RLIMIT_CPU,
 	OPT_RLIMIT_NOFILE,
 	OPT_HALT,
+	OPT_ISOLATION,
 };
 
 static const struct option longopts[] = {
@@ -94,6 +95,7 @@ static const struct option longopts[] = {
 	{ "rlimit-cpu",		required_argument,	NULL, OPT_RLIMIT_CPU },
 	{ "rlimit-nofile",	required_argument,	NULL, OPT_RLIMIT_NOFILE },
 	{ "halt",		required_argument,	NULL, OPT_HALT },
+	{ "isolation",		required_argument,	NULL, OPT_ISOLATION },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -157,6 +159,9 @@ usage(FILE *fp)
 "      --chroot DIR      workers of a builtin or plugin chroot to DIR\n"
 "      --rlimit-as MB, --rlimit-cpu SEC, --rlimit-nofile N\n"
 "                        resource limits of each worker\n"
+"      --isolation process|thread\n"
+"                        workers are processes (default), or threads of\n"
+"                        the supervisor: no isolation, for comparison\n"
 "      --halt now|soon,fail=N\n"
 "                        batch: stop after N failed jobs, at once (now) or\n"
 "                        once the jobs running have finished (soon)\n"
@@ -286,6 +291,87 @@ check_source(int check_only)
 		fprintf(stderr, "forkpool: built without Redis support\n");
 		exit(check_only ? 1 : 2);
 	}
+}
+
+/*
+ * What cannot work with the workers as threads of one process is refused,
+ * never quietly ignored: -1 with why.  At start and for every reload.
+ */
+int
+isolation_check(const struct options *o, char *err, size_t len)
+{
+	const char	*why = NULL;
+
+	if (o->isolation != ISOLATION_THREAD)
+		return 0;
+	if (handler_is_external(o->handler_obj))
+		why = "an exec: or lines: handler is a program of its own, "
+		    "which no thread can run in-process";
+	else if (!o->preload)
+		why = "--no-preload: a plugin is loaded once, in the one "
+		    "process the threads share";
+	else if (o->max_rss_kib != 0)
+		why = "--max-rss: the threads share one process and its "
+		    "memory, so there is no worker's memory to recycle for";
+	else if (o->user != NULL || o->group != NULL)
+		why = "--user, --group: privileges belong to a process, and "
+		    "the threads share the supervisor's";
+	else if (o->chroot_dir != NULL)
+		why = "--chroot: the root belongs to the process the threads "
+		    "share";
+	else if (o->rlimit_as != 0 || o->rlimit_cpu != 0 ||
+	    o->rlimit_nofile != 0)
+		why = "--rlimit-*: resource limits belong to a process, and "
+		    "the threads share the supervisor's";
+	else if (o->heartbeat_ns != 0)
+		why = "--heartbeat-timeout: a thread that goes silent cannot "
+		    "be killed";
+	if (why == NULL)
+		return 0;
+	snprintf(err, len, "--isolation thread: %s", why);
+	return -1;
+}
+
+/*
+ * --isolation thread: a handler's crash is the whole process's, as it is
+ * in a goroutine pool.  These are its last words.
+ */
+static void
+thread_mode_crash(int sig)
+{
+	static const char	 head[] = "forkpool: a handler crashed the "
+	    "whole process (";
+	static const char	 tail[] = ") in thread mode: the pool and "
+	    "every job in it are lost; with --isolation process one worker "
+	    "would have been replaced and the job run again\n";
+	const char		*name;
+
+	switch (sig) {
+	case SIGSEGV:	name = "SIGSEGV"; break;
+	case SIGBUS:	name = "SIGBUS"; break;
+	case SIGFPE:	name = "SIGFPE"; break;
+	case SIGILL:	name = "SIGILL"; break;
+	default:	name = "SIGABRT"; break;
+	}
+	(void)!write(STDERR_FILENO, head, sizeof head - 1);
+	(void)!write(STDERR_FILENO, name, strlen(name));
+	(void)!write(STDERR_FILENO, tail, sizeof tail - 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+watch_crashes(void)
+{
+	static const int	 sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+	    SIGABRT };
+	size_t			 i;
+
+	if (opts.isolation != ISOLATION_THREAD)
+		return;
+	handler_threaded = 1;
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		signal(sigs[i], thread_mode_crash);
 }
 
 /* --halt now,fail=N or soon,fail=N, as GNU parallel has it; or never. */
@@ -551,6 +637,16 @@ parse_options(int argc, char **argv)
 		case OPT_HALT:
 			halt_option(optarg);
 			break;
+		case OPT_ISOLATION:
+			if (strcmp(optarg, "process") == 0)
+				opts.isolation = ISOLATION_PROCESS;
+			else if (strcmp(optarg, "thread") == 0)
+				opts.isolation = ISOLATION_THREAD;
+			else
+				usage_error("isolation %s: use process or "
+				    "thread", optarg);
+			cli.isolation = 1;
+			break;
 		case OPT_NO_PRELOAD:
 			opts.preload = 0;
 			cli.preload = 1;
@@ -600,6 +696,8 @@ parse_options(int argc, char **argv)
 	if (opts.chroot_dir != NULL && handler_is_external(opts.handler_obj))
 		usage_error("%s--chroot is for builtin and plugin handlers: an "
 		    "exec: or lines: program would need its files inside", "");
+	if (isolation_check(&opts, err, sizeof err) == -1)
+		usage_error("%s", err);
 	if (opts.halt_fail != 0 && (opts.listen_path != NULL ||
 	    opts.source != NULL))
 		usage_error("%s--halt is for batch mode", "");
@@ -695,6 +793,7 @@ main(int argc, char **argv, char **envp)
 	parse_options(argc, argv);
 	log_init("forkpool", opts.verbose);
 	signal(SIGPIPE, SIG_IGN);
+	watch_crashes();
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");

@@ -61,6 +61,8 @@ pool_init(void)
 	 * hold pointers, so the array never moves.
 	 */
 	workers = xcalloc(2 * WORKERS_CAP, sizeof *workers);
+	if (opts.isolation == ISOLATION_THREAD)
+		tlink_init();
 	pool_target_n = opts.workers;
 	restart_times = xcalloc(opts.restart_max, sizeof *restart_times);
 	/* Shared with the workers: each writes which job it is running. */
@@ -166,13 +168,23 @@ pool_spawn(struct worker *w, const struct options *o)
 	int	sv[2];
 	pid_t	pid, self = getpid();
 
+	memset(w->board, 0, sizeof *w->board);
+	if (o->isolation == ISOLATION_THREAD) {
+		if ((sv[0] = tlink_start(w, o)) == -1) {
+			log_warn("worker %d: a thread", w->slot);
+			w->failed_starts++;
+			pool_schedule_restart(w);
+			return;
+		}
+		pid = 0;	/* the thread says its id in its HELLO */
+		goto started;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("worker %d: socketpair", w->slot);
 		w->failed_starts++;
 		pool_schedule_restart(w);
 		return;
 	}
-	memset(w->board, 0, sizeof *w->board);
 	switch (pid = fork()) {
 	case -1:
 		log_warn("worker %d: fork", w->slot);
@@ -188,6 +200,7 @@ pool_spawn(struct worker *w, const struct options *o)
 		worker_main(sv[1], w->slot, self, w->board);
 	}
 	close(sv[1]);
+started:
 	if (pool_is_twin(w))
 		pool_ntwins++;
 	w->pid = pid;
@@ -279,6 +292,16 @@ find_culprit(struct worker *w, enum worker_end end)
 	return w->inflight.head;	/* a scribbled board: blame the oldest */
 }
 
+/* A process gets the signal; a thread, which cannot, is given up on. */
+static void
+signal_worker(struct worker *w, int sig)
+{
+	if (opts.isolation != ISOLATION_THREAD)
+		kill(w->pid, sig);
+	else if (w->tl != NULL)
+		tlink_abandon(w);
+}
+
 /* Stops using a worker; its jobs are put back when it has been reaped. */
 void
 pool_fail_worker(struct worker *w, enum worker_end end, const char *why)
@@ -291,7 +314,7 @@ pool_fail_worker(struct worker *w, enum worker_end end, const char *why)
 	if (end != END_SHUTDOWN)
 		w->culprit = find_culprit(w, end);
 	wlink_close(w);
-	kill(w->pid, SIGKILL);
+	signal_worker(w, SIGKILL);
 }
 
 /* The per-job timeout: the board says how long the running job has run. */
@@ -316,15 +339,16 @@ check_timeout(struct worker *w)
 		pool_timer_in(w, opts.timeout_ns - (now - started));
 		return;
 	}
-	log_warnx("worker %d: line %llu ran past the %.3g s timeout; "
-	    "killing pid %d", w->slot,
-	    (unsigned long long)ledger_job(idx)->line,
-	    opts.timeout_ns / 1e9, (int)w->pid);
+	log_warnx("worker %d: line %llu ran past the %.3g s timeout; %s %d",
+	    w->slot, (unsigned long long)ledger_job(idx)->line,
+	    opts.timeout_ns / 1e9, opts.isolation == ISOLATION_THREAD ?
+	    "its thread takes no more jobs: giving up on thread" :
+	    "killing pid", (int)w->pid);
 	w->state = W_STOPPING;
 	w->end = END_TIMEOUT;
 	w->culprit = idx;
 	wlink_close(w);
-	kill(w->pid, SIGTERM);
+	signal_worker(w, SIGTERM);
 	pool_timer_in(w, opts.kill_grace_ns);
 }
 
@@ -433,7 +457,7 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 		/* The grace after SIGTERM or EOF is over. */
 		log_warnx("worker %d: pid %d did not exit; sending SIGKILL",
 		    w->slot, (int)w->pid);
-		kill(w->pid, SIGKILL);
+		signal_worker(w, SIGKILL);
 		break;
 	}
 	supervisor_settle();
@@ -442,7 +466,13 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 static void
 describe_exit(struct worker *w, int status, char *out, size_t len)
 {
-	if (WIFSIGNALED(status))
+	if (opts.isolation == ISOLATION_THREAD && WIFSIGNALED(status))
+		snprintf(out, len, "thread %d given up on (a thread cannot be "
+		    "killed: it is left to finish its job)", (int)w->pid);
+	else if (opts.isolation == ISOLATION_THREAD)
+		snprintf(out, len, "thread %d ended with status %d",
+		    (int)w->pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
 		snprintf(out, len, "pid %d killed by signal %d (%s)",
 		    (int)w->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
@@ -538,6 +568,27 @@ worker_reaped(struct worker *w, int status)
 	pool_notify();
 }
 
+/*
+ * A thread has left, or been given up on (status -1): its record, if it
+ * still has one, is reaped as a process's would be.
+ */
+void
+pool_thread_gone(struct tlink *tl, int status)
+{
+	struct worker	*w;
+	int		 i;
+
+	for (i = 0; i < 2 * WORKERS_CAP; i++) {
+		w = &workers[i];
+		if (w->tl != tl)
+			continue;
+		wlink_close(w);
+		w->tl = NULL;
+		worker_reaped(w, status == -1 ? SIGKILL : (status & 0xff) << 8);
+		return;
+	}
+}
+
 void
 pool_sigchld(void)
 {
@@ -627,6 +678,13 @@ pool_kill_all(void)
 
 	if (workers == NULL)
 		return;
+	if (opts.isolation == ISOLATION_THREAD) {
+		/* They end with the process, which is about to exit. */
+		for (i = 0; i < WORKERS_CAP + opts.workers; i++)
+			if (workers[i].tl != NULL)
+				tlink_abandon(&workers[i]);
+		return;
+	}
 	for (i = 0; i < WORKERS_CAP + opts.workers; i++)
 		if (workers[i].state != W_EMPTY && workers[i].pid > 0)
 			kill(workers[i].pid, SIGKILL);

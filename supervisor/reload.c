@@ -65,9 +65,12 @@ workers_differ(const struct options *a, const struct options *b)
 	return 0;
 }
 
-/* Settings fixed at start: warns about each one the file changes. */
+/*
+ * Settings fixed at start: warns about each one the file changes, and
+ * keeps the running value of those a new worker would see.
+ */
 static void
-warn_fixed(const struct options *next)
+keep_fixed(struct options *next)
 {
 	static const char	 later[] = "reload: %s changed in %s; it "
 	    "takes effect at the next start";
@@ -90,6 +93,15 @@ warn_fixed(const struct options *next)
 		log_warnx(later, "partitions", config_path);
 	if (next->frame_max != opts.frame_max)
 		log_warnx(later, "frame_max", config_path);
+	if (next->isolation != opts.isolation)
+		log_warnx(later, "isolation", config_path);
+	next->listen_mode = opts.listen_mode;
+	next->listen_group = opts.listen_group;
+	next->queue_max = opts.queue_max;
+	next->partitions = opts.partitions;
+	next->frame_max = opts.frame_max;
+	next->isolation = opts.isolation;
+	next->claim_idle_ns = opts.claim_idle_ns;
 }
 
 /* A string of next the file allocated gives way to the running one. */
@@ -120,12 +132,6 @@ apply(struct options *next)
 	keep_string(&next->pidfile, old.pidfile, cli_opts.pidfile);
 	keep_string(&next->source, old.source, cli_opts.source);
 	keep_string(&next->consumer, old.consumer, cli_opts.consumer);
-	next->claim_idle_ns = old.claim_idle_ns;
-	next->listen_mode = old.listen_mode;
-	next->listen_group = old.listen_group;
-	next->queue_max = old.queue_max;
-	next->partitions = old.partitions;
-	next->frame_max = old.frame_max;
 	next->workers = old.workers;	/* slots in use: pool_scale() moves it */
 	opts = *next;
 
@@ -188,18 +194,19 @@ reload_start(reload_done_fn done, void *arg, uint64_t id)
 		finish(done, arg, id, 0, err);
 		return;
 	}
+	keep_fixed(&next);
 	if (handler_check(&next, next.preload, err, sizeof err) == -1) {
 		config_free(&next, &cli_opts);
 		finish(done, arg, id, 0, err);
 		return;
 	}
-	if (confine_check(&next, err, sizeof err) == -1) {
+	if (confine_check(&next, err, sizeof err) == -1 ||
+	    isolation_check(&next, err, sizeof err) == -1) {
 		handler_drop(next.handler_obj);
 		config_free(&next, &cli_opts);
 		finish(done, arg, id, 0, err);
 		return;
 	}
-	warn_fixed(&next);
 	if (!workers_differ(&next, &opts)) {
 		/* The same handler: the loaded one stays. */
 		handler_drop(next.handler_obj);

@@ -94,6 +94,7 @@ struct worker {
 	pid_t		 pid;
 	unsigned	 gen;		/* the configuration it was started with */
 	struct slot_board *board;
+	struct tlink	*tl;		/* --isolation thread: its thread */
 	enum worker_state state;
 	enum worker_end	 end;
 	int		 greeted;	/* said HELLO */
@@ -159,6 +160,8 @@ struct options {
 	unsigned long long rlimit_cpu;		/* seconds */
 	unsigned long long rlimit_nofile;
 
+	int		 isolation;		/* ISOLATION_PROCESS, _THREAD */
+
 	unsigned long	 halt_fail;		/* batch: failures that stop it */
 	int		 halt_now;		/* kill the jobs running too */
 
@@ -187,6 +190,9 @@ struct options {
 	const char	*consumer;		/* NULL: HOST:POOL */
 	uint64_t	 claim_idle_ns;		/* a dead consumer's entries */
 };
+
+#define ISOLATION_PROCESS	0
+#define ISOLATION_THREAD	1
 
 #define WINDOW_MAX	4096
 #define WORKERS_CAP	1024	/* slots scaling may reach */
@@ -321,6 +327,16 @@ void		 pool_roll_commit(void);
 int		 pool_predecessor_busy(const struct worker *);
 void		 pool_reconfigure(const struct options *, int);
 
+void		 pool_thread_gone(struct tlink *, int);
+
+/* tlink.c: --isolation thread, the supervisor's end of a thread */
+void		 tlink_init(void);
+int		 tlink_start(struct worker *, const struct options *);
+int		 tlink_deliver(struct worker *);
+ssize_t		 tlink_collect(struct worker *);
+void		 tlink_close(struct worker *);
+void		 tlink_abandon(struct worker *);
+
 /* autoscale.c */
 void		 autoscale_update(void);
 
@@ -390,6 +406,7 @@ char		*status_render(unsigned, size_t *);
 struct handler;
 int		 handler_check(struct options *, int, char *, size_t);
 int		 confine_check(struct options *, char *, size_t);
+int		 isolation_check(const struct options *, char *, size_t);
 void		 handler_drop(struct handler *);
 void		 supervisor_settle(void);
 void		 supervisor_abort(int) __attribute__((noreturn));

@@ -75,6 +75,7 @@ wlink_swap(struct worker *a, struct worker *b)
 	SWAP(a, b, pid);
 	SWAP(a, b, gen);
 	SWAP(a, b, board);
+	SWAP(a, b, tl);
 	SWAP(a, b, state);
 	SWAP(a, b, end);
 	SWAP(a, b, greeted);
@@ -102,7 +103,10 @@ wlink_close(struct worker *w)
 	if (w->fd == -1)
 		return;
 	detach(w);
-	close(w->fd);
+	if (w->tl != NULL)
+		tlink_close(w);		/* its eventfd is the thread's */
+	else
+		close(w->fd);
 	w->fd = -1;
 	buf_free(&w->in);
 	buf_free(&w->out);
@@ -160,6 +164,11 @@ flush_worker(struct worker *w)
 
 	if (w->fd == -1)
 		return;
+	if (w->tl != NULL) {
+		if (w->out.len > 0 && tlink_deliver(w) == -1)
+			pool_fail_worker(w, END_CRASH, "out of memory");
+		return;
+	}
 	n = buf_write(&w->out, w->fd);
 	if (n == -1 && errno != EAGAIN) {
 		pool_fail_worker(w, END_CRASH, strerror(errno));
@@ -235,6 +244,9 @@ take_frame(struct worker *w, const struct frame *f, const char **why)
 	case FRAME_HELLO:
 		if (w->state != W_STARTING)
 			break;
+		/* A thread says its id here: its record had none. */
+		if (w->tl != NULL && w->pid == 0)
+			w->pid = (pid_t)f->arg;
 		if (f->aux != w->slot || f->arg != (uint32_t)w->pid ||
 		    f->flags != 0 || f->id != 0 || f->keylen != 0 ||
 		    f->paylen != 0) {
@@ -272,7 +284,12 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 
 	(void)ev;
 	loop_tick();
-	n = buf_read(&w->in, fd, READ_CHUNK);
+	if (w->tl != NULL) {
+		/* A thread's end comes apart, through tlink.c. */
+		if ((n = tlink_collect(w)) == 0)
+			return;
+	} else
+		n = buf_read(&w->in, fd, READ_CHUNK);
 	if (n == -1 && errno == EAGAIN)
 		return;
 	w->heard_ns = loop_now_ns();

@@ -192,7 +192,13 @@ crash_handle(void *state, const struct fp_job *job, struct fp_output *out)
 {
 	if (contains(job, "CRASH") || (job->attempt == 1 &&
 	    contains(job, "FLAKY"))) {
-		signal(SIGSEGV, SIG_DFL);
+		/*
+		 * A worker process dies of it as such, not of a sanitizer's
+		 * report; a thread's crash first goes through the
+		 * supervisor's last words (--isolation thread).
+		 */
+		if (!handler_threaded)
+			signal(SIGSEGV, SIG_DFL);
 		raise(SIGSEGV);
 	}
 	if (job->attempt == 1 && contains(job, "GARBAGE"))

@@ -68,6 +68,9 @@ int	 handler_handle(const struct handler *, void *, const struct fp_job *,
 	    struct handler_output *);
 void	 handler_fini(const struct handler *, void *);
 
+/* Set in --isolation thread: the handlers run in the supervisor's threads. */
+extern int	 handler_threaded;
+
 /* builtin.c */
 const struct fp_handler	*builtin_find(const char *);
 const char		*builtin_names(void);
