@@ -150,7 +150,7 @@ pool_schedule_restart(struct worker *w)
 
 	shift = w->failed_starts > 0 ? w->failed_starts - 1 : 0;
 	delay = shift >= 20 ? BACKOFF_CAP_NS : BACKOFF_BASE_NS << shift;
-	if (delay > BACKOFF_CAP_NS || degraded)
+	if (delay > BACKOFF_CAP_NS || (degraded && w->failed_starts > 0))
 		delay = BACKOFF_CAP_NS;
 	/* Jitter of +-25% keeps slots that died together from restarting
 	 * in lockstep. */
@@ -562,7 +562,16 @@ worker_reaped(struct worker *w, int status)
 		supervisor_abort(2);
 	}
 	w->restarts++;
-	w->failed_starts++;
+	/*
+	 * A job that killed its worker is charged for it, and the worker is
+	 * not to blame: it starts again at once, degraded pool or not, and
+	 * poison jobs fail fast.  One that died with no job to blame, or
+	 * before its HELLO, backs off further each time.
+	 */
+	if (!before_hello && w->culprit != JOB_NONE)
+		w->failed_starts = 0;
+	else
+		w->failed_starts++;
 	count_restart();
 	pool_schedule_restart(w);
 	pool_notify();
