@@ -8,7 +8,8 @@
  * prints round trip percentiles in microseconds.  throughput: CLIENTS
  * forked processes share the JOBS lines of W1 ("k<i mod 1000> <i>"), each
  * with at most WINDOW pending, for builtin:fnv; prints the wall time from
- * the first connect to the last result.  Both wait first for every worker
+ * the first connect to the last result.  Each client lays out its lines
+ * before the clock starts, as batch mode finds its input in a file.  Both wait first for every worker
  * to be ready, so that worker start-up is not timed.
  */
 #include <sys/wait.h>
@@ -190,24 +191,50 @@ check(const struct fp_result *r, uint64_t lo, uint64_t hi,
 }
 
 /*
+ * Lines [lo, hi) of W1 laid out before the clock starts, as batch mode
+ * finds its input in a file: line i is text + off[i - lo], up to the next.
+ */
+struct lines {
+	char		*text;
+	uint32_t	*off;
+};
+
+static int
+lines_make(struct lines *l, uint64_t lo, uint64_t hi)
+{
+	uint64_t	i;
+	size_t		at = 0;
+
+	if ((l->off = calloc(hi - lo + 1, sizeof *l->off)) == NULL ||
+	    (l->text = malloc((hi - lo) * 24 + 1)) == NULL)
+		return -1;
+	for (i = lo; i < hi; i++) {
+		l->off[i - lo] = at;
+		at += job_line(i, l->text + at);
+	}
+	l->off[hi - lo] = at;
+	return 0;
+}
+
+/*
  * One pipelining client: submits while fewer than window are pending and
  * takes results as they come, never blocked on one side while the other
  * could go on.  Every result is checked: each id exactly once, ok, 16 hex
  * digits, and the hash itself for one job in SAMPLE.
  */
 static int
-pipeline(const char *path, uint64_t lo, uint64_t hi, size_t window,
-    struct tally *t)
+pipeline(const char *path, const struct lines *l, uint64_t lo, uint64_t hi,
+    size_t window, struct tally *t)
 {
 	struct fp_client	*c;
 	struct fp_result	 r;
 	struct pollfd		 pfd;
 	const char		*why;
 	unsigned char		*seen;
-	char			 err[FP_ERRBUF_SIZE], job[48];
+	char			 err[FP_ERRBUF_SIZE];
 	uint64_t		 next = lo;
 	ssize_t			 n;
-	int			 len, more, got;
+	int			 more, got;
 
 	if ((seen = calloc((hi - lo) / 8 + 1, 1)) == NULL)
 		return -1;
@@ -218,11 +245,11 @@ pipeline(const char *path, uint64_t lo, uint64_t hi, size_t window,
 	fp_set_nonblocking(c, 1);
 	pfd.fd = fp_fd(c);
 	while (t->done < hi - lo) {
-		for (; next < hi && fp_pending(c) < window; next++) {
-			len = job_line(next, job);
-			if (fp_submit(c, next + 1, NULL, 0, job, len, 0) == -1)
+		for (; next < hi && fp_pending(c) < window; next++)
+			if (fp_submit(c, next + 1, NULL, 0, l->text +
+			    l->off[next - lo], l->off[next - lo + 1] -
+			    l->off[next - lo], 0) == -1)
 				goto fail;
-		}
 		if ((more = fp_flush(c)) == -1)
 			goto fail;
 		pfd.events = POLLIN | (more ? POLLOUT : 0);
@@ -257,14 +284,16 @@ throughput(const char *path, uint64_t jobs, int clients, size_t window)
 {
 	struct fp_client	*c;
 	struct tally		 t, all = { 0, 0, 0 };
+	struct lines		 l;
+	uint64_t		 lo, hi;
 	uint64_t		 t0;
-	int			 go[2], res[2], i, status, rc = 0;
+	int			 go[2], res[2], rdy[2], i, status, rc = 0;
 	char			 b;
 
 	if ((c = connect_ready(path)) == NULL)
 		return 2;
 	fp_close(c);
-	if (pipe(go) == -1 || pipe(res) == -1)
+	if (pipe(go) == -1 || pipe(res) == -1 || pipe(rdy) == -1)
 		return 2;
 	for (i = 0; i < clients; i++) {
 		switch (fork()) {
@@ -275,11 +304,15 @@ throughput(const char *path, uint64_t jobs, int clients, size_t window)
 			/* Held back until all are forked: one start line. */
 			close(go[1]);
 			close(res[0]);
-			if (read(go[0], &b, 1) == -1)
+			lo = jobs * i / clients;
+			hi = jobs * (i + 1) / clients;
+			/* Ready once its lines are made; go when all are. */
+			if (lines_make(&l, lo, hi) == -1 ||
+			    write(rdy[1], "r", 1) != 1 ||
+			    read(go[0], &b, 1) == -1)
 				_exit(1);
 			memset(&t, 0, sizeof t);
-			if (pipeline(path, jobs * i / clients,
-			    jobs * (i + 1) / clients, window, &t) == -1)
+			if (pipeline(path, &l, lo, hi, window, &t) == -1)
 				_exit(1);
 			/* Smaller than PIPE_BUF: one atomic write. */
 			_exit(write(res[1], &t, sizeof t) != sizeof t);
@@ -287,6 +320,10 @@ throughput(const char *path, uint64_t jobs, int clients, size_t window)
 	}
 	close(go[0]);
 	close(res[1]);
+	close(rdy[1]);
+	for (i = 0; i < clients; i++)
+		if (read(rdy[0], &b, 1) != 1)
+			return 2;
 	t0 = now_ns();
 	close(go[1]);
 	while (read(res[0], &t, sizeof t) == sizeof t) {

@@ -17,6 +17,7 @@
 
 #include <err.h>
 
+#include "ctl.h"
 #include "forkpool.h"
 
 /* The socket path chosen at ./configure time (--runstatedir). */
@@ -26,18 +27,19 @@
 #define SOCKET_DEFAULT	FP_SOCKET_DEFAULT
 #endif
 
-#define EXIT_FAILED	1
-#define EXIT_TROUBLE	2
 #define STDIN_CHUNK	(64 * 1024)
 
 static const char	*socket_path;
-static int		 json;
+static const char	*redis_url;
+static unsigned		 redis_partitions;
+int			 json;
 
 static void __attribute__((__noreturn__))
 usage(int status)
 {
 	fprintf(status == 0 ? stdout : stderr,
 	    "usage: forkpoolctl [-hj] [-s socket] command [argument ...]\n"
+	    "       forkpoolctl [-hj] -r URL [-P partitions] submit|status ...\n"
 	    "commands:\n"
 	    "  submit [-k key] [-p high|normal] [data ...]\n"
 	    "                 run each data argument (or each line of\n"
@@ -52,7 +54,13 @@ usage(int status)
 	    "  -j, --json     JSON output\n"
 	    "  -s, --socket SOCKET\n"
 	    "                 the supervisor's socket (default:\n"
-	    "                 $FORKPOOL_SOCKET, else " SOCKET_DEFAULT ")\n");
+	    "                 $FORKPOOL_SOCKET, else " SOCKET_DEFAULT ")\n"
+	    "  -r, --redis URL\n"
+	    "                 a pool in Redis, redis://HOST[:PORT]/POOL or\n"
+	    "                 redis+unix:///PATH/POOL (default: $FORKPOOL_REDIS);\n"
+	    "                 submit -d only queues the jobs\n"
+	    "  -P, --partitions N\n"
+	    "                 the pool's partitions, if Redis does not know them\n");
 	exit(status);
 }
 
@@ -87,7 +95,7 @@ link_failed(struct fp_client *c)
  * A JSON string: escapes what JSON requires, keeps valid UTF-8 and puts
  * U+FFFD in place of bytes that are not.
  */
-static void
+void
 json_string(FILE *f, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
@@ -163,11 +171,11 @@ submit_one(struct submit *s, const char *data, size_t len)
 	}
 }
 
-static void
-print_result(struct submit *s, const struct fp_result *r)
+void
+print_result(const struct fp_result *r, size_t *failed)
 {
 	if (r->status != FP_STATUS_OK)
-		s->failed++;
+		(*failed)++;
 	if (json) {
 		printf("{\"id\":%llu,\"status\":\"%s\",\"attempts\":%u,\"%s\":",
 		    (unsigned long long)r->id, fp_status_name(r->status),
@@ -312,7 +320,7 @@ cmd_submit(int argc, char **argv)
 			/* A failed read shows in fp_next(), after the rest. */
 			(void)fp_read(s.c);
 			while ((ch = fp_next(s.c, &r)) == 1)
-				print_result(&s, &r);
+				print_result(&r, &s.failed);
 			fflush(stdout);
 			if (ch == -1)
 				link_failed(s.c);
@@ -451,22 +459,42 @@ main(int argc, char **argv)
 		{ "help",	no_argument,		NULL,	'h' },
 		{ "json",	no_argument,		NULL,	'j' },
 		{ "socket",	required_argument,	NULL,	's' },
+		{ "redis",	required_argument,	NULL,	'r' },
+		{ "partitions",	required_argument,	NULL,	'P' },
 		{ NULL,		0,			NULL,	0 }
 	};
 	const struct command	*cmd;
+	const char		*errstr;
 	size_t			 i;
-	int			 ch;
+	int			 ch, socket_given = 0, redis_given = 0;
 
 	if ((socket_path = getenv("FORKPOOL_SOCKET")) == NULL ||
 	    *socket_path == '\0')
 		socket_path = SOCKET_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "+hjs:", longopts, NULL)) != -1) {
+	if ((redis_url = getenv("FORKPOOL_REDIS")) != NULL &&
+	    *redis_url == '\0')
+		redis_url = NULL;
+	while ((ch = getopt_long(argc, argv, "+hjs:r:P:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;
 			break;
 		case 's':
 			socket_path = optarg;
+			socket_given = 1;
+			break;
+		case 'r':
+			redis_url = optarg;
+			redis_given = 1;
+			break;
+		case 'P':
+			redis_partitions = strtonum(optarg, 1, 1 << 20,
+			    &errstr);
+			if (errstr != NULL) {
+				warnx("partitions %s: %s", optarg, errstr);
+				usage(EXIT_TROUBLE);
+			}
 			break;
 		case 'h':
 			usage(0);
@@ -478,6 +506,17 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc == 0)
 		usage(EXIT_TROUBLE);
+	if (socket_given && !redis_given)
+		redis_url = NULL;	/* -s wins over $FORKPOOL_REDIS */
+	if (redis_url != NULL) {
+		if (strcmp(argv[0], "submit") == 0)
+			return redis_submit(redis_url, redis_partitions, argc,
+			    argv);
+		if (strcmp(argv[0], "status") == 0 && argc == 1)
+			return redis_status(redis_url, redis_partitions);
+		warnx("%s: with --redis, only submit and status", argv[0]);
+		usage(EXIT_TROUBLE);
+	}
 
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[0], commands[i].name) == 0)

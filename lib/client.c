@@ -300,18 +300,31 @@ client_peek(struct fp_client *c, struct frame *f, size_t *need)
 	return 1;
 }
 
-/* A RESULT for one of our jobs, checked exactly. */
-int
-client_check_result(struct fp_client *c, const struct frame *f)
+static int
+check_result_fields(struct fp_client *c, const struct frame *f)
 {
 	if (f->flags != 0 || f->keylen != 0)
 		return client_broken(c, EPROTO, "malformed RESULT");
 	if (f->aux > STATUS_REJECTED)
 		return client_broken(c, EPROTO,
 		    "RESULT with an unknown status");
+	return 0;
+}
+
+static int
+not_submitted(struct fp_client *c)
+{
+	return client_broken(c, EPROTO, "RESULT for a job not submitted");
+}
+
+/* A RESULT for one of our jobs, checked exactly. */
+int
+client_check_result(struct fp_client *c, const struct frame *f)
+{
+	if (check_result_fields(c, f) == -1)
+		return -1;
 	if (!idset_has(&c->pending, f->id))
-		return client_broken(c, EPROTO,
-		    "RESULT for a job not submitted");
+		return not_submitted(c);
 	return 0;
 }
 
@@ -407,9 +420,10 @@ fp_next(struct fp_client *c, struct fp_result *r)
 	buf_consume(&c->in, need);
 	switch (f.type) {
 	case FRAME_RESULT:
-		if (client_check_result(c, &f) == -1)
+		/* The lookup that takes the id checks that it was pending. */
+		if (check_result_fields(c, &f) == -1)
 			return -1;
-		return to_result(c, &f, r);
+		return to_result(c, &f, r) ? 1 : not_submitted(c);
 	case FRAME_ERROR:
 		return client_server_error(c, &f);
 	}
@@ -462,7 +476,9 @@ fp_receive(struct fp_client *c, struct fp_result *r)
 			return 0;
 		if ((n = fp_next(c, r)) != 0)
 			return n;
-		if (client_wait(c, POLLIN, &revents) == -1) {
+		/* A blocking descriptor waits in read(2): no poll first. */
+		if (c->nonblocking &&
+		    client_wait(c, POLLIN, &revents) == -1) {
 			client_error(c, errno, "poll: %s", strerror(errno));
 			return -1;
 		}

@@ -36,6 +36,8 @@ extern "C" {
 /* Flags of a job (fp_submit) and of a frame. */
 #define FP_F_HIGH		0x0001	/* the high-priority lane */
 #define FP_F_KEYED		0x0002	/* the key orders the job */
+#define FP_F_DETACHED		0x0004	/* Redis: no result awaited; it goes
+					   to the pool's results stream */
 
 /* How a job ended: struct fp_result status. */
 #define FP_STATUS_OK		0	/* data is the result */
@@ -86,6 +88,32 @@ int	 fp_control(struct fp_client *, const char *command, char **reply);
 
 const char	*fp_status_name(unsigned);
 const char	*fp_type_name(unsigned);
+
+/*
+ * A pool in Redis Streams, shared by supervisors on many hosts
+ * (forkpool --source; doc/SCALING.md).  A struct fp_redis is one
+ * blocking connection; the calls fail with "built without Redis
+ * support" when libforkpool was built without hiredis.
+ */
+struct fp_redis;
+
+struct fp_redis	*fp_redis_connect(const char *url, unsigned partitions,
+		    char *err, size_t errlen);
+void		 fp_redis_close(struct fp_redis *);
+unsigned	 fp_redis_partitions(const struct fp_redis *);
+const char	*fp_redis_error(const struct fp_redis *);
+int		 fp_redis_submit(struct fp_redis *, uint64_t id,
+		    const void *key, size_t keylen, const void *payload,
+		    size_t len, unsigned flags);
+int		 fp_redis_flush(struct fp_redis *);
+int		 fp_redis_receive(struct fp_redis *, struct fp_result *,
+		    int timeout_ms);
+size_t		 fp_redis_pending(const struct fp_redis *);
+int		 fp_redis_status(struct fp_redis *, unsigned format,
+		    char **text);
+/* The partition of a key: FNV-1a 32 of the key, mod partitions. */
+unsigned	 fp_partition(const void *key, size_t keylen,
+		    unsigned partitions);
 
 /* The codec: frames of doc/PROTOCOL.md. */
 struct fp_frame {

@@ -64,11 +64,9 @@ resize(struct idset *s, size_t cap)
 int
 idset_add(struct idset *s, uint64_t id)
 {
-	size_t	cap;
+	size_t	cap, i;
 
-	if (idset_has(s, id))
-		return 1;
-	/* Keep the load at most one half. */
+	/* Keep the load at most one half, then one probe finds or adds. */
 	cap = s->slot == NULL ? 0 : s->mask + 1;
 	if ((s->count + 1) * 2 > cap) {
 		if (cap > SIZE_MAX / 2 / sizeof *s->slot) {
@@ -78,7 +76,10 @@ idset_add(struct idset *s, uint64_t id)
 		if (resize(s, cap == 0 ? IDSET_MIN : cap * 2) == -1)
 			return -1;
 	}
-	put(s->slot, s->mask, id);
+	for (i = home(id, s->mask); s->slot[i] != 0; i = (i + 1) & s->mask)
+		if (s->slot[i] == id)
+			return 1;
+	s->slot[i] = id;
 	s->count++;
 	return 0;
 }

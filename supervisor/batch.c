@@ -38,10 +38,12 @@ static uint32_t		*reorder;
 static uint32_t		 reorder_mask;
 static uint64_t		 nfailed;
 static FILE		*failed_fp;
+static int		 halting;	/* --halt: 1 due, 2 done */
 
 static struct event	*ev_shutdown;
 
 static void	input_ready(evutil_socket_t, short, void *);
+static void	halt(void);
 static void	shutdown_expired(evutil_socket_t, short, void *);
 
 static void
@@ -117,13 +119,21 @@ failed_write(const char *p, size_t len, int end)
 	}
 }
 
+/* --halt: acted on at the end of the loop turn, not inside an emit. */
+static void
+count_failure(void)
+{
+	if (++nfailed >= opts.halt_fail && opts.halt_fail != 0 && !halting)
+		halting = 1;
+}
+
 static void
 report_failure(struct job *j, const char *msg, size_t msglen)
 {
 	const char	*line = j->data.p + j->keylen;
 	size_t		 len = j->data.len - j->keylen;
 
-	nfailed++;
+	count_failure();
 	if (j->status == STATUS_ERROR || j->status == STATUS_REJECTED)
 		log_warnx("line %llu failed: %s: %.*s",
 		    (unsigned long long)j->line,
@@ -218,7 +228,7 @@ key_field(const char *line, size_t len, int n, const char **key,
 static void
 reject_line(const char *why, const char *line, size_t len, int whole)
 {
-	nfailed++;
+	count_failure();
 	log_warnx("line %llu failed: rejected: %s",
 	    (unsigned long long)next_line++, why);
 	failed_write(line, len, whole);
@@ -358,6 +368,8 @@ batch_room(void)
 static void
 batch_flush(void)
 {
+	if (halting == 1)
+		halt();
 	if (out.len > 0)
 		write_output();
 }
@@ -380,24 +392,16 @@ batch_stop_input(int sig)
 		timer_add_ns(ev_shutdown, opts.shutdown_timeout_ns);
 }
 
-/* The drain took too long: what is unfinished is reported, not lost. */
-static void
-shutdown_expired(evutil_socket_t fd, short ev, void *arg)
+/*
+ * Stops here: the workers are killed, the results that finished are
+ * written, and every job not finished is reported as failed with why.
+ */
+static void __attribute__((noreturn))
+finish_now(const char *unfinished, int status)
 {
-	static const char	 unfinished[] =
-	    "not finished before the shutdown timeout";
-	struct job		*j;
-	uint32_t		 idx, left, n = ledger_size();
+	struct job	*j;
+	uint32_t	 idx, n = ledger_size();
 
-	(void)fd;
-	(void)ev;
-	(void)arg;
-	for (idx = 0, left = 0; idx < n; idx++)
-		if (ledger_job(idx)->state == JOB_QUEUED ||
-		    ledger_job(idx)->state == JOB_INFLIGHT)
-			left++;
-	log_warnx("shutdown timeout: %u job%s unfinished; stopping the "
-	    "workers", left, left == 1 ? "" : "s");
 	pool_kill_all();
 	/* Finished results waiting for their turn are written all the same. */
 	for (; opts.order == ORDER_INPUT && out_next < next_seq; out_next++) {
@@ -416,7 +420,56 @@ shutdown_expired(evutil_socket_t fd, short ev, void *arg)
 			emit(idx, unfinished, strlen(unfinished));
 		}
 	}
-	supervisor_abort(128 + stop_signal);
+	supervisor_abort(status);
+}
+
+/* The drain took too long: what is unfinished is reported, not lost. */
+static void
+shutdown_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	uint32_t	idx, left, n = ledger_size();
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	for (idx = 0, left = 0; idx < n; idx++)
+		if (ledger_job(idx)->state == JOB_QUEUED ||
+		    ledger_job(idx)->state == JOB_INFLIGHT)
+			left++;
+	log_warnx("shutdown timeout: %u job%s unfinished; stopping the "
+	    "workers", left, left == 1 ? "" : "s");
+	finish_now("not finished before the shutdown timeout",
+	    128 + stop_signal);
+}
+
+static const char	 not_run[] = "not run: halted";
+
+/* --halt soon: a job that was waiting for a worker is not run. */
+static void
+withdrawn(uint32_t idx)
+{
+	ledger_job(idx)->state = JOB_DONE;
+	ledger_job(idx)->status = STATUS_REJECTED;
+	batch_job_done(idx, not_run, sizeof not_run - 1);
+}
+
+/*
+ * --halt: enough jobs have failed.  now: stop at once; soon: read no more
+ * input, start no job that waits, let those the workers hold finish.
+ */
+static void
+halt(void)
+{
+	halting = 2;
+	log_warnx("halting: %llu job%s failed (--halt %s,fail=%lu)",
+	    (unsigned long long)nfailed, nfailed == 1 ? "" : "s",
+	    opts.halt_now ? "now" : "soon", opts.halt_fail);
+	if (opts.halt_now)
+		finish_now(not_run, 1);
+	input_stopped = 1;
+	event_del(ev_input);
+	in.len = in.off = 0;
+	dispatch_withdraw(withdrawn);
 }
 
 static int

@@ -22,6 +22,7 @@
 #include <ini.h>
 
 #include "conf.h"
+#include "redisurl.h"
 #include "supervisor.h"
 #include "xmalloc.h"
 
@@ -434,6 +435,161 @@ parse_rate_limit(struct parse *p, const char *v, struct options *o)
 }
 
 static int
+parse_max_jobs(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (strcmp(v, "none") == 0) {
+		o->max_jobs = 0;
+		return 0;
+	}
+	if (get_int(p, v, 1, UINT32_MAX, &n) == -1)
+		return -1;
+	o->max_jobs = n;
+	return 0;
+}
+
+static int
+parse_max_jobs_jitter(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 0, UINT32_MAX - 1, &n) == -1)
+		return -1;
+	o->max_jobs_jitter = n;
+	return 0;
+}
+
+/* In MiB, as --max-rss. */
+static int
+parse_max_rss(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (strcmp(v, "none") == 0) {
+		o->max_rss_kib = 0;
+		return 0;
+	}
+	if (get_int(p, v, 1, 1 << 30, &n) == -1)
+		return -1;
+	o->max_rss_kib = n * 1024;
+	return 0;
+}
+
+static int
+parse_heartbeat_timeout(struct parse *p, const char *v, struct options *o)
+{
+	if (strcmp(v, "none") == 0) {
+		o->heartbeat_ns = 0;
+		return 0;
+	}
+	return get_seconds(p, v, &o->heartbeat_ns);
+}
+
+static int
+parse_source(struct parse *p, const char *v, struct options *o)
+{
+	struct redis_url	url;
+	char			err[512];
+
+	if (redis_url_parse(v, &url, err, sizeof err) == -1)
+		return fail(p, "%s", err);
+	o->source = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_consumer(struct parse *p, const char *v, struct options *o)
+{
+	if (!redis_consumer_valid(v))
+		return fail(p, "consumer %s: 1 to %d printable bytes without "
+		    "blanks", v, REDIS_CONSUMER_MAX);
+	o->consumer = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_claim_idle(struct parse *p, const char *v, struct options *o)
+{
+	return get_seconds(p, v, &o->claim_idle_ns);
+}
+
+/* Names, resolved when the whole file is in (confine_check()). */
+static int
+parse_user(struct parse *p, const char *v, struct options *o)
+{
+	(void)p;
+	o->user = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_group(struct parse *p, const char *v, struct options *o)
+{
+	(void)p;
+	o->group = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_chroot(struct parse *p, const char *v, struct options *o)
+{
+	struct stat	st;
+
+	if (*v != '/')
+		return fail(p, "chroot %s: not an absolute path", v);
+	if (stat(v, &st) == -1 || !S_ISDIR(st.st_mode))
+		return fail(p, "chroot %s: not a directory", v);
+	o->chroot_dir = xstrdup(v);
+	return 0;
+}
+
+static int
+parse_rlimit_as(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 1, 1LL << 40, &n) == -1)
+		return -1;
+	o->rlimit_as = (unsigned long long)n << 20;
+	return 0;
+}
+
+static int
+parse_rlimit_cpu(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 1, 1LL << 40, &n) == -1)
+		return -1;
+	o->rlimit_cpu = n;
+	return 0;
+}
+
+static int
+parse_rlimit_nofile(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 8, 1 << 30, &n) == -1)
+		return -1;
+	o->rlimit_nofile = n;
+	return 0;
+}
+
+static int
+parse_isolation(struct parse *p, const char *v, struct options *o)
+{
+	if (strcmp(v, "process") == 0)
+		o->isolation = ISOLATION_PROCESS;
+	else if (strcmp(v, "thread") == 0)
+		o->isolation = ISOLATION_THREAD;
+	else
+		return fail(p, "isolation %s: expected process or thread", v);
+	return 0;
+}
+
+static int
 parse_log_level(struct parse *p, const char *v, struct options *o)
 {
 	static const char	*levels[] = { "warning", "info", "debug" };
@@ -452,7 +608,9 @@ parse_log_level(struct parse *p, const char *v, struct options *o)
  * The first word is the handler, the others its arguments, as on the
  * command line; main.c checks the handler's name.  The handler and its
  * argv point into one copy of the value, which libinih has stripped of
- * leading blanks, so the handler string is that copy's start.
+ * leading blanks, so the handler string is that copy's start.  For
+ * exec:CMD and lines:CMD the whole value is the handler: CMD is split
+ * into words later, with its quotes, as it is from the command line.
  */
 static int
 parse_handler(struct parse *p, const char *v, struct options *o)
@@ -462,7 +620,11 @@ parse_handler(struct parse *p, const char *v, struct options *o)
 
 	(void)p;
 	s = xstrdup(v);
-	o->handler = strsep(&s, " \t");
+	if (strncmp(s, "exec:", 5) == 0 || strncmp(s, "lines:", 6) == 0) {
+		o->handler = s;
+		s = NULL;
+	} else
+		o->handler = strsep(&s, " \t");
 	while ((w = strsep(&s, " \t")) != NULL) {
 		if (*w == '\0')
 			continue;
@@ -474,6 +636,19 @@ parse_handler(struct parse *p, const char *v, struct options *o)
 	argv[argc] = NULL;
 	o->handler_argc = argc;
 	o->handler_argv = argv;
+	return 0;
+}
+
+/* yes: a plugin is loaded before the workers are forked; no: in each. */
+static int
+parse_preload(struct parse *p, const char *v, struct options *o)
+{
+	if (strcmp(v, "yes") == 0)
+		o->preload = 1;
+	else if (strcmp(v, "no") == 0)
+		o->preload = 0;
+	else
+		return fail(p, "preload %s: expected yes or no", v);
 	return 0;
 }
 
@@ -498,19 +673,44 @@ static const struct key keys[] = {
 	KEY(restart_intensity,	parse_restart_intensity),
 	KEY(idle_timeout,	parse_idle_timeout),
 	KEY(rate_limit,		parse_rate_limit),
+	KEY(max_jobs,		parse_max_jobs),
+	KEY(max_jobs_jitter,	parse_max_jobs_jitter),
+	KEY(max_rss,		parse_max_rss),
+	KEY(heartbeat_timeout,	parse_heartbeat_timeout),
+	KEY(source,		parse_source),
+	KEY(consumer,		parse_consumer),
+	KEY(claim_idle,		parse_claim_idle),
+	KEY(user,		parse_user),
+	KEY(group,		parse_group),
+	KEY(chroot,		parse_chroot),
+	KEY(rlimit_as,		parse_rlimit_as),
+	KEY(rlimit_cpu,		parse_rlimit_cpu),
+	KEY(rlimit_nofile,	parse_rlimit_nofile),
+	KEY(isolation,		parse_isolation),
 	{ "log_level", offsetof(struct config_set, verbose), parse_log_level },
 	KEY(handler,		parse_handler),
+	KEY(preload,		parse_preload),
 };
 #define NKEYS	(sizeof keys / sizeof keys[0])
 
 /* Frees what the parsers allocated in new, which old does not share. */
-static void
-free_new(struct options *new, const struct options *old)
+void
+config_free(struct options *new, const struct options *old)
 {
 	if (new->listen_path != old->listen_path)
 		free((char *)new->listen_path);
 	if (new->pidfile != old->pidfile)
 		free((char *)new->pidfile);
+	if (new->source != old->source)
+		free((char *)new->source);
+	if (new->consumer != old->consumer)
+		free((char *)new->consumer);
+	if (new->user != old->user)
+		free((char *)new->user);
+	if (new->group != old->group)
+		free((char *)new->group);
+	if (new->chroot_dir != old->chroot_dir)
+		free((char *)new->chroot_dir);
 	if (new->allow_uids != old->allow_uids)
 		free(new->allow_uids);
 	if (new->allow_gids != old->allow_gids)
@@ -565,7 +765,7 @@ on_key(void *arg, const char *section, const char *name, const char *value)
 	/* The command line wins, but a bad value is still an error (-n). */
 	scratch = *p->next;
 	rc = keys[i].parse(p, value, &scratch);
-	free_new(&scratch, p->next);
+	config_free(&scratch, p->next);
 	return rc == 0;
 }
 
@@ -664,7 +864,7 @@ config_load(const char *path, struct options *o,
 		fail(&p, rc == -2 ? "out of memory" : "expected KEY = VALUE");
 	}
 	if (p.failed) {
-		free_new(&next, o);
+		config_free(&next, o);
 		return -1;
 	}
 	*o = next;

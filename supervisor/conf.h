@@ -34,8 +34,23 @@ struct config_set {
 	int	restart_intensity;
 	int	idle_timeout;
 	int	rate_limit;
+	int	max_jobs;
+	int	max_jobs_jitter;
+	int	max_rss;
+	int	heartbeat_timeout;
+	int	source;
+	int	consumer;
+	int	claim_idle;
+	int	user;
+	int	group;
+	int	chroot;
+	int	rlimit_as;
+	int	rlimit_cpu;
+	int	rlimit_nofile;
+	int	isolation;
 	int	verbose;
 	int	handler;
+	int	preload;
 };
 
 /*
@@ -46,5 +61,9 @@ struct config_set {
  */
 int	config_load(const char *, struct options *,
 	    const struct config_set *, char *, size_t);
+
+/* Frees what config_load() allocated in the first, which the second
+ * (the options it started from) does not share. */
+void	config_free(struct options *, const struct options *);
 
 #endif

@@ -171,7 +171,7 @@ dispatch_requeue(struct worker *w)
 		for (p = 0; p < opts.partitions; p++)
 			if (unparked[p].count > 0)
 				jobq_requeue_front(&parked[p], &unparked[p]);
-	jobq_requeue_front(&w->keyed, &keyed);
+	jobq_requeue_front(&workers[w->slot].keyed, &keyed);
 	jobq_requeue_front(&shared, &unkeyed);
 	jobq_requeue_front(&shared_high, &unkeyed_high);
 }
@@ -246,6 +246,25 @@ dispatch_owns_any(int slot)
 	return 0;
 }
 
+/* Takes every job that waits for a worker out of the queues, in order. */
+void
+dispatch_withdraw(void (*fn)(uint32_t))
+{
+	struct jobq	 all;
+	uint32_t	 idx, p;
+	int		 i;
+
+	jobq_init(&all);
+	jobq_requeue_front(&all, &shared);
+	jobq_requeue_front(&all, &shared_high);
+	for (i = 0; i < opts.workers; i++)
+		jobq_requeue_front(&all, &workers[i].keyed);
+	for (p = 0; p < opts.partitions; p++)
+		jobq_requeue_front(&all, &parked[p]);
+	while ((idx = jobq_pop(&all)) != JOB_NONE)
+		fn(idx);
+}
+
 uint32_t
 dispatch_queued(void)
 {
@@ -288,19 +307,18 @@ dispatch_run(void)
 			w = &workers[(rotor + i) % opts.workers];
 			if (w->state != W_READY)
 				continue;
-			while (w->inflight.count < w->window &&
-			    w->keyed.count > 0 && take_token()) {
+			/* Keyed jobs wait while the process replaced holds some. */
+			while (worker_room(w) > 0 && w->keyed.count > 0 &&
+			    !pool_predecessor_busy(w) && take_token()) {
 				idx = jobq_pop(&w->keyed);
 				if (wlink_send_job(w, idx) == -1) {
 					jobq_push_front(&w->keyed, idx);
 					break;
 				}
 			}
-			if (w->state != W_READY ||
-			    w->inflight.count >= w->window ||
-			    pool_retiring(w))
+			if (w->state != W_READY || pool_retiring(w) ||
+			    (room = worker_room(w)) == 0)
 				continue;
-			room = w->window - w->inflight.count;
 			take = room < SHARE_CHUNK ? room : SHARE_CHUNK;
 			while (take-- > 0 && shared_lane()->count > 0 &&
 			    take_token()) {

@@ -18,6 +18,7 @@
 #include "handler.h"
 #include "log.h"
 #include "proctitle.h"
+#include "redisurl.h"
 #include "supervisor.h"
 #include "xmalloc.h"
 
@@ -39,6 +40,23 @@ enum {
 	OPT_PIDFILE,
 	OPT_RATE_LIMIT,
 	OPT_ALLOW_USER,
+	OPT_IDLE_TIMEOUT,
+	OPT_MAX_JOBS,
+	OPT_MAX_JOBS_JITTER,
+	OPT_MAX_RSS,
+	OPT_HEARTBEAT_TIMEOUT,
+	OPT_SOURCE,
+	OPT_CONSUMER,
+	OPT_CLAIM_IDLE,
+	OPT_NO_PRELOAD,
+	OPT_USER,
+	OPT_GROUP,
+	OPT_CHROOT,
+	OPT_RLIMIT_AS,
+	OPT_RLIMIT_CPU,
+	OPT_RLIMIT_NOFILE,
+	OPT_HALT,
+	OPT_ISOLATION,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +79,23 @@ static const struct option longopts[] = {
 	{ "pidfile",		required_argument,	NULL, OPT_PIDFILE },
 	{ "rate-limit",		required_argument,	NULL, OPT_RATE_LIMIT },
 	{ "allow-user",		required_argument,	NULL, OPT_ALLOW_USER },
+	{ "idle-timeout",	required_argument,	NULL, OPT_IDLE_TIMEOUT },
+	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS },
+	{ "max-jobs-jitter",	required_argument,	NULL, OPT_MAX_JOBS_JITTER },
+	{ "max-rss",		required_argument,	NULL, OPT_MAX_RSS },
+	{ "heartbeat-timeout",	required_argument,	NULL, OPT_HEARTBEAT_TIMEOUT },
+	{ "source",		required_argument,	NULL, OPT_SOURCE },
+	{ "consumer",		required_argument,	NULL, OPT_CONSUMER },
+	{ "claim-idle",		required_argument,	NULL, OPT_CLAIM_IDLE },
+	{ "no-preload",		no_argument,		NULL, OPT_NO_PRELOAD },
+	{ "user",		required_argument,	NULL, OPT_USER },
+	{ "group",		required_argument,	NULL, OPT_GROUP },
+	{ "chroot",		required_argument,	NULL, OPT_CHROOT },
+	{ "rlimit-as",		required_argument,	NULL, OPT_RLIMIT_AS },
+	{ "rlimit-cpu",		required_argument,	NULL, OPT_RLIMIT_CPU },
+	{ "rlimit-nofile",	required_argument,	NULL, OPT_RLIMIT_NOFILE },
+	{ "halt",		required_argument,	NULL, OPT_HALT },
+	{ "isolation",		required_argument,	NULL, OPT_ISOLATION },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -71,15 +106,26 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: forkpool [options] builtin:NAME [ARGS...] < jobs > results\n"
-"       forkpool --listen SOCKET [options] builtin:NAME [ARGS...]\n"
+"usage: forkpool [options] HANDLER [ARGS...] < jobs > results\n"
+"       forkpool --listen SOCKET [options] HANDLER [ARGS...]\n"
+"       forkpool --source redis://HOST:PORT/POOL [options] HANDLER [ARGS...]\n"
 "       forkpool [-n] [-f FILE] [options]   (default FILE: " FORKPOOL_CONF ")\n"
 "\n"
 "Runs each line of standard input as a job on a pool of worker processes\n"
 "and writes one result line per job to standard output; or, with --listen,\n"
-"serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket.\n"
+"serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket;\n"
+"or, with --source, takes them from a pool in Redis shared across hosts.\n"
 "\n"
-"  -w, --workers N       worker processes (default: online CPUs)\n"
+"  -w, --workers N       worker processes (default: online CPUs); MIN-MAX:\n"
+"                        as many as the jobs need, within MIN and MAX\n"
+"      --idle-timeout SEC  with MIN-MAX, let a worker go once it has not\n"
+"                        been needed for SEC seconds (default 10)\n"
+"      --max-jobs N      replace a worker after N jobs (default: never)\n"
+"      --max-jobs-jitter J  ... after N plus up to J more, at random\n"
+"      --max-rss MB      replace a worker that holds more than MB MiB\n"
+"      --heartbeat-timeout SEC\n"
+"                        kill a worker that holds jobs and has sent no\n"
+"                        heartbeat for SEC seconds (default: never)\n"
 "  -k, --key-field N     field N of each line is its key: jobs of one key\n"
 "                        run one at a time, in input order\n"
 "  -o, --order ORDER     input (default) or completion\n"
@@ -103,11 +149,30 @@ usage(FILE *fp)
 "      --allow-user USER a user (name or uid) allowed to connect, besides\n"
 "                        root and the service's own user; repeatable\n"
 "      --rate-limit N    start at most N jobs per second (default: no limit)\n"
+"      --source URL      take jobs from a pool in Redis, redis://HOST[:PORT]/POOL\n"
+"                        or redis+unix:///PATH/POOL; --partitions streams\n"
+"      --consumer NAME   this supervisor's name in the pool (default HOST:POOL)\n"
+"      --claim-idle SEC  take over a dead consumer's jobs after SEC (default 30)\n"
+"      --no-preload      load a plugin in each worker, not before forking\n"
+"      --user USER, --group GROUP\n"
+"                        run the workers as USER and GROUP (started as root)\n"
+"      --chroot DIR      workers of a builtin or plugin chroot to DIR\n"
+"      --rlimit-as MB, --rlimit-cpu SEC, --rlimit-nofile N\n"
+"                        resource limits of each worker\n"
+"      --isolation process|thread\n"
+"                        workers are processes (default), or threads of\n"
+"                        the supervisor: no isolation, for comparison\n"
+"      --halt now|soon,fail=N\n"
+"                        batch: stop after N failed jobs, at once (now) or\n"
+"                        once the jobs running have finished (soon)\n"
 "  -v, --verbose         log more (twice for debug)\n"
 "  -h, --help            this text\n"
 "  -V, --version         the version\n"
 "\n"
-"Handlers: builtin:%s.\n"
+"HANDLER is builtin:NAME (%s), a C plugin PATH.so,\n"
+"exec:CMD (a program speaking the framed protocol on stdin and stdout) or\n"
+"lines:CMD (a program answering each line with a line); CMD is one argument,\n"
+"split into words as a shell would, with no expansion.\n"
 "Exit status: 0 all jobs succeeded, 1 some failed, 2 usage or start-up\n"
 "error, 128+N stopped by signal N after finishing the jobs taken.\n",
 	    builtin_names());
@@ -209,6 +274,191 @@ allow_user(const char *arg)
 	opts.allow_uids[opts.nallow_uids++] = uid;
 }
 
+/* A Redis source: a URL that parses, in a build that has Redis. */
+static void
+check_source(int check_only)
+{
+	struct redis_url	 url;
+	char			 err[512];
+
+	if (opts.source == NULL)
+		return;
+	if (opts.listen_path != NULL)
+		usage_error("%s--source and --listen exclude each other", "");
+	if (redis_url_parse(opts.source, &url, err, sizeof err) == -1)
+		usage_error("%s", err);
+	if (!redis_supported()) {
+		fprintf(stderr, "forkpool: built without Redis support\n");
+		exit(check_only ? 1 : 2);
+	}
+}
+
+/*
+ * What cannot work with the workers as threads of one process is refused,
+ * never quietly ignored: -1 with why.  At start and for every reload.
+ */
+int
+isolation_check(const struct options *o, char *err, size_t len)
+{
+	const char	*why = NULL;
+
+	if (o->isolation != ISOLATION_THREAD)
+		return 0;
+	if (handler_is_external(o->handler_obj))
+		why = "an exec: or lines: handler is a program of its own, "
+		    "which no thread can run in-process";
+	else if (!o->preload)
+		why = "--no-preload: a plugin is loaded once, in the one "
+		    "process the threads share";
+	else if (o->max_rss_kib != 0)
+		why = "--max-rss: the threads share one process and its "
+		    "memory, so there is no worker's memory to recycle for";
+	else if (o->user != NULL || o->group != NULL)
+		why = "--user, --group: privileges belong to a process, and "
+		    "the threads share the supervisor's";
+	else if (o->chroot_dir != NULL)
+		why = "--chroot: the root belongs to the process the threads "
+		    "share";
+	else if (o->rlimit_as != 0 || o->rlimit_cpu != 0 ||
+	    o->rlimit_nofile != 0)
+		why = "--rlimit-*: resource limits belong to a process, and "
+		    "the threads share the supervisor's";
+	else if (o->heartbeat_ns != 0)
+		why = "--heartbeat-timeout: a thread that goes silent cannot "
+		    "be killed";
+	if (why == NULL)
+		return 0;
+	snprintf(err, len, "--isolation thread: %s", why);
+	return -1;
+}
+
+/*
+ * --isolation thread: a handler's crash is the whole process's, as it is
+ * in a goroutine pool.  These are its last words.
+ */
+static void
+thread_mode_crash(int sig)
+{
+	static const char	 head[] = "forkpool: a handler crashed the "
+	    "whole process (";
+	static const char	 tail[] = ") in thread mode: the pool and "
+	    "every job in it are lost; with --isolation process one worker "
+	    "would have been replaced and the job run again\n";
+	const char		*name;
+
+	switch (sig) {
+	case SIGSEGV:	name = "SIGSEGV"; break;
+	case SIGBUS:	name = "SIGBUS"; break;
+	case SIGFPE:	name = "SIGFPE"; break;
+	case SIGILL:	name = "SIGILL"; break;
+	default:	name = "SIGABRT"; break;
+	}
+	(void)!write(STDERR_FILENO, head, sizeof head - 1);
+	(void)!write(STDERR_FILENO, name, strlen(name));
+	(void)!write(STDERR_FILENO, tail, sizeof tail - 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+watch_crashes(void)
+{
+	static const int	 sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+	    SIGABRT };
+	size_t			 i;
+
+	if (opts.isolation != ISOLATION_THREAD)
+		return;
+	handler_threaded = 1;
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		signal(sigs[i], thread_mode_crash);
+}
+
+/* --halt now,fail=N or soon,fail=N, as GNU parallel has it; or never. */
+static void
+halt_option(const char *arg)
+{
+	const char	*rest;
+
+	if (strcmp(arg, "never") == 0) {
+		opts.halt_fail = 0;
+		return;
+	}
+	if (strncmp(arg, "now,fail=", 9) == 0) {
+		opts.halt_now = 1;
+		rest = arg + 9;
+	} else if (strncmp(arg, "soon,fail=", 10) == 0) {
+		opts.halt_now = 0;
+		rest = arg + 10;
+	} else
+		usage_error("halt %s: expected now,fail=N, soon,fail=N or "
+		    "never", arg);
+	opts.halt_fail = number(rest, 1, UINT32_MAX, "halt fail");
+}
+
+/* -w N, or -w MIN-MAX for a pool that sizes itself. */
+static void
+workers_option(const char *arg)
+{
+	char		 min[16];
+	const char	*dash = strchr(arg, '-');
+	size_t		 len;
+
+	opts.workers_min = opts.workers_max = 0;
+	if (dash == NULL) {
+		opts.workers = number(arg, 1, WORKERS_CAP, "workers");
+		return;
+	}
+	len = dash - arg;
+	if (len == 0 || len >= sizeof min)
+		usage_error("workers %s: expected N or MIN-MAX", arg);
+	memcpy(min, arg, len);
+	min[len] = '\0';
+	opts.workers_min = number(min, 1, WORKERS_CAP, "workers");
+	opts.workers_max = number(dash + 1, 1, WORKERS_CAP, "workers");
+	if (opts.workers_max < opts.workers_min)
+		usage_error("workers %s: MAX is below MIN", arg);
+	opts.workers = opts.workers_min;
+	if (opts.workers_max == opts.workers_min)
+		opts.workers_min = opts.workers_max = 0;
+}
+
+/*
+ * Resolves o's handler into a handler object of its own, a plugin loaded
+ * now if load says so; -1 with a message otherwise.  At start, and for
+ * every reload, which frees the old object once it is no longer needed.
+ */
+int
+handler_check(struct options *o, int load, char *err, size_t len)
+{
+	struct handler	*h;
+
+	if (o->handler == NULL) {
+		snprintf(err, len, "no handler given");
+		return -1;
+	}
+	if ((h = calloc(1, sizeof *h)) == NULL) {
+		snprintf(err, len, "handler: %s", strerror(errno));
+		return -1;
+	}
+	if (handler_resolve(h, o->handler, o->handler_argc, o->handler_argv,
+	    load, err, len) == -1) {
+		handler_drop(h);
+		return -1;
+	}
+	o->handler_obj = h;
+	return 0;
+}
+
+void
+handler_drop(struct handler *h)
+{
+	if (h == NULL)
+		return;
+	handler_free(h);
+	free(h);
+}
+
 static void
 parse_options(int argc, char **argv)
 {
@@ -233,12 +483,14 @@ parse_options(int argc, char **argv)
 	opts.restart_period_ns = 10000000000ULL;
 	opts.idle_timeout_ns = 10000000000ULL;
 	opts.listen_group = (gid_t)-1;
+	opts.claim_idle_ns = 30000000000ULL;
+	opts.preload = 1;
 
 	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:f:nvhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'w':
-			opts.workers = number(optarg, 1, 1024, "workers");
+			workers_option(optarg);
 			cli.workers = 1;
 			break;
 		case 'k':
@@ -318,6 +570,87 @@ parse_options(int argc, char **argv)
 			allow_user(optarg);
 			cli.allow_users = 1;
 			break;
+		case OPT_IDLE_TIMEOUT:
+			opts.idle_timeout_ns = seconds(optarg, "idle timeout");
+			cli.idle_timeout = 1;
+			break;
+		case OPT_MAX_JOBS:
+			opts.max_jobs = number(optarg, 1, UINT32_MAX, "max jobs");
+			cli.max_jobs = 1;
+			break;
+		case OPT_MAX_JOBS_JITTER:
+			opts.max_jobs_jitter = number(optarg, 0, UINT32_MAX - 1,
+			    "max jobs jitter");
+			cli.max_jobs_jitter = 1;
+			break;
+		case OPT_HEARTBEAT_TIMEOUT:
+			opts.heartbeat_ns = seconds(optarg, "heartbeat timeout");
+			cli.heartbeat_timeout = 1;
+			break;
+		case OPT_MAX_RSS:
+			opts.max_rss_kib = number(optarg, 1, 1 << 30, "max rss") *
+			    1024;
+			cli.max_rss = 1;
+			break;
+		case OPT_SOURCE:
+			opts.source = optarg;
+			cli.source = 1;
+			break;
+		case OPT_CONSUMER:
+			if (!redis_consumer_valid(optarg))
+				usage_error("consumer %s: 1 to 128 printable "
+				    "bytes without blanks", optarg);
+			opts.consumer = optarg;
+			cli.consumer = 1;
+			break;
+		case OPT_CLAIM_IDLE:
+			opts.claim_idle_ns = seconds(optarg, "claim idle");
+			cli.claim_idle = 1;
+			break;
+		case OPT_USER:
+			opts.user = optarg;
+			cli.user = 1;
+			break;
+		case OPT_GROUP:
+			opts.group = optarg;
+			cli.group = 1;
+			break;
+		case OPT_CHROOT:
+			opts.chroot_dir = optarg;
+			cli.chroot = 1;
+			break;
+		case OPT_RLIMIT_AS:
+			opts.rlimit_as = number(optarg, 1, 1LL << 40,
+			    "address space limit") << 20;
+			cli.rlimit_as = 1;
+			break;
+		case OPT_RLIMIT_CPU:
+			opts.rlimit_cpu = number(optarg, 1, 1LL << 40,
+			    "CPU time limit");
+			cli.rlimit_cpu = 1;
+			break;
+		case OPT_RLIMIT_NOFILE:
+			opts.rlimit_nofile = number(optarg, 8, 1 << 30,
+			    "open files limit");
+			cli.rlimit_nofile = 1;
+			break;
+		case OPT_HALT:
+			halt_option(optarg);
+			break;
+		case OPT_ISOLATION:
+			if (strcmp(optarg, "process") == 0)
+				opts.isolation = ISOLATION_PROCESS;
+			else if (strcmp(optarg, "thread") == 0)
+				opts.isolation = ISOLATION_THREAD;
+			else
+				usage_error("isolation %s: use process or "
+				    "thread", optarg);
+			cli.isolation = 1;
+			break;
+		case OPT_NO_PRELOAD:
+			opts.preload = 0;
+			cli.preload = 1;
+			break;
 		case 'v':
 			opts.verbose++;
 			cli.verbose = 1;
@@ -344,20 +677,30 @@ parse_options(int argc, char **argv)
 		opts.handler_argv = argv + 1;
 		cli.handler = 1;
 	}
+	/* A reload starts again from here: defaults and command line. */
+	reload_init(config_path, &opts, &cli);
 	if (config_path != NULL && config_load(config_path, &opts, &cli, err,
 	    sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
+	check_source(check_only);
 	if (opts.handler == NULL)
 		usage_error("%sno handler given", "");
-	if (strncmp(opts.handler, "builtin:", 8) != 0)
-		usage_error("handler %s: expected builtin:NAME", opts.handler);
-	if (builtin_find(opts.handler + 8) == NULL) {
-		fprintf(stderr, "forkpool: no builtin handler %s (there are: "
-		    "%s)\n", opts.handler + 8, builtin_names());
+	/* -n loads a plugin even with no preload: that is the check. */
+	if (handler_check(&opts, opts.preload || check_only, err,
+	    sizeof err) == -1 || confine_check(&opts, err, sizeof err) == -1) {
+		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
+	if (opts.chroot_dir != NULL && handler_is_external(opts.handler_obj))
+		usage_error("%s--chroot is for builtin and plugin handlers: an "
+		    "exec: or lines: program would need its files inside", "");
+	if (isolation_check(&opts, err, sizeof err) == -1)
+		usage_error("%s", err);
+	if (opts.halt_fail != 0 && (opts.listen_path != NULL ||
+	    opts.source != NULL))
+		usage_error("%s--halt is for batch mode", "");
 	if (check_only) {
 		printf("forkpool: configuration OK\n");
 		exit(0);
@@ -396,8 +739,12 @@ supervisor_abort(int status)
 static void
 on_signal(evutil_socket_t sig, short ev, void *arg)
 {
+	char	why[128];
+	int	n;
+
 	(void)ev;
 	(void)arg;
+	loop_tick();
 	switch (sig) {
 	case SIGCHLD:
 		pool_sigchld();
@@ -411,11 +758,17 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGTERM:
 		intake->stop(sig);
 		break;
-	case SIGTTIN:
-		pool_scale(pool_target() + 1);
+	case SIGHUP:
+		reload_start(NULL, NULL, 0);
 		break;
+	case SIGTTIN:
 	case SIGTTOU:
-		pool_scale(pool_target() - 1);
+		n = pool_target() + (sig == SIGTTIN ? 1 : -1);
+		if (pool_scale_allowed(n, why, sizeof why))
+			pool_scale(n);
+		else
+			log_warnx("%s: not scaling: %s", sig == SIGTTIN ?
+			    "SIGTTIN" : "SIGTTOU", why);
 		break;
 	}
 	supervisor_settle();
@@ -440,24 +793,30 @@ main(int argc, char **argv, char **envp)
 	parse_options(argc, argv);
 	log_init("forkpool", opts.verbose);
 	signal(SIGPIPE, SIG_IGN);
+	watch_crashes();
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	add_signal(SIGCHLD);
 	add_signal(SIGINT);
 	add_signal(SIGTERM);
+	add_signal(SIGHUP);
 	add_signal(SIGTTIN);
 	add_signal(SIGTTOU);
 
 	if (opts.listen_path != NULL)
 		intake = &service_intake;
+	else if (opts.source != NULL)
+		intake = &redis_intake;
 	ledger_init(opts.queue_max);
 	dispatch_init();
 	intake->init();
 	notify_init();
+	caps_limit();
 	pool_init();
 	proctitle_set("supervisor");
 	pool_start();
+	autoscale_update();
 	supervisor_settle();
 	event_base_dispatch(base);
 

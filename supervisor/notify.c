@@ -110,3 +110,17 @@ notify_stopping(void)
 {
 	notify_send("STOPPING=1");
 }
+
+/* A reload, as systemd's ExecReload waits for it: RELOADING=1, READY=1. */
+void
+notify_reloading(void)
+{
+	notify_send("RELOADING=1");
+}
+
+void
+notify_reloaded(void)
+{
+	if (ready_sent)
+		notify_send("READY=1");
+}

@@ -1,8 +1,10 @@
 /*
- * Worker slots: spawning, reaping, restarting with backoff, and the two
- * ways a job can kill its worker (a crash, a timeout).  A slot keeps its
- * number across restarts; the process in it changes.  Every lost worker
- * comes through worker_reaped(), the one place its jobs are put back.
+ * Worker processes: spawning, reaping, restarting with backoff, and the
+ * ways a job can kill its worker (a crash, a timeout, silence).  A slot
+ * keeps its number across restarts; the process in it changes.  Every
+ * lost worker comes through worker_reaped(), the one place its jobs are
+ * put back.  Replacing a worker new before old is replace.c's, the number
+ * of slots scale.c's.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -10,13 +12,13 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
-#include "supervisor.h"
+#include "pool.h"
 #include "xmalloc.h"
 
 #define BACKOFF_BASE_NS		10000000ULL	/* 10 ms */
@@ -25,41 +27,28 @@
 #define HELLO_FAILURES_MAX	5
 
 struct worker		*workers;
+int			 pool_shutting_down;
+int			 pool_target_n;	/* slots wanted; opts.workers: in use */
+unsigned		 pool_ntwins;	/* twins with a process */
+unsigned		 pool_generation; /* of the configuration workers get */
 static struct slot_board *boards;
 static unsigned		 hello_failures;
-static int		 shutting_down;
 static uint64_t		*restart_times;	/* ring of the last restart_max */
 static unsigned		 restart_next;
 static int		 degraded;
-static int		 target;	/* slots wanted; opts.workers: in use */
 
 static void	worker_timer(evutil_socket_t, short, void *);
-static void	spawn(struct worker *);
 
-uint64_t
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* Arms a timer event to fire in ns nanoseconds. */
 void
-timer_add_ns(struct event *ev, uint64_t ns)
-{
-	struct timeval	tv;
-
-	tv.tv_sec = ns / 1000000000ULL;
-	tv.tv_usec = (ns % 1000000000ULL) / 1000;
-	evtimer_add(ev, &tv);
-}
-
-static void
-timer_in(struct worker *w, uint64_t ns)
+pool_timer_in(struct worker *w, uint64_t ns)
 {
 	timer_add_ns(w->ev_timer, ns);
+}
+
+int
+pool_is_twin(const struct worker *w)
+{
+	return w - workers >= WORKERS_CAP;
 }
 
 void
@@ -67,19 +56,25 @@ pool_init(void)
 {
 	int	i;
 
-	/* Room for every slot scaling may add: events hold pointers. */
-	workers = xcalloc(WORKERS_CAP, sizeof *workers);
-	target = opts.workers;
+	/*
+	 * Room for every slot scaling may add and for their twins: events
+	 * hold pointers, so the array never moves.
+	 */
+	workers = xcalloc(2 * WORKERS_CAP, sizeof *workers);
+	if (opts.isolation == ISOLATION_THREAD)
+		tlink_init();
+	pool_target_n = opts.workers;
 	restart_times = xcalloc(opts.restart_max, sizeof *restart_times);
 	/* Shared with the workers: each writes which job it is running. */
-	boards = mmap(NULL, WORKERS_CAP * sizeof *boards,
+	boards = mmap(NULL, 2 * WORKERS_CAP * sizeof *boards,
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (boards == MAP_FAILED)
 		fatal("mmap");
-	for (i = 0; i < WORKERS_CAP; i++) {
-		workers[i].slot = i;
+	for (i = 0; i < 2 * WORKERS_CAP; i++) {
+		workers[i].slot = i % WORKERS_CAP;
 		workers[i].fd = -1;
 		workers[i].state = W_EMPTY;
+		workers[i].board = &boards[i];
 		jobq_init(&workers[i].inflight);
 		jobq_init(&workers[i].keyed);
 		workers[i].ev_timer = evtimer_new(base, worker_timer,
@@ -89,13 +84,28 @@ pool_init(void)
 	}
 }
 
+/* A new restart_max: the ring of restart times starts again. */
+int
+pool_restart_intensity(void)
+{
+	uint64_t	*times;
+
+	if ((times = calloc(opts.restart_max, sizeof *times)) == NULL)
+		return -1;
+	free(restart_times);
+	restart_times = times;
+	restart_next = 0;
+	return 0;
+}
+
 void
 pool_start(void)
 {
 	int	i;
 
+	pool_watch_heartbeats();
 	for (i = 0; i < opts.workers; i++)
-		spawn(&workers[i]);
+		pool_spawn(&workers[i], &opts);
 }
 
 int
@@ -132,15 +142,15 @@ count_restart(void)
 	}
 }
 
-static void
-schedule_restart(struct worker *w)
+void
+pool_schedule_restart(struct worker *w)
 {
 	uint64_t	delay;
 	unsigned	shift;
 
 	shift = w->failed_starts > 0 ? w->failed_starts - 1 : 0;
 	delay = shift >= 20 ? BACKOFF_CAP_NS : BACKOFF_BASE_NS << shift;
-	if (delay > BACKOFF_CAP_NS || degraded)
+	if (delay > BACKOFF_CAP_NS || (degraded && w->failed_starts > 0))
 		delay = BACKOFF_CAP_NS;
 	/* Jitter of +-25% keeps slots that died together from restarting
 	 * in lockstep. */
@@ -148,48 +158,69 @@ schedule_restart(struct worker *w)
 	    + 1)) * 1000000ULL;
 	log_info("worker %d: restarting in %llu ms", w->slot,
 	    (unsigned long long)(delay / 1000000));
-	timer_in(w, delay);
+	pool_timer_in(w, delay);
 }
 
-static void
-spawn(struct worker *w)
+/* Starts a process in w, configured by o (a reload's first one: not opts). */
+void
+pool_spawn(struct worker *w, const struct options *o)
 {
 	int	sv[2];
 	pid_t	pid, self = getpid();
 
+	memset(w->board, 0, sizeof *w->board);
+	if (o->isolation == ISOLATION_THREAD) {
+		if ((sv[0] = tlink_start(w, o)) == -1) {
+			log_warn("worker %d: a thread", w->slot);
+			w->failed_starts++;
+			pool_schedule_restart(w);
+			return;
+		}
+		pid = 0;	/* the thread says its id in its HELLO */
+		goto started;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("worker %d: socketpair", w->slot);
 		w->failed_starts++;
-		schedule_restart(w);
+		pool_schedule_restart(w);
 		return;
 	}
-	memset(&boards[w->slot], 0, sizeof boards[w->slot]);
 	switch (pid = fork()) {
 	case -1:
 		log_warn("worker %d: fork", w->slot);
 		close(sv[0]);
 		close(sv[1]);
 		w->failed_starts++;
-		schedule_restart(w);
+		pool_schedule_restart(w);
 		return;
 	case 0:
 		close(sv[0]);
-		worker_main(sv[1], w->slot, self, &boards[w->slot]);
+		if (o != &opts)
+			opts = *o;
+		worker_main(sv[1], w->slot, self, w->board);
 	}
 	close(sv[1]);
+started:
+	if (pool_is_twin(w))
+		pool_ntwins++;
 	w->pid = pid;
+	w->gen = pool_generation;
 	w->state = W_STARTING;
 	w->greeted = 0;
 	w->end = END_NONE;
 	w->culprit = JOB_NONE;
 	w->job_ns = 0;
 	w->busy_since_ns = 0;
+	w->jobs_sent = 0;
+	w->rss_checked_ns = 0;
+	w->recycle_at = o->max_jobs == 0 ? 0 : o->max_jobs +
+	    arc4random_uniform((uint32_t)(o->max_jobs_jitter + 1));
 	w->window = opts.window != 0 ? opts.window : WINDOW_START;
 	wlink_open(w, sv[0]);
 	log_debug("worker %d: started, pid %d", w->slot, (int)pid);
 }
 
-static void
+void
 pool_notify(void)
 {
 	int	i, ready = 0;
@@ -197,7 +228,7 @@ pool_notify(void)
 	for (i = 0; i < opts.workers; i++)
 		if (workers[i].state == W_READY)
 			ready++;
-	notify_pool(ready, target);
+	notify_pool(ready, pool_target_n);
 }
 
 void
@@ -205,15 +236,37 @@ pool_ready(struct worker *w)
 {
 	w->state = W_READY;
 	w->greeted = 1;
+	if (pool_is_twin(w)) {
+		log_info("worker %d: replacement ready, pid %d", w->slot,
+		    (int)w->pid);
+		if (pool_canary != NULL) {
+			pool_canary = NULL;
+			reload_started(1, NULL);
+		}
+		return;
+	}
 	hello_failures = 0;
 	log_info("worker %d: ready, pid %d", w->slot, (int)w->pid);
 	pool_notify();
 }
 
-void
-pool_result(struct worker *w)
+/* Resident memory of a process in KiB, from /proc; -1 if unknown. */
+long
+pool_rss_kib(pid_t pid)
 {
-	w->failed_starts = 0;
+	char	 path[64];
+	FILE	*fp;
+	long	 pages = -1, resident = -1;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	if (fscanf(fp, "%ld %ld", &pages, &resident) != 2)
+		resident = -1;
+	fclose(fp);
+	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /*
@@ -229,7 +282,7 @@ find_culprit(struct worker *w, enum worker_end end)
 
 	if (end == END_PROTOCOL)
 		return w->inflight.head;
-	id = __atomic_load_n(&boards[w->slot].job_id, __ATOMIC_ACQUIRE);
+	id = __atomic_load_n(&w->board->job_id, __ATOMIC_ACQUIRE);
 	if (id == 0)
 		return JOB_NONE;
 	for (idx = w->inflight.head; idx != JOB_NONE;
@@ -237,6 +290,16 @@ find_culprit(struct worker *w, enum worker_end end)
 		if ((uint64_t)idx + 1 == id)
 			return idx;
 	return w->inflight.head;	/* a scribbled board: blame the oldest */
+}
+
+/* A process gets the signal; a thread, which cannot, is given up on. */
+static void
+signal_worker(struct worker *w, int sig)
+{
+	if (opts.isolation != ISOLATION_THREAD)
+		kill(w->pid, sig);
+	else if (w->tl != NULL)
+		tlink_abandon(w);
 }
 
 /* Stops using a worker; its jobs are put back when it has been reaped. */
@@ -251,14 +314,14 @@ pool_fail_worker(struct worker *w, enum worker_end end, const char *why)
 	if (end != END_SHUTDOWN)
 		w->culprit = find_culprit(w, end);
 	wlink_close(w);
-	kill(w->pid, SIGKILL);
+	signal_worker(w, SIGKILL);
 }
 
 /* The per-job timeout: the board says how long the running job has run. */
 static void
 check_timeout(struct worker *w)
 {
-	struct slot_board	*b = &boards[w->slot];
+	struct slot_board	*b = w->board;
 	uint64_t		 now = now_ns(), started, id;
 	uint32_t		 idx;
 
@@ -269,23 +332,93 @@ check_timeout(struct worker *w)
 	idx = find_culprit(w, END_TIMEOUT);
 	if (idx == JOB_NONE || id != (uint64_t)idx + 1 || started == 0 ||
 	    started > now) {
-		timer_in(w, opts.timeout_ns);	/* between two jobs */
+		pool_timer_in(w, opts.timeout_ns);	/* between two jobs */
 		return;
 	}
 	if (now - started < opts.timeout_ns) {
-		timer_in(w, opts.timeout_ns - (now - started));
+		pool_timer_in(w, opts.timeout_ns - (now - started));
 		return;
 	}
-	log_warnx("worker %d: line %llu ran past the %.3g s timeout; "
-	    "killing pid %d", w->slot,
-	    (unsigned long long)ledger_job(idx)->line,
-	    opts.timeout_ns / 1e9, (int)w->pid);
+	log_warnx("worker %d: line %llu ran past the %.3g s timeout; %s %d",
+	    w->slot, (unsigned long long)ledger_job(idx)->line,
+	    opts.timeout_ns / 1e9, opts.isolation == ISOLATION_THREAD ?
+	    "its thread takes no more jobs: giving up on thread" :
+	    "killing pid", (int)w->pid);
 	w->state = W_STOPPING;
 	w->end = END_TIMEOUT;
 	w->culprit = idx;
 	wlink_close(w);
-	kill(w->pid, SIGTERM);
-	timer_in(w, opts.kill_grace_ns);
+	signal_worker(w, SIGTERM);
+	pool_timer_in(w, opts.kill_grace_ns);
+}
+
+/*
+ * Liveness, apart from the per-job timeout: a worker that holds jobs and
+ * has sent nothing, not even a HEARTBEAT, for --heartbeat-timeout is
+ * killed, and its jobs go to another.
+ */
+static void
+check_silence(struct worker *w, uint64_t now)
+{
+	if ((w->state != W_READY && w->state != W_RETIRING) ||
+	    w->inflight.count == 0 || now - w->heard_ns < opts.heartbeat_ns)
+		return;
+	log_warnx("worker %d: pid %d sent no heartbeat for %.3g s; killing it",
+	    w->slot, (int)w->pid, (now - w->heard_ns) / 1e9);
+	pool_fail_worker(w, END_SILENT, "no heartbeat");
+}
+
+static void
+heartbeat_due(evutil_socket_t fd, short ev, void *arg)
+{
+	static uint64_t	last;
+	uint64_t	now;
+	int		i;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	loop_tick();
+	now = loop_now_ns();
+	/*
+	 * Late by half the timeout: the supervisor itself was stopped or
+	 * starved, and heard nothing either way.  Everyone gets a new start.
+	 */
+	if (last != 0 && now - last > opts.heartbeat_ns / 4 +
+	    opts.heartbeat_ns / 2) {
+		log_warnx("heartbeats: the supervisor did not run for %.3g s; "
+		    "not counting that against the workers",
+		    (now - last) / 1e9);
+		for (i = 0; i < 2 * WORKERS_CAP; i++)
+			workers[i].heard_ns = now;
+	}
+	last = now;
+	for (i = 0; i < opts.workers; i++) {
+		check_silence(&workers[i], now);
+		check_silence(TWIN(i), now);
+	}
+	supervisor_settle();
+}
+
+/* The look for silent workers, four times per --heartbeat-timeout. */
+void
+pool_watch_heartbeats(void)
+{
+	static struct event	*ev;
+	uint64_t		 every = opts.heartbeat_ns / 4;
+	struct timeval		 tv;
+
+	if (ev == NULL && (ev = event_new(base, -1, EV_PERSIST, heartbeat_due,
+	    NULL)) == NULL)
+		fatalx("event_new failed");
+	evtimer_del(ev);
+	if (opts.heartbeat_ns == 0)
+		return;
+	if (every < 1000000)
+		every = 1000000;
+	tv.tv_sec = every / 1000000000ULL;
+	tv.tv_usec = every % 1000000000ULL / 1000;
+	evtimer_add(ev, &tv);
 }
 
 void
@@ -293,7 +426,7 @@ pool_watch_timeout(struct worker *w)
 {
 	if (opts.timeout_ns == 0 || evtimer_pending(w->ev_timer, NULL))
 		return;
-	timer_in(w, opts.timeout_ns);
+	pool_timer_in(w, opts.timeout_ns);
 }
 
 static void
@@ -303,12 +436,19 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	loop_tick();
 	switch (w->state) {
 	case W_EMPTY:
-		if (!shutting_down)
-			spawn(w);
+		/* A twin's timer only paces the next try of a replacement. */
+		if (pool_shutting_down)
+			break;
+		if (!pool_is_twin(w))
+			pool_spawn(w, &opts);
+		else
+			pool_recycle_due(&workers[w->slot]);
 		break;
 	case W_READY:
+	case W_RETIRING:
 		check_timeout(w);
 		break;
 	case W_STARTING:
@@ -317,7 +457,7 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 		/* The grace after SIGTERM or EOF is over. */
 		log_warnx("worker %d: pid %d did not exit; sending SIGKILL",
 		    w->slot, (int)w->pid);
-		kill(w->pid, SIGKILL);
+		signal_worker(w, SIGKILL);
 		break;
 	}
 	supervisor_settle();
@@ -326,7 +466,13 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 static void
 describe_exit(struct worker *w, int status, char *out, size_t len)
 {
-	if (WIFSIGNALED(status))
+	if (opts.isolation == ISOLATION_THREAD && WIFSIGNALED(status))
+		snprintf(out, len, "thread %d given up on (a thread cannot be "
+		    "killed: it is left to finish its job)", (int)w->pid);
+	else if (opts.isolation == ISOLATION_THREAD)
+		snprintf(out, len, "thread %d ended with status %d",
+		    (int)w->pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
 		snprintf(out, len, "pid %d killed by signal %d (%s)",
 		    (int)w->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
@@ -363,19 +509,21 @@ charge_culprit(struct worker *w)
 	dispatch_left_worker(j);
 	j->state = JOB_DONE;
 	j->worker = -1;
-	j->status = w->end == END_TIMEOUT ? STATUS_TIMEOUT : STATUS_CRASHED;
+	j->status = w->end == END_TIMEOUT || w->end == END_SILENT ?
+	    STATUS_TIMEOUT : STATUS_CRASHED;
 	intake->job_done(idx, NULL, 0);
 }
 
-static void
+void
 worker_reaped(struct worker *w, int status)
 {
 	char	what[128];
-	int	before_hello = !w->greeted;
+	int	before_hello = !w->greeted, init_failed;
 
 	describe_exit(w, status, what, sizeof what);
-	if (before_hello && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == EX_HANDLER_INIT) {
+	init_failed = before_hello && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == EX_HANDLER_INIT;
+	if (init_failed && !pool_is_twin(w)) {
 		log_warnx("worker %d: the handler failed to start; stopping",
 		    w->slot);
 		supervisor_abort(2);
@@ -387,7 +535,8 @@ worker_reaped(struct worker *w, int status)
 	if (w->end != END_SHUTDOWN)
 		log_warnx("worker %d: %s%s", w->slot, what,
 		    w->end == END_TIMEOUT ? " after a timeout" :
-		    w->end == END_PROTOCOL ? " after a protocol error" : "");
+		    w->end == END_PROTOCOL ? " after a protocol error" :
+		    w->end == END_SILENT ? " after it went silent" : "");
 	else
 		log_debug("worker %d: %s", w->slot, what);
 	wlink_close(w);
@@ -396,7 +545,16 @@ worker_reaped(struct worker *w, int status)
 	dispatch_requeue(w);
 	w->state = W_EMPTY;
 	w->pid = -1;
-	if (shutting_down || pool_retiring(w))
+	if (pool_is_twin(w)) {
+		pool_ntwins--;
+		w->recycling = 0;
+		if (before_hello && !pool_shutting_down)
+			pool_replacement_failed(w, what, init_failed);
+		else
+			pool_recycle_due(&workers[w->slot]);
+		return;
+	}
+	if (pool_shutting_down || pool_retiring(w))
 		return;
 	if (before_hello && ++hello_failures >= HELLO_FAILURES_MAX) {
 		log_warnx("workers keep dying before they start (last: %s); "
@@ -404,10 +562,40 @@ worker_reaped(struct worker *w, int status)
 		supervisor_abort(2);
 	}
 	w->restarts++;
-	w->failed_starts++;
+	/*
+	 * A job that killed its worker is charged for it, and the worker is
+	 * not to blame: it starts again at once, degraded pool or not, and
+	 * poison jobs fail fast.  One that died with no job to blame, or
+	 * before its HELLO, backs off further each time.
+	 */
+	if (!before_hello && w->culprit != JOB_NONE)
+		w->failed_starts = 0;
+	else
+		w->failed_starts++;
 	count_restart();
-	schedule_restart(w);
+	pool_schedule_restart(w);
 	pool_notify();
+}
+
+/*
+ * A thread has left, or been given up on (status -1): its record, if it
+ * still has one, is reaped as a process's would be.
+ */
+void
+pool_thread_gone(struct tlink *tl, int status)
+{
+	struct worker	*w;
+	int		 i;
+
+	for (i = 0; i < 2 * WORKERS_CAP; i++) {
+		w = &workers[i];
+		if (w->tl != tl)
+			continue;
+		wlink_close(w);
+		w->tl = NULL;
+		worker_reaped(w, status == -1 ? SIGKILL : (status & 0xff) << 8);
+		return;
+	}
 }
 
 void
@@ -422,100 +610,50 @@ pool_sigchld(void)
 			continue;
 		if (pid <= 0)
 			break;
-		for (i = 0; i < opts.workers; i++)
+		for (i = 0; i < opts.workers; i++) {
 			if (workers[i].pid == pid) {
 				worker_reaped(&workers[i], status);
 				break;
 			}
+			if (TWIN(i)->pid == pid) {
+				worker_reaped(TWIN(i), status);
+				break;
+			}
+		}
 	}
 }
 
-/* Asks every worker to exit: EOF on its link, SIGKILL after the grace. */
+/* Tells a worker to exit: EOF on its link, SIGKILL after the grace. */
+void
+pool_stop_worker(struct worker *w)
+{
+	if (w->state == W_EMPTY) {
+		evtimer_del(w->ev_timer);
+		return;
+	}
+	if (w->state != W_STOPPING) {
+		w->state = W_STOPPING;
+		w->end = END_SHUTDOWN;
+		wlink_close(w);
+	}
+	pool_timer_in(w, opts.kill_grace_ns);
+}
+
 void
 pool_shutdown(void)
 {
-	struct worker	*w;
-	int		 i;
-
-	shutting_down = 1;
-	for (i = 0; i < opts.workers; i++) {
-		w = &workers[i];
-		if (w->state == W_EMPTY) {
-			evtimer_del(w->ev_timer);
-			continue;
-		}
-		if (w->state != W_STOPPING) {
-			w->state = W_STOPPING;
-			w->end = END_SHUTDOWN;
-			wlink_close(w);
-		}
-		timer_in(w, opts.kill_grace_ns);
-	}
-}
-
-int
-pool_retiring(const struct worker *w)
-{
-	return w->slot >= target;
-}
-
-/*
- * Scaling: new slots start at once; slots past the target stop taking
- * shared jobs, hand their partitions over (dispatch_rebalance), and are
- * told to exit once they hold nothing.
- */
-void
-pool_scale(int n)
-{
 	int	i;
 
-	if (n < 1 || n > WORKERS_CAP || shutting_down)
-		return;
-	log_warnx("scaling from %d to %d workers", target, n);
-	target = n;
-	for (i = opts.workers; i < n; i++)
-		workers[i].failed_starts = 0;
-	if (n > opts.workers)
-		opts.workers = n;
-	for (i = 0; i < n; i++)
-		if (workers[i].state == W_EMPTY &&
-		    !evtimer_pending(workers[i].ev_timer, NULL))
-			spawn(&workers[i]);
-	dispatch_rebalance(target);
-}
-
-int
-pool_target(void)
-{
-	return target;
-}
-
-/* Each turn while scaling: finish moves, retire slots that hold nothing. */
-void
-pool_scale_settle(void)
-{
-	struct worker	*w;
-	int		 i;
-
-	if (target == opts.workers && !dispatch_moving())
-		return;
-	dispatch_rebalance(target);
-	for (i = target; i < opts.workers; i++) {
-		w = &workers[i];
-		if ((w->state == W_READY || w->state == W_STARTING) &&
-		    w->inflight.count == 0 && w->keyed.count == 0 &&
-		    !dispatch_owns_any(i)) {
-			w->state = W_STOPPING;
-			w->end = END_SHUTDOWN;
-			wlink_close(w);
-			timer_in(w, opts.kill_grace_ns);
-		} else if (w->state == W_EMPTY)
-			evtimer_del(w->ev_timer);
+	pool_shutting_down = 1;
+	pool_rolling = -1;
+	if (pool_canary != NULL) {
+		pool_canary = NULL;
+		reload_started(0, "the pool is stopping");
 	}
-	while (opts.workers > target &&
-	    workers[opts.workers - 1].state == W_EMPTY)
-		opts.workers--;
-	pool_notify();
+	for (i = 0; i < opts.workers; i++) {
+		pool_stop_worker(&workers[i]);
+		pool_stop_worker(TWIN(i));
+	}
 }
 
 /* Whether every slot's first process has said HELLO or died. */
@@ -538,7 +676,7 @@ pool_alive(void)
 	for (i = 0; i < opts.workers; i++)
 		if (workers[i].state != W_EMPTY)
 			n++;
-	return n;
+	return n + pool_ntwins;
 }
 
 /* At exit: no worker may outlive the supervisor. */
@@ -549,10 +687,17 @@ pool_kill_all(void)
 
 	if (workers == NULL)
 		return;
-	for (i = 0; i < opts.workers; i++)
+	if (opts.isolation == ISOLATION_THREAD) {
+		/* They end with the process, which is about to exit. */
+		for (i = 0; i < WORKERS_CAP + opts.workers; i++)
+			if (workers[i].tl != NULL)
+				tlink_abandon(&workers[i]);
+		return;
+	}
+	for (i = 0; i < WORKERS_CAP + opts.workers; i++)
 		if (workers[i].state != W_EMPTY && workers[i].pid > 0)
 			kill(workers[i].pid, SIGKILL);
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < WORKERS_CAP + opts.workers; i++)
 		if (workers[i].state != W_EMPTY && workers[i].pid > 0) {
 			while (waitpid(workers[i].pid, NULL, 0) == -1 &&
 			    errno == EINTR)

@@ -72,6 +72,8 @@ request_control(const struct frame *f, int *n, char *msg, size_t msglen)
 		return CONTROL_DRAIN;
 	if (strcmp(cmd, "stop") == 0)
 		return CONTROL_STOP;
+	if (strcmp(cmd, "reload") == 0)
+		return CONTROL_RELOAD;
 	if (strncmp(cmd, "scale ", 6) == 0) {
 		v = strtonum(cmd + 6, 1, WORKERS_CAP, &errstr);
 		if (errstr != NULL) {

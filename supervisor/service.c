@@ -350,17 +350,28 @@ take_submit(struct client *c, const struct frame *f)
 		j->partition = partition_of(f->key, f->keylen);
 	j->client = c;
 	j->client_id = f->id;
-	j->submitted_ns = now_ns();
+	j->submitted_ns = loop_now_ns();
 	j->seq = ++service_totals.submitted;
 	j->line = j->seq;
 	c->pending++;
 	dispatch_submit(idx);
 }
 
+/* A reload is answered when it has been applied or refused. */
+static void
+reload_done(void *arg, uint64_t id, int ok, const char *msg)
+{
+	struct client	*c = arg;
+
+	if (!c->gone && !c->closing)
+		reply(c, id, ok ? STATUS_OK : STATUS_ERROR, msg);
+	c->pending--;
+}
+
 static void
 take_control(struct client *c, const struct frame *f)
 {
-	char	msg[128];
+	char	msg[128], why[96];
 	int	n;
 
 	switch (request_control(f, &n, msg, sizeof msg)) {
@@ -374,7 +385,21 @@ take_control(struct client *c, const struct frame *f)
 		reply(c, f->id, STATUS_OK, "stopping");
 		intake->stop(SIGTERM);
 		break;
+	case CONTROL_RELOAD:
+		log_info("client %llu: reload", (unsigned long long)c->serial);
+		if (draining) {
+			reply(c, f->id, STATUS_ERROR, "draining: not reloading");
+			break;
+		}
+		c->pending++;
+		reload_start(reload_done, c, f->id);
+		break;
 	case CONTROL_SCALE:
+		if (!pool_scale_allowed(n, why, sizeof why)) {
+			snprintf(msg, sizeof msg, "scale: %s", why);
+			reply(c, f->id, STATUS_ERROR, msg);
+			break;
+		}
 		pool_scale(n);
 		snprintf(msg, sizeof msg, "scaling to %d workers", n);
 		reply(c, f->id, STATUS_OK, msg);
@@ -444,6 +469,7 @@ client_read(evutil_socket_t fd, short ev, void *arg)
 	ssize_t		 n;
 
 	(void)ev;
+	loop_tick();
 	n = buf_read(&c->in, fd, READ_CHUNK);
 	if (n == -1 && errno == EAGAIN)
 		return;
@@ -546,7 +572,7 @@ service_job_done(uint32_t idx, const char *res, size_t len)
 	struct job	*j = ledger_job(idx);
 	struct client	*c = j->client;
 
-	status_job_done(j, now_ns());
+	status_job_done(j, loop_now_ns());
 	if (!c->gone && !c->closing && queue_frame(c, FRAME_RESULT, j->status,
 	    j->attempt, j->client_id, res, len) == -1)
 		client_drop(c, "out of memory for a result");

@@ -55,18 +55,20 @@ put(struct text *t, const char *fmt, ...)
 	}
 }
 
+/* A job has ended; now and its submitted_ns are loop_now_ns() times. */
 void
 status_job_done(const struct job *j, uint64_t now)
 {
-	uint64_t	us = (now - j->submitted_ns) / 1000;
-	unsigned	b = 0;
+	uint64_t	us = now > j->submitted_ns ?
+			    (now - j->submitted_ns) / 1000 : 0;
+	unsigned	b;
 
 	if (started_ns == 0)
-		started_ns = now;
-	while (us > 1 && b < LATENCY_BUCKETS - 1) {
-		us >>= 1;
-		b++;
-	}
+		started_ns = now_ns();
+	/* Bucket b holds latencies up to 2^(b+1) us. */
+	b = us > 1 ? 63 - __builtin_clzll(us) : 0;
+	if (b > LATENCY_BUCKETS - 1)
+		b = LATENCY_BUCKETS - 1;
 	latency[b]++;
 	if (j->status <= STATUS_REJECTED)
 		by_status[j->status]++;
@@ -91,24 +93,6 @@ percentile(double q)
 	return (double)(2ULL << (LATENCY_BUCKETS - 1));
 }
 
-static long
-rss_kib(pid_t pid)
-{
-	char	 path[64];
-	FILE	*fp;
-	long	 pages = -1, resident = -1;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	if (fscanf(fp, "%ld %ld", &pages, &resident) != 2)
-		resident = -1;
-	fclose(fp);
-	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static const char *
 state_name(const struct worker *w)
 {
@@ -116,6 +100,7 @@ state_name(const struct worker *w)
 	case W_EMPTY:		return "restarting";
 	case W_STARTING:	return "starting";
 	case W_READY:		return w->inflight.count > 0 ? "busy" : "idle";
+	case W_RETIRING:	return "retiring";
 	case W_STOPPING:	return "stopping";
 	}
 	return "unknown";
@@ -149,14 +134,20 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 	uint32_t		 p;
 	int			 i, any = 0;
 
-	put(t, "slot  pid      state       jobs  restarts  rss_kib  "
-	    "job_age_s\n");
+	put(t, "slot  pid      state       jobs  restarts  recycles  "
+	    "rss_kib  job_age_s\n");
 	for (i = 0; i < opts.workers; i++) {
 		w = &workers[i];
-		put(t, "%-5d %-8d %-10s %6llu %9u %8ld %10.3f\n", w->slot,
-		    (int)w->pid, state_name(w),
+		put(t, "%-5d %-8d %-10s %6llu %9u %9u %8ld %10.3f\n",
+		    w->slot, (int)w->pid, state_name(w),
 		    (unsigned long long)w->jobs_done, w->restarts,
-		    rss_kib(w->pid), age_s(w, now));
+		    w->recycles, pool_rss_kib(w->pid), age_s(w, now));
+		/* The process replacing it, or the one it replaced. */
+		if ((w = pool_twin(i)) != NULL)
+			put(t, "%-5s %-8d %-10s %6s %9s %9s %8ld %10.3f\n",
+			    w->state == W_RETIRING ? "(old)" : "(new)",
+			    (int)w->pid, state_name(w), "-", "-", "-",
+			    pool_rss_kib(w->pid), age_s(w, now));
 	}
 	put(t, "partitions with jobs waiting:");
 	for (p = 0; p < opts.partitions; p++)
@@ -176,6 +167,11 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 	    percentile(0.99));
 	put(t, "clients: %u%s\n", service_clients(),
 	    service_draining() ? "; draining" : "");
+	if (opts.workers_max != 0)
+		put(t, "workers: %d, sized by the pool within %d to %d\n",
+		    pool_target(), opts.workers_min, opts.workers_max);
+	if (pool_degraded())
+		put(t, "degraded: workers restart too often\n");
 }
 
 static void
@@ -189,12 +185,23 @@ render_json(struct text *t, uint64_t now, const uint32_t *depths)
 	for (i = 0; i < opts.workers; i++) {
 		w = &workers[i];
 		put(t, "%s{\"slot\":%d,\"pid\":%d,\"state\":\"%s\","
-		    "\"jobs\":%llu,\"restarts\":%u,\"rss_kib\":%ld,"
-		    "\"job_age_s\":%.3f}", i ? "," : "", w->slot, (int)w->pid,
+		    "\"jobs\":%llu,\"restarts\":%u,\"recycles\":%u,\"rss_kib\":%ld,"
+		    "\"job_age_s\":%.3f", i ? "," : "", w->slot, (int)w->pid,
 		    state_name(w), (unsigned long long)w->jobs_done,
-		    w->restarts, rss_kib(w->pid), age_s(w, now));
+		    w->restarts, w->recycles, pool_rss_kib(w->pid),
+		    age_s(w, now));
+		if ((w = pool_twin(i)) != NULL)
+			put(t, ",\"%s\":{\"pid\":%d,\"state\":\"%s\"}",
+			    w->state == W_RETIRING ? "replaced" : "replacement",
+			    (int)w->pid, state_name(w));
+		put(t, "}");
 	}
-	put(t, "],\"partitions\":{");
+	put(t, "],\"target\":%d,\"degraded\":%s", pool_target(),
+	    pool_degraded() ? "true" : "false");
+	if (opts.workers_max != 0)
+		put(t, ",\"workers_min\":%d,\"workers_max\":%d",
+		    opts.workers_min, opts.workers_max);
+	put(t, ",\"partitions\":{");
 	for (p = 0; p < opts.partitions; p++)
 		if (depths[p] > 0) {
 			put(t, "%s\"%u\":%u", first ? "" : ",", p, depths[p]);
@@ -242,6 +249,11 @@ render_prometheus(struct text *t)
 	for (i = 0; i < opts.workers; i++)
 		put(t, "forkpool_worker_restarts_total{slot=\"%d\"} %u\n",
 		    workers[i].slot, workers[i].restarts);
+	put(t, "# HELP forkpool_worker_recycles_total Recycles, by slot.\n"
+	    "# TYPE forkpool_worker_recycles_total counter\n");
+	for (i = 0; i < opts.workers; i++)
+		put(t, "forkpool_worker_recycles_total{slot=\"%d\"} %u\n",
+		    workers[i].slot, workers[i].recycles);
 	put(t, "# HELP forkpool_job_latency_seconds Submit to result.\n"
 	    "# TYPE forkpool_job_latency_seconds histogram\n");
 	for (b = 0; b < LATENCY_BUCKETS; b++) {

@@ -64,7 +64,14 @@ enum worker_state {
 	W_EMPTY,	/* no process; a restart may be scheduled */
 	W_STARTING,	/* forked, no HELLO yet */
 	W_READY,	/* takes jobs */
+	W_RETIRING,	/* replaced: takes no jobs, finishes those it has */
 	W_STOPPING,	/* told to go (SIGTERM or EOF); jobs requeue at reap */
+};
+
+/* What the worker writes for the supervisor to read after a crash. */
+struct slot_board {
+	volatile uint64_t job_id;	/* the job being handled, 0 when idle */
+	volatile uint64_t started_ns;	/* CLOCK_MONOTONIC when it began */
 };
 
 enum worker_end {
@@ -72,12 +79,22 @@ enum worker_end {
 	END_CRASH,	/* died on its own */
 	END_TIMEOUT,	/* killed for a job past its timeout */
 	END_PROTOCOL,	/* killed for a bad frame */
+	END_SILENT,	/* killed for sending no heartbeat */
 	END_SHUTDOWN,	/* told to exit */
 };
 
+/*
+ * A worker slot and the process in it.  Slot i's process is workers[i];
+ * while it is being replaced, the replacement starts in its twin,
+ * workers[WORKERS_CAP + i], and once it has said HELLO the two swap: the
+ * old process then finishes its jobs in the twin.
+ */
 struct worker {
 	int		 slot;
 	pid_t		 pid;
+	unsigned	 gen;		/* the configuration it was started with */
+	struct slot_board *board;
+	struct tlink	*tl;		/* --isolation thread: its thread */
 	enum worker_state state;
 	enum worker_end	 end;
 	int		 greeted;	/* said HELLO */
@@ -96,19 +113,21 @@ struct worker {
 	unsigned	 failed_starts;	/* ends in a row without a result */
 	uint64_t	 jobs_done;
 	unsigned	 restarts;
+	unsigned	 recycles;	/* replaced for --max-jobs, --max-rss */
+	int		 recycling;	/* twin: its process is a recycle */
+	uint64_t	 jobs_sent;	/* to this process */
+	uint64_t	 recycle_at;	/* jobs it may take; 0: no limit */
+	uint64_t	 rss_checked_ns;
+	uint64_t	 heard_ns;	/* its last frame, while it held jobs */
 	int		 dirty;		/* out has frames not yet written */
 	struct worker	*next_dirty;
 };
 
-/* What the worker writes for the supervisor to read after a crash. */
-struct slot_board {
-	volatile uint64_t job_id;	/* the job being handled, 0 when idle */
-	volatile uint64_t started_ns;	/* CLOCK_MONOTONIC when it began */
-};
 
 enum order { ORDER_INPUT, ORDER_COMPLETION };
 
 struct client;
+struct handler;
 
 struct options {
 	int		 workers;
@@ -127,6 +146,24 @@ struct options {
 	const char	*handler;	/* "builtin:fnv" */
 	int		 handler_argc;
 	char		**handler_argv;
+	struct handler	*handler_obj;	/* handler, resolved at start-up */
+	int		 preload;	/* load a plugin before forking */
+
+	/* What workers give up (worker/confine.c). */
+	const char	*user;
+	const char	*group;
+	uid_t		 run_uid;
+	gid_t		 run_gid;
+	int		 drop_privileges;	/* run_uid/gid differ from ours */
+	const char	*chroot_dir;
+	unsigned long long rlimit_as;		/* bytes; 0: unchanged */
+	unsigned long long rlimit_cpu;		/* seconds */
+	unsigned long long rlimit_nofile;
+
+	int		 isolation;		/* ISOLATION_PROCESS, _THREAD */
+
+	unsigned long	 halt_fail;		/* batch: failures that stop it */
+	int		 halt_now;		/* kill the jobs running too */
 
 	/* Service mode (forkpool.conf(5)); listen_path NULL: batch mode. */
 	const char	*listen_path;
@@ -141,9 +178,21 @@ struct options {
 	int		 workers_min;		/* dynamic: 0 when fixed */
 	int		 workers_max;
 	uint64_t	 idle_timeout_ns;
+	uint64_t	 max_jobs;		/* recycle after; 0: never */
+	uint64_t	 max_jobs_jitter;
+	long		 max_rss_kib;		/* recycle above; 0: never */
+	uint64_t	 heartbeat_ns;		/* silent this long: killed */
 	unsigned	 restart_max;		/* restart intensity: R ... */
 	uint64_t	 restart_period_ns;	/* ... in T */
+
+	/* The Redis source (doc/SCALING.md); source NULL: none. */
+	const char	*source;		/* redis://HOST:PORT/POOL */
+	const char	*consumer;		/* NULL: HOST:POOL */
+	uint64_t	 claim_idle_ns;		/* a dead consumer's entries */
 };
+
+#define ISOLATION_PROCESS	0
+#define ISOLATION_THREAD	1
 
 #define WINDOW_MAX	4096
 #define WORKERS_CAP	1024	/* slots scaling may reach */
@@ -215,6 +264,18 @@ jobq_pop(struct jobq *q)
 	return idx;
 }
 
+/* How many more jobs w may take now: its window, and its --max-jobs. */
+static inline uint32_t
+worker_room(const struct worker *w)
+{
+	uint32_t	room = w->inflight.count < w->window ?
+			    w->window - w->inflight.count : 0;
+
+	if (w->recycle_at != 0 && w->recycle_at - w->jobs_sent < room)
+		room = w->recycle_at - w->jobs_sent;
+	return room;
+}
+
 /* dispatch.c */
 void		 dispatch_init(void);
 void		 dispatch_submit(uint32_t);
@@ -222,6 +283,7 @@ void		 dispatch_requeue(struct worker *);
 void		 dispatch_run(void);
 void		 dispatch_adapt(struct worker *, unsigned, uint64_t);
 uint32_t	 dispatch_queued(void);
+void		 dispatch_withdraw(void (*)(uint32_t));
 void		 dispatch_partition_depths(uint32_t *);
 void		 dispatch_sent(const struct job *);
 void		 dispatch_left_worker(const struct job *);
@@ -233,6 +295,7 @@ uint32_t	 partition_of(const char *, size_t);
 /* wlink.c */
 void		 wlink_open(struct worker *, int);
 void		 wlink_close(struct worker *);
+void		 wlink_swap(struct worker *, struct worker *);
 int		 wlink_send_job(struct worker *, uint32_t);
 void		 wlink_flush_all(void);
 
@@ -242,7 +305,8 @@ extern struct worker	*dirty_workers;
 void		 pool_init(void);
 void		 pool_start(void);
 void		 pool_ready(struct worker *);
-void		 pool_result(struct worker *);
+void		 pool_result(struct worker *, unsigned);
+long		 pool_rss_kib(pid_t);
 void		 pool_fail_worker(struct worker *, enum worker_end,
 		    const char *);
 void		 pool_shutdown(void);
@@ -252,21 +316,57 @@ int		 pool_settled(void);
 int		 pool_degraded(void);
 int		 pool_retiring(const struct worker *);
 void		 pool_scale(int);
+int		 pool_scale_allowed(int, char *, size_t);
 void		 pool_scale_settle(void);
 int		 pool_target(void);
+int		 pool_busy(void);
+struct worker	*pool_twin(int);
+int		 pool_stopping(void);
+void		 pool_roll(const struct options *);
+void		 pool_roll_commit(void);
+int		 pool_predecessor_busy(const struct worker *);
+void		 pool_reconfigure(const struct options *, int);
+
+void		 pool_thread_gone(struct tlink *, int);
+
+/* tlink.c: --isolation thread, the supervisor's end of a thread */
+void		 tlink_init(void);
+int		 tlink_start(struct worker *, const struct options *);
+int		 tlink_deliver(struct worker *);
+ssize_t		 tlink_collect(struct worker *);
+void		 tlink_close(struct worker *);
+void		 tlink_abandon(struct worker *);
+
+/* autoscale.c */
+void		 autoscale_update(void);
+
+/* reload.c */
+struct config_set;
+typedef void	(*reload_done_fn)(void *, uint64_t, int, const char *);
+void		 reload_init(const char *, const struct options *,
+		    const struct config_set *);
+void		 reload_start(reload_done_fn, void *, uint64_t);
+void		 reload_started(int, const char *);
+
+/* caps.c */
+void		 caps_limit(void);
 
 /* notify.c */
 void		 notify_init(void);
 void		 notify_pool(int, int);
 void		 notify_stopping(void);
+void		 notify_reloading(void);
+void		 notify_reloaded(void);
 void		 pool_sigchld(void);
 void		 pool_watch_timeout(struct worker *);
 uint64_t	 now_ns(void);
+uint64_t	 loop_now_ns(void);
+void		 loop_tick(void);
 void		 timer_add_ns(struct event *, uint64_t);
 
 /*
  * Where jobs come from and where results go: batch.c (standard input and
- * output) or service.c (the job socket).
+ * output), service.c (the job socket) or redis.c (Redis Streams).
  */
 struct intake {
 	void	(*init)(void);
@@ -281,6 +381,7 @@ struct intake {
 
 extern const struct intake	 batch_intake;
 extern const struct intake	 service_intake;
+extern const struct intake	 redis_intake;
 extern const struct intake	*intake;
 
 /* service.c */
@@ -295,6 +396,7 @@ unsigned	 service_clients(void);
 enum control_op {
 	CONTROL_DRAIN,
 	CONTROL_STOP,
+	CONTROL_RELOAD,
 	CONTROL_SCALE,
 	CONTROL_REFUSED,	/* unknown, or a bad argument */
 };
@@ -302,6 +404,9 @@ enum frame_decode_result request_decode(const void *, size_t, uint32_t,
 		    struct frame *, size_t *, const char **);
 enum control_op	 request_control(const struct frame *, int *, char *,
 		    size_t);
+
+/* redis.c, or redis-none.c in a build without hiredis */
+int		 redis_supported(void);
 
 /* status.c */
 #define STATUS_FORMAT_TEXT		0
@@ -311,6 +416,11 @@ void		 status_job_done(const struct job *, uint64_t);
 char		*status_render(unsigned, size_t *);
 
 /* main.c */
+struct handler;
+int		 handler_check(struct options *, int, char *, size_t);
+int		 confine_check(struct options *, char *, size_t);
+int		 isolation_check(const struct options *, char *, size_t);
+void		 handler_drop(struct handler *);
 void		 supervisor_settle(void);
 void		 supervisor_abort(int) __attribute__((noreturn));
 

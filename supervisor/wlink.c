@@ -21,18 +21,80 @@ struct worker	*dirty_workers;
 static void	wlink_read(evutil_socket_t, short, void *);
 static void	wlink_writable(evutil_socket_t, short, void *);
 
+/* The link's events, which name the record they belong to. */
+static void
+attach(struct worker *w)
+{
+	w->ev_read = event_new(base, w->fd, EV_READ | EV_PERSIST, wlink_read,
+	    w);
+	w->ev_write = event_new(base, w->fd, EV_WRITE | EV_PERSIST,
+	    wlink_writable, w);
+	if (w->ev_read == NULL || w->ev_write == NULL)
+		fatalx("event_new failed");
+	event_add(w->ev_read, NULL);
+	if (w->out.len > 0)
+		event_add(w->ev_write, NULL);
+}
+
+static void
+detach(struct worker *w)
+{
+	event_free(w->ev_read);
+	event_free(w->ev_write);
+	w->ev_read = w->ev_write = NULL;
+}
+
 void
 wlink_open(struct worker *w, int fd)
 {
 	w->fd = fd;
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
 		fatal("fcntl O_NONBLOCK");
-	w->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, wlink_read, w);
-	w->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST,
-	    wlink_writable, w);
-	if (w->ev_read == NULL || w->ev_write == NULL)
-		fatalx("event_new failed");
-	event_add(w->ev_read, NULL);
+	attach(w);
+}
+
+#define SWAP(a, b, field) do {						\
+	__typeof__((a)->field) swap_tmp = (a)->field;			\
+	(a)->field = (b)->field;					\
+	(b)->field = swap_tmp;						\
+} while (0)
+
+/*
+ * Swaps the processes of two records, a slot and its twin: the process,
+ * its link with its buffers and events, and its jobs in flight.  What
+ * belongs to the slot (its queue, its counters, its timer) stays.  Neither
+ * may have frames waiting for wlink_flush_all().
+ */
+void
+wlink_swap(struct worker *a, struct worker *b)
+{
+	if (a->fd != -1)
+		detach(a);
+	if (b->fd != -1)
+		detach(b);
+	SWAP(a, b, pid);
+	SWAP(a, b, gen);
+	SWAP(a, b, board);
+	SWAP(a, b, tl);
+	SWAP(a, b, state);
+	SWAP(a, b, end);
+	SWAP(a, b, greeted);
+	SWAP(a, b, fd);
+	SWAP(a, b, in);
+	SWAP(a, b, out);
+	SWAP(a, b, inflight);
+	SWAP(a, b, window);
+	SWAP(a, b, culprit);
+	SWAP(a, b, job_ns);
+	SWAP(a, b, busy_since_ns);
+	SWAP(a, b, jobs_sent);
+	SWAP(a, b, recycle_at);
+	SWAP(a, b, rss_checked_ns);
+	SWAP(a, b, heard_ns);
+	if (a->fd != -1)
+		attach(a);
+	if (b->fd != -1)
+		attach(b);
 }
 
 void
@@ -40,10 +102,11 @@ wlink_close(struct worker *w)
 {
 	if (w->fd == -1)
 		return;
-	event_free(w->ev_read);
-	event_free(w->ev_write);
-	w->ev_read = w->ev_write = NULL;
-	close(w->fd);
+	detach(w);
+	if (w->tl != NULL)
+		tlink_close(w);		/* its eventfd is the thread's */
+	else
+		close(w->fd);
 	w->fd = -1;
 	buf_free(&w->in);
 	buf_free(&w->out);
@@ -82,11 +145,12 @@ wlink_send_job(struct worker *w, uint32_t idx)
 	}
 	frame_encode(p, &f);
 	if (w->inflight.count == 0) {
-		w->busy_since_ns = now_ns();
+		w->busy_since_ns = w->heard_ns = now_ns();
 		pool_watch_timeout(w);
 	}
 	j->state = JOB_INFLIGHT;
 	j->worker = w->slot;
+	w->jobs_sent++;
 	jobq_push(&w->inflight, idx);
 	dispatch_sent(j);
 	mark_dirty(w);
@@ -100,6 +164,11 @@ flush_worker(struct worker *w)
 
 	if (w->fd == -1)
 		return;
+	if (w->tl != NULL) {
+		if (w->out.len > 0 && tlink_deliver(w) == -1)
+			pool_fail_worker(w, END_CRASH, "out of memory");
+		return;
+	}
 	n = buf_write(&w->out, w->fd);
 	if (n == -1 && errno != EAGAIN) {
 		pool_fail_worker(w, END_CRASH, strerror(errno));
@@ -158,7 +227,7 @@ take_result(struct worker *w, const struct frame *f, const char **why)
 	j->state = JOB_DONE;
 	j->worker = -1;
 	j->status = f->aux;
-	w->jobs_done++;
+	workers[w->slot].jobs_done++;
 	intake->job_done(idx, f->payload, f->paylen);
 	return 0;
 }
@@ -168,12 +237,16 @@ take_frame(struct worker *w, const struct frame *f, const char **why)
 {
 	switch (f->type) {
 	case FRAME_RESULT:
-		if (w->state != W_READY && w->state != W_STOPPING)
+		if (w->state != W_READY && w->state != W_RETIRING &&
+		    w->state != W_STOPPING)
 			break;
 		return take_result(w, f, why);
 	case FRAME_HELLO:
 		if (w->state != W_STARTING)
 			break;
+		/* A thread says its id here: its record had none. */
+		if (w->tl != NULL && w->pid == 0)
+			w->pid = (pid_t)f->arg;
 		if (f->aux != w->slot || f->arg != (uint32_t)w->pid ||
 		    f->flags != 0 || f->id != 0 || f->keylen != 0 ||
 		    f->paylen != 0) {
@@ -187,7 +260,12 @@ take_frame(struct worker *w, const struct frame *f, const char **why)
 		    f->payload);
 		return 0;
 	case FRAME_HEARTBEAT:
-		return 0;
+		if (f->flags != 0 || f->aux != 0 || f->arg != 0 ||
+		    f->keylen != 0 || f->paylen != 0) {
+			*why = "malformed HEARTBEAT";
+			return -1;
+		}
+		return 0;	/* the read itself is what counts */
 	}
 	*why = "unexpected message type";
 	return -1;
@@ -205,9 +283,16 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 	enum frame_decode_result r;
 
 	(void)ev;
-	n = buf_read(&w->in, fd, READ_CHUNK);
+	loop_tick();
+	if (w->tl != NULL) {
+		/* A thread's end comes apart, through tlink.c. */
+		if ((n = tlink_collect(w)) == 0)
+			return;
+	} else
+		n = buf_read(&w->in, fd, READ_CHUNK);
 	if (n == -1 && errno == EAGAIN)
 		return;
+	w->heard_ns = loop_now_ns();
 	if (n <= 0) {
 		pool_fail_worker(w, END_CRASH, n == 0 ? "closed its link" :
 		    strerror(errno));
@@ -232,8 +317,8 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 			break;
 	}
 	if (results > 0) {
-		dispatch_adapt(w, results, now_ns());
-		pool_result(w);
+		dispatch_adapt(w, results, loop_now_ns());
+		pool_result(w, results);
 	}
 	if (w->fd != -1 && w->in.len == 0)
 		buf_shrink(&w->in, BUF_KEEP);

@@ -30,9 +30,11 @@ stop_service() {
 	fp_wait "$sup"
 }
 
-# rss_column FORMAT: the rss_kib of each worker in the text status.
+# rss_column: the rss_kib column of each worker in the text status.
 rss_column() {
-	client "$sock" status text | awk '/^[0-9]/ { print $6 }'
+	client "$sock" status text | awk '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "rss_kib") c = i }
+		/^[0-9]/ { print $c }'
 }
 
 # --- four clients and forkpoolctl, everyone under faults ---------------------------

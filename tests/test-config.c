@@ -88,6 +88,10 @@ test_full(void)
 	    "restart_intensity = 3 20.5\n"
 	    "idle_timeout = 30\n"
 	    "rate_limit = 250.5\n"
+	    "max_jobs = 500\n"
+	    "max_jobs_jitter = 50\n"
+	    "max_rss = 256\n"
+	    "heartbeat_timeout = 5\n"
 	    "log_level = debug\n"
 	    "handler = builtin:cpu 100\n", mygroup, me, mygroup);
 	rc = load(text, &o, NULL);
@@ -118,6 +122,10 @@ test_full(void)
 	    "restart_intensity");
 	tap_ok(o.idle_timeout_ns == 30000000000ULL, "idle_timeout");
 	tap_ok(o.rate_limit == 250.5, "rate_limit");
+	tap_ok(o.max_jobs == 500 && o.max_jobs_jitter == 50,
+	    "max_jobs, max_jobs_jitter");
+	tap_ok(o.max_rss_kib == 256 * 1024, "max_rss, in MiB");
+	tap_ok(o.heartbeat_ns == 5000000000ULL, "heartbeat_timeout");
 	tap_ok(o.verbose == 2, "log_level");
 	tap_ok(strcmp(o.handler, "builtin:cpu") == 0 && o.handler_argc == 1 &&
 	    strcmp(o.handler_argv[0], "100") == 0 &&
@@ -461,7 +469,7 @@ main(void)
 	strlcpy(me, pw->pw_name, sizeof me);
 	strlcpy(mygroup, gr->gr_name, sizeof mygroup);
 
-	tap_plan(90);
+	tap_plan(93);
 	test_full();
 	test_words();
 	test_comments();

@@ -1,4 +1,9 @@
-/* The built-in handlers, for demos, tests and benchmarks (forkpool(1)). */
+/*
+ * The built-in handlers, for demos, tests and benchmarks (forkpool(1)),
+ * written against the plugin ABI of forkpool_handler.h like any plugin.
+ * What a handler's arguments set lives in its state, not in globals, so
+ * that several threads may run one handler at once.
+ */
 #include <sys/resource.h>
 
 #include <errno.h>
@@ -10,111 +15,117 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frame.h"
+#include "fnv.h"
 #include "handler.h"
 
-#define FNV_OFFSET	14695981039346656037ULL
-#define FNV_PRIME	1099511628211ULL
+/* The one number a handler's arguments give (cpu ITER, sleep MS). */
+struct number_state {
+	long long	n;
+};
 
-static long long	cpu_iter = 1;
-static long long	sleep_ms = -1;	/* -1: from the payload */
-
+/*
+ * Takes the handler's one argument, a number from min to max, into a new
+ * state; an optional one absent is -1.
+ */
 static int
-hex_result(uint64_t h, struct buf *out)
+number_arg(int argc, char *const argv[], void **state, int optional,
+    long long min, long long max, const char *usage, const char *what,
+    char *err, size_t errlen)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	char			*p;
-	int			 i;
+	struct number_state	*st;
+	const char		*errstr;
+	long long		 n = -1;
 
-	if ((p = buf_append_space(out, 16)) == NULL)
-		return STATUS_ERROR;
-	for (i = 15; i >= 0; i--, h >>= 4)
-		p[i] = hex[h & 15];
-	return STATUS_OK;
-}
-
-static uint64_t
-fnv1a(uint64_t h, const char *s, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= FNV_PRIME;
+	if (argc > 1 || (argc == 0 && !optional)) {
+		snprintf(err, errlen, "usage: %s", usage);
+		return -1;
 	}
-	return h;
+	if (argc == 1) {
+		n = strtonum(argv[0], min, max, &errstr);
+		if (errstr != NULL) {
+			snprintf(err, errlen, "%s %s: %s", what, argv[0],
+			    errstr);
+			return -1;
+		}
+	}
+	if ((st = malloc(sizeof *st)) == NULL) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	st->n = n;
+	*state = st;
+	return 0;
+}
+
+static void
+number_fini(void *state)
+{
+	free(state);
 }
 
 static int
-noargs_init(int argc, char **argv, char *err, size_t errlen)
+hex_result(uint64_t h, struct fp_output *out)
+{
+	char	hex[FNV_HEX_LEN];
+
+	fnv_hex(h, hex);
+	if (fp_output_append(out, hex, sizeof hex) == -1)
+		return FP_HANDLER_ERROR;
+	return FP_HANDLER_OK;
+}
+
+static int
+noargs_init(int argc, char *const argv[], void **state, char *err,
+    size_t errlen)
 {
 	(void)argv;
 	if (argc != 0) {
 		snprintf(err, errlen, "this handler takes no arguments");
 		return -1;
 	}
+	*state = NULL;
 	return 0;
 }
 
 static int
-echo_handle(const struct handler_job *job, struct buf *out)
+echo_handle(void *state, const struct fp_job *job, struct fp_output *out)
 {
-	if (buf_append(out, job->payload, job->paylen) == -1)
-		return STATUS_ERROR;
-	return STATUS_OK;
+	(void)state;
+	if (fp_output_append(out, job->payload, job->paylen) == -1)
+		return FP_HANDLER_ERROR;
+	return FP_HANDLER_OK;
 }
 
 static int
-fnv_handle(const struct handler_job *job, struct buf *out)
+fnv_handle(void *state, const struct fp_job *job, struct fp_output *out)
 {
+	(void)state;
 	return hex_result(fnv1a(FNV_OFFSET, job->payload, job->paylen), out);
 }
 
 static int
-cpu_init(int argc, char **argv, char *err, size_t errlen)
+cpu_init(int argc, char *const argv[], void **state, char *err,
+    size_t errlen)
 {
-	const char	*errstr;
-
-	if (argc != 1) {
-		snprintf(err, errlen, "cpu: usage: builtin:cpu ITER");
-		return -1;
-	}
-	cpu_iter = strtonum(argv[0], 1, LLONG_MAX, &errstr);
-	if (errstr != NULL) {
-		snprintf(err, errlen, "cpu: ITER %s: %s", argv[0], errstr);
-		return -1;
-	}
-	return 0;
+	return number_arg(argc, argv, state, 0, 1, LLONG_MAX, "builtin:cpu ITER",
+	    "cpu: ITER", err, errlen);
 }
 
 static int
-cpu_handle(const struct handler_job *job, struct buf *out)
+cpu_handle(void *state, const struct fp_job *job, struct fp_output *out)
 {
-	uint64_t	h = FNV_OFFSET;
-	long long	r;
+	const struct number_state	*st = state;
 
-	for (r = 0; r < cpu_iter; r++)
-		h = fnv1a(h, job->payload, job->paylen);
-	return hex_result(h, out);
+	return hex_result(fnv1a_repeat(job->payload, job->paylen, st->n), out);
 }
 
+/* MS is optional: -1 takes the milliseconds from each payload. */
 static int
-sleep_init(int argc, char **argv, char *err, size_t errlen)
+sleep_init(int argc, char *const argv[], void **state, char *err,
+    size_t errlen)
 {
-	const char	*errstr;
-
-	if (argc == 0)
-		return 0;
-	if (argc != 1) {
-		snprintf(err, errlen, "sleep: usage: builtin:sleep [MS]");
-		return -1;
-	}
-	sleep_ms = strtonum(argv[0], 0, 86400000, &errstr);
-	if (errstr != NULL) {
-		snprintf(err, errlen, "sleep: MS %s: %s", argv[0], errstr);
-		return -1;
-	}
-	return 0;
+	return number_arg(argc, argv, state, 1, 0, 86400000,
+	    "builtin:sleep [MS]", "sleep: MS", err, errlen);
 }
 
 /* The integer in the payload's last whitespace-separated field. */
@@ -139,37 +150,35 @@ last_field_ms(const char *p, size_t n)
 }
 
 static int
-sleep_handle(const struct handler_job *job, struct buf *out)
+sleep_handle(void *state, const struct fp_job *job, struct fp_output *out)
 {
-	struct timespec	 ts;
-	long long	 ms;
+	const struct number_state	*st = state;
+	struct timespec			 ts;
+	long long			 ms;
 
-	ms = sleep_ms >= 0 ? sleep_ms : last_field_ms(job->payload,
-	    job->paylen);
+	ms = st->n >= 0 ? st->n : last_field_ms(job->payload, job->paylen);
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000;
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
-	return echo_handle(job, out);
+	return echo_handle(NULL, job, out);
 }
 
 static int
-crash_init(int argc, char **argv, char *err, size_t errlen)
+crash_init(int argc, char *const argv[], void **state, char *err,
+    size_t errlen)
 {
 	struct rlimit	rl = { 0, 0 };
 
-	(void)argv;
-	if (argc != 0) {
-		snprintf(err, errlen, "crash: takes no arguments");
+	if (noargs_init(argc, argv, state, err, errlen) == -1)
 		return -1;
-	}
 	/* Deliberate crashes should not litter the disk with cores. */
 	setrlimit(RLIMIT_CORE, &rl);
 	return 0;
 }
 
 static int
-contains(const struct handler_job *job, const char *word)
+contains(const struct fp_job *job, const char *word)
 {
 	return memmem(job->payload, job->paylen, word, strlen(word)) != NULL;
 }
@@ -179,27 +188,35 @@ contains(const struct handler_job *job, const char *word)
  * GARBAGE, at attempt 1, answers with bytes that are not a frame.
  */
 static int
-crash_handle(const struct handler_job *job, struct buf *out)
+crash_handle(void *state, const struct fp_job *job, struct fp_output *out)
 {
 	if (contains(job, "CRASH") || (job->attempt == 1 &&
 	    contains(job, "FLAKY"))) {
-		signal(SIGSEGV, SIG_DFL);
+		/*
+		 * A worker process dies of it as such, not of a sanitizer's
+		 * report; a thread's crash first goes through the
+		 * supervisor's last words (--isolation thread).
+		 */
+		if (!handler_threaded)
+			signal(SIGSEGV, SIG_DFL);
 		raise(SIGSEGV);
 	}
 	if (job->attempt == 1 && contains(job, "GARBAGE"))
-		worker_corrupt_result();
-	return echo_handle(job, out);
+		handler_output_corrupt(out);
+	return echo_handle(state, job, out);
 }
 
-static const struct handler builtins[] = {
-	{ "echo",	noargs_init,	echo_handle,	NULL },
-	{ "fnv",	noargs_init,	fnv_handle,	NULL },
-	{ "cpu",	cpu_init,	cpu_handle,	NULL },
-	{ "sleep",	sleep_init,	sleep_handle,	NULL },
-	{ "crash",	crash_init,	crash_handle,	NULL },
+#define BUILTIN(n, i, h, f)	{ FP_HANDLER_ABI_VERSION, n, i, h, f }
+
+static const struct fp_handler builtins[] = {
+	BUILTIN("echo",		noargs_init,	echo_handle,	NULL),
+	BUILTIN("fnv",		noargs_init,	fnv_handle,	NULL),
+	BUILTIN("cpu",		cpu_init,	cpu_handle,	number_fini),
+	BUILTIN("sleep",	sleep_init,	sleep_handle,	number_fini),
+	BUILTIN("crash",	crash_init,	crash_handle,	NULL),
 };
 
-const struct handler *
+const struct fp_handler *
 builtin_find(const char *name)
 {
 	size_t	i;

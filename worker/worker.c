@@ -3,7 +3,8 @@
  * link, runs the handler on each, and answers with RESULT frames.  It reads
  * all that is there, handles every complete frame, and answers with one
  * write.  It owns nothing of the parent's but its link: no event loop, no
- * other descriptor, no signal handler.
+ * other descriptor, no signal handler.  An external handler (exec:,
+ * lines:) has a loop of its own, external.c, after the same start.
  */
 #include <sys/prctl.h>
 #include <sys/time.h>
@@ -22,9 +23,8 @@
 #include "log.h"
 #include "proctitle.h"
 #include "supervisor.h"
+#include "worker.h"
 
-#define EX_HANDLER_INIT	78	/* pool.c stops the supervisor on this */
-#define EX_PROTOCOL	76
 #define READ_CHUNK	(256 * 1024)
 #define EAGER_FRAMES	16	/* a batch this small answers job by job */
 #define CLOCK_EVERY	64	/* jobs between looks at the clock */
@@ -32,15 +32,7 @@
 
 static struct buf		*pending;	/* results not yet written */
 static volatile sig_atomic_t	 job_running;
-
-static int	corrupt_result;
-
-/* Fault injection for the crash builtin: this job answers with garbage. */
-void
-worker_corrupt_result(void)
-{
-	corrupt_result = 1;
-}
+static struct slot_board	*my_board;
 
 static void
 reset_signals(void)
@@ -107,8 +99,8 @@ coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static uint64_t
-monotonic_ns(void)
+uint64_t
+worker_clock_ns(void)
 {
 	struct timespec	ts;
 
@@ -116,30 +108,45 @@ monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static const struct handler *
-start_handler(int slot, struct buf *out)
+/*
+ * The handler cannot start: say why, first in the log, then to the
+ * supervisor, which stops the run on this exit status instead of
+ * starting workers in a loop.
+ */
+void
+worker_start_failed(const char *why)
 {
-	const struct handler	*h;
-	const char		*name = opts.handler + strlen("builtin:");
-	char			 err[256] = "unknown handler";
+	struct buf	out;
 
-	if ((h = builtin_find(name)) == NULL ||
-	    (h->init != NULL && h->init(opts.handler_argc, opts.handler_argv,
-	    err, sizeof err) == -1)) {
-		log_warnx("handler %s: %s", opts.handler, err);
-		send_frame(out, FRAME_ERROR, 0, 0, 0, err, strlen(err));
-		write_all(out, EX_HANDLER_INIT);
-		_exit(EX_HANDLER_INIT);
+	log_warnx("%s", why);
+	buf_init(&out);
+	send_frame(&out, FRAME_ERROR, 0, 0, 0, why, strlen(why));
+	write_all(&out, EX_HANDLER_INIT);
+	_exit(EX_HANDLER_INIT);
+}
+
+/* Loads the plugin if the supervisor did not, and runs init. */
+static void *
+start_handler(struct handler *h)
+{
+	void	*state;
+	char	 err[512], msg[768];
+
+	if (handler_load(h, err, sizeof err) == -1)
+		worker_start_failed(err);
+	if (handler_init(h, &state, err, sizeof err) == -1) {
+		snprintf(msg, sizeof msg, "handler %s: %s", h->spec, err);
+		worker_start_failed(msg);
 	}
-	(void)slot;
-	return h;
+	return state;
 }
 
 static void
-run_job(const struct handler *h, const struct frame *f,
+run_job(const struct handler *h, void *state, const struct frame *f,
     struct slot_board *board, struct buf *res, struct buf *out)
 {
-	struct handler_job	job;
+	struct fp_job		job;
+	struct handler_output	ho;
 	int			status;
 
 	job.id = f->id;
@@ -149,16 +156,20 @@ run_job(const struct handler *h, const struct frame *f,
 	job.payload = f->payload;
 	job.paylen = f->paylen;
 	res->len = res->off = 0;
+	/* Room for the heartbeats that may come while it runs. */
+	if (opts.heartbeat_ns != 0 && buf_reserve(out, 64 *
+	    (FRAME_HEADER_SIZE + FRAME_BODY_MIN)) == -1)
+		fatal("out of memory for heartbeats");
+	handler_output_init(&ho, res);
 	/* Only a job with a timeout needs its start time on the board. */
 	if (f->arg != 0)
-		board->started_ns = monotonic_ns();
+		board->started_ns = worker_clock_ns();
 	__atomic_store_n(&board->job_id, f->id, __ATOMIC_RELEASE);
 	job_running = 1;
-	status = h->handle(&job, res);
+	status = handler_handle(h, state, &job, &ho);
 	job_running = 0;
 	__atomic_store_n(&board->job_id, 0, __ATOMIC_RELEASE);
-	if (corrupt_result) {
-		corrupt_result = 0;
+	if (ho.corrupt) {
 		if (buf_append(out, "this is not a forkpool frame....", 32)
 		    == -1)
 			fatal("out of memory for a frame");
@@ -209,23 +220,94 @@ clock_says_answer(unsigned i, uint64_t *tick)
 	return 1;
 }
 
-/* SIGALRM while a job runs: out is not touched until handle() returns. */
+/*
+ * The signal handlers below write while a job runs, when the loop does not
+ * touch out until handle() returns; they never allocate.
+ */
+static void
+write_pending(void)
+{
+	ssize_t	n;
+
+	if (pending->len == 0)
+		return;
+	n = write(WORKER_LINK_FD, pending->data + pending->off, pending->len);
+	if (n > 0) {
+		pending->off += n;
+		pending->len -= n;
+		if (pending->len == 0)
+			pending->off = 0;
+	}
+}
+
+/* SIGALRM: results finished before this job go out. */
 static void
 flush_pending(int sig)
 {
 	int	saved = errno;
-	ssize_t	n;
 
 	(void)sig;
-	if (job_running && pending->len > 0) {
-		n = write(WORKER_LINK_FD, pending->data + pending->off,
-		    pending->len);
-		if (n > 0) {
-			pending->off += n;
-			pending->len -= n;
-		}
-	}
+	if (job_running)
+		write_pending();
 	errno = saved;
+}
+
+/*
+ * The heartbeat timer, while a job runs: a HEARTBEAT frame naming the job
+ * tells the supervisor the worker still runs (--heartbeat-timeout), in
+ * the room run_job() reserved.  A worker that is stopped, frozen or stuck
+ * where no signal reaches it goes silent, and is replaced.
+ */
+static void
+heartbeat(int sig)
+{
+	int		 saved = errno;
+	struct frame	 f;
+
+	(void)sig;
+	if (!job_running)
+		return;
+	if (pending->cap - pending->off - pending->len >=
+	    FRAME_HEADER_SIZE + FRAME_BODY_MIN) {
+		memset(&f, 0, sizeof f);
+		f.type = FRAME_HEARTBEAT;
+		f.id = my_board->job_id;
+		frame_encode(pending->data + pending->off + pending->len, &f);
+		pending->len += FRAME_HEADER_SIZE + FRAME_BODY_MIN;
+	}
+	write_pending();
+	errno = saved;
+}
+
+static void
+start_heartbeat(void)
+{
+	struct sigaction	sa;
+	struct sigevent		sev;
+	struct itimerspec	its;
+	timer_t			timer;
+	uint64_t		every = opts.heartbeat_ns / 4;
+
+	if (opts.heartbeat_ns == 0)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = heartbeat;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGALRM);	/* one writer at a time */
+	sigaction(SIGUSR1, &sa, NULL);
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGUSR1;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) == -1)
+		fatal("timer_create");
+	if (every < 1000000)
+		every = 1000000;
+	its.it_interval.tv_sec = every / 1000000000ULL;
+	its.it_interval.tv_nsec = every % 1000000000ULL;
+	its.it_value = its.it_interval;
+	if (timer_settime(timer, 0, &its, NULL) == -1)
+		fatal("timer_settime");
 }
 
 static void
@@ -241,7 +323,8 @@ arm_flush_timer(void)
 void
 worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 {
-	const struct handler	*h;
+	struct handler		*h = opts.handler_obj;
+	void			*state;
 	struct buf		 in, out, res;
 	struct frame		 f;
 	const char		*why;
@@ -263,6 +346,10 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	snprintf(name, sizeof name, "worker %d", slot);
 	log_procname(name);
 	proctitle_set("worker %d", slot);
+	worker_confine(h);
+
+	if (handler_is_external(h))
+		external_main(h, slot, board);
 
 	buf_init(&in);
 	buf_init(&out);
@@ -272,8 +359,11 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	sa.sa_handler = flush_pending;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR1);	/* one writer at a time */
 	sigaction(SIGALRM, &sa, NULL);
-	h = start_handler(slot, &out);
+	my_board = board;
+	start_heartbeat();
+	state = start_handler(h);
 	send_frame(&out, FRAME_HELLO, slot, (uint32_t)getpid(), 0, NULL, 0);
 	write_all(&out, 0);
 
@@ -297,7 +387,7 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 			else if (out.len > 0 && clock_says_answer(i, &tick))
 				write_all(&out, 0);
 			i++;
-			run_job(h, &f, board, &res, &out);
+			run_job(h, state, &f, board, &res, &out);
 			buf_consume(&in, need);
 		}
 		if (r == FRAME_BAD) {
@@ -308,7 +398,6 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 		buf_shrink(&in, 4 * READ_CHUNK);
 		buf_shrink(&out, 4 * READ_CHUNK);
 	}
-	if (h->fini != NULL)
-		h->fini();
+	handler_fini(h, state);
 	_exit(0);
 }

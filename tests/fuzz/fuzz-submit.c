@@ -93,6 +93,10 @@ check_control(const struct frame *f)
 		if (!is(f, "stop"))
 			abort();
 		break;
+	case CONTROL_RELOAD:
+		if (!is(f, "reload"))
+			abort();
+		break;
 	case CONTROL_SCALE:
 		if (n < 1 || n > WORKERS_CAP || f->paylen < 7 ||
 		    memcmp(f->payload, "scale ", 6) != 0 ||

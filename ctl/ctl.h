@@ -1,0 +1,24 @@
+/*
+ * What forkpoolctl.c shares with ctl/redis.c, the commands on a pool in
+ * Redis.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "forkpool.h"
+
+#define EXIT_FAILED	1
+#define EXIT_TROUBLE	2
+
+extern int	 json;
+
+void	json_string(FILE *, const char *, size_t);
+void	print_result(const struct fp_result *, size_t *);
+
+int	redis_submit(const char *, unsigned, int, char **);
+int	redis_status(const char *, unsigned);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * forkpoolctl --redis URL: submit jobs to a pool in Redis and wait for
+ * their results, or show the pool's state; see forkpoolctl(1).  The jobs
+ * are read and sent as they come, and results printed as they arrive, a
+ * bounded number waiting at a time.
+ */
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+#define WAITING_MAX	100000	/* jobs sent and not answered, at most */
+
+struct rsubmit {
+	struct fp_redis	*r;
+	const char	*key;
+	size_t		 keylen;
+	unsigned	 flags;
+	int		 key_field;	/* -f: the key is this field of a job */
+	uint64_t	 last_id;
+	size_t		 failed;
+};
+
+static void __attribute__((__noreturn__))
+redis_failed(struct fp_redis *r)
+{
+	errx(EXIT_TROUBLE, "%s", fp_redis_error(r));
+}
+
+static struct fp_redis *
+redis_open(const char *url, unsigned partitions)
+{
+	struct fp_redis	*r;
+	char		 err[FP_ERRBUF_SIZE];
+
+	if ((r = fp_redis_connect(url, partitions, err, sizeof err)) == NULL)
+		errx(EXIT_TROUBLE, "%s", err);
+	return r;
+}
+
+/* Prints what results have come (waiting for one if wait). */
+static void
+drain(struct rsubmit *s, int timeout_ms)
+{
+	struct fp_result	res;
+	int			rc;
+
+	while ((rc = fp_redis_receive(s->r, &res, timeout_ms)) == 1) {
+		print_result(&res, &s->failed);
+		timeout_ms = 0;
+	}
+	if (rc == -1)
+		redis_failed(s->r);
+	fflush(stdout);
+}
+
+/* Field n (1-based, blank-separated) of a job; empty if there is none. */
+static void
+key_field(struct rsubmit *s, const char *data, size_t len)
+{
+	size_t	i = 0, start = 0;
+	int	n = s->key_field;
+
+	while (n-- > 0) {
+		while (i < len && (data[i] == ' ' || data[i] == '\t'))
+			i++;
+		start = i;
+		while (i < len && data[i] != ' ' && data[i] != '\t')
+			i++;
+	}
+	s->key = data + start;
+	s->keylen = i - start;
+}
+
+static void
+submit_one(struct rsubmit *s, const char *data, size_t len)
+{
+	if (s->key_field > 0)
+		key_field(s, data, len);
+	if (fp_redis_submit(s->r, ++s->last_id, s->key, s->keylen, data, len,
+	    s->flags) == -1)
+		redis_failed(s->r);
+	/* Results are read as jobs go, so none wait long in Redis. */
+	if (!(s->flags & FP_F_DETACHED) && s->last_id % 1024 == 0)
+		drain(s, fp_redis_pending(s->r) >= WAITING_MAX ? -1 : 0);
+}
+
+static void
+submit_stdin(struct rsubmit *s)
+{
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 n;
+
+	while ((n = getline(&line, &cap, stdin)) != -1) {
+		if (n > 0 && line[n - 1] == '\n')
+			n--;
+		submit_one(s, line, (size_t)n);
+	}
+	if (ferror(stdin))
+		err(EXIT_TROUBLE, "standard input");
+	free(line);
+}
+
+int
+redis_submit(const char *url, unsigned partitions, int argc, char **argv)
+{
+	struct rsubmit	s;
+	const char	*errstr;
+	int		ch;
+
+	memset(&s, 0, sizeof s);
+	optreset = 1;
+	optind = 1;
+	while ((ch = getopt(argc, argv, "+df:k:p:")) != -1) {
+		switch (ch) {
+		case 'd':
+			s.flags |= FP_F_DETACHED;
+			break;
+		case 'f':
+			s.key_field = strtonum(optarg, 1, 1000, &errstr);
+			if (errstr != NULL) {
+				warnx("submit: -f %s: %s", optarg, errstr);
+				return EXIT_TROUBLE;
+			}
+			s.flags |= FP_F_KEYED;
+			break;
+		case 'k':
+			s.key = optarg;
+			s.keylen = strlen(optarg);
+			s.flags |= FP_F_KEYED;
+			break;
+		case 'p':
+			if (strcmp(optarg, "high") == 0)
+				s.flags |= FP_F_HIGH;
+			else if (strcmp(optarg, "normal") == 0)
+				s.flags &= ~FP_F_HIGH;
+			else {
+				warnx("submit: -p takes high or normal");
+				return EXIT_TROUBLE;
+			}
+			break;
+		default:
+			warnx("usage: forkpoolctl -r URL submit [-d] "
+			    "[-f field | -k key] [-p high|normal] [data ...]");
+			return EXIT_TROUBLE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	s.r = redis_open(url, partitions);
+	if (argc == 0)
+		submit_stdin(&s);
+	for (; argc > 0; argc--, argv++)
+		submit_one(&s, *argv, strlen(*argv));
+	if (fp_redis_flush(s.r) == -1)
+		redis_failed(s.r);
+	while (fp_redis_pending(s.r) > 0)
+		drain(&s, -1);
+	fp_redis_close(s.r);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EXIT_TROUBLE, "standard output");
+	return s.failed > 0 ? EXIT_FAILED : 0;
+}
+
+int
+redis_status(const char *url, unsigned partitions)
+{
+	struct fp_redis	*r = redis_open(url, partitions);
+	char		*text;
+
+	if (fp_redis_status(r, json ? FP_FORMAT_JSON : FP_FORMAT_TEXT,
+	    &text) == -1)
+		redis_failed(r);
+	fp_redis_close(r);
+	fputs(text, stdout);
+	free(text);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EXIT_TROUBLE, "standard output");
+	return 0;
+}

@@ -1,0 +1,37 @@
+/*
+ * The inside of a struct fp_redis, shared by lib/redis.c (jobs and
+ * results) and lib/redis-status.c (the pool's state).
+ */
+#ifndef RCLIENT_H
+#define RCLIENT_H
+
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "forkpool.h"
+#include "idset.h"
+#include "redisurl.h"
+
+struct fp_redis {
+	redisContext	*c;
+	struct redis_url url;
+	unsigned	 partitions;
+	char		 meta[REDIS_KEY_MAX];
+	char		 reply[REDIS_KEY_MAX];	/* this client's results */
+	char		 lastid[48];		/* read up to here */
+	unsigned	 rr;			/* the next unkeyed partition */
+	size_t		 queued;		/* XADDs sent, not yet answered */
+	uint64_t	*queued_ids;
+	size_t		 queued_cap;
+	struct idset	 pending;		/* ids waiting for a result */
+	redisReply	*batch;			/* results read, being returned */
+	size_t		 batch_next;
+	char		 error[FP_ERRBUF_SIZE];
+};
+
+int	rclient_error(struct fp_redis *, int, const char *, ...)
+	    __attribute__((__format__(__printf__, 3, 4)));
+int	rclient_reply_error(struct fp_redis *, redisReply *, const char *);
+
+#endif

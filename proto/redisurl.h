@@ -1,0 +1,41 @@
+/*
+ * Where a pool's jobs live in Redis: the source URL and the names of the
+ * keys of a pool (doc/SCALING.md).  Shared by the supervisor and
+ * libforkpool, so that producers and consumers name every key alike.
+ *
+ *	redis://HOST[:PORT]/POOL	TCP (PORT 6379 by default; HOST may
+ *					be an [IPv6] address)
+ *	redis+unix:///PATH/POOL		a Unix socket at /PATH
+ *
+ * Every key of a pool carries the hash tag {POOL}, so that a Redis Cluster
+ * keeps them in one slot, where one script may touch them all.
+ */
+#ifndef REDISURL_H
+#define REDISURL_H
+
+#include <stddef.h>
+
+#define REDIS_PORT_DEFAULT	6379
+#define REDIS_POOL_MAX		64	/* bytes of a pool name */
+#define REDIS_CONSUMER_MAX	128	/* bytes of a consumer name */
+#define REDIS_KEY_MAX		(REDIS_POOL_MAX + REDIS_CONSUMER_MAX + 32)
+
+struct redis_url {
+	char	 host[256];	/* TCP: a name or an address; "" for Unix */
+	int	 port;
+	char	 path[108];	/* Unix: the socket; "" for TCP */
+	char	 pool[REDIS_POOL_MAX + 1];
+};
+
+int	redis_url_parse(const char *, struct redis_url *, char *, size_t);
+int	redis_consumer_valid(const char *);
+
+/* The keys of a pool: partition streams, and the pool's other keys. */
+#define REDIS_KEY_PARTITION	"forkpool:{%s}:p%u"
+#define REDIS_KEY_META		"forkpool:{%s}:meta"
+#define REDIS_KEY_RESULTS	"forkpool:{%s}:results"
+#define REDIS_KEY_DEAD		"forkpool:{%s}:dead"
+#define REDIS_KEY_LEASE		"forkpool:{%s}:lease:%s"
+#define REDIS_KEY_REPLY		"forkpool:{%s}:reply:"	/* a prefix */
+
+#endif

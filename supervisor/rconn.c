@@ -1,0 +1,336 @@
+/*
+ * The link to Redis: one hiredis context on the supervisor's event_base,
+ * never a blocking call.  Every command has a deadline: hiredis 0.14 has
+ * no timeouts of its own, so the commands in flight are kept in a ring in
+ * the order sent (Redis answers in that order) and a watchdog timer drops
+ * the link when the oldest has waited too long.  A lost link is retried
+ * with exponential backoff and jitter; the owner (rpool.c) runs its
+ * set-up on each new link and says when it is ready for work.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "log.h"
+#include "supervisor.h"
+#include "redis.h"
+
+#define COMMAND_TIMEOUT_NS	5000000000ULL	/* a reply or the link */
+#define WATCH_NS		250000000ULL
+#define BACKOFF_MIN_NS		100000000ULL	/* 0.1 s */
+#define BACKOFF_MAX_NS		5000000000ULL	/* 5 s */
+#define INFLIGHT_MAX		64		/* commands in flight */
+
+enum rconn_state {
+	RC_DOWN,	/* no link; a retry is scheduled */
+	RC_CONNECTING,
+	RC_SETUP,	/* connected; the owner's set-up runs */
+	RC_READY,
+};
+
+struct call {
+	rconn_fn	*fn;
+	void		*arg;
+	uint64_t	 sent_ns;
+};
+
+static const struct redis_url	*url;
+static void			(*on_connected)(void);
+static void			(*on_lost)(void);
+static redisAsyncContext	*ac;
+static enum rconn_state		 state;
+static struct call		 calls[INFLIGHT_MAX];
+static unsigned			 call_head, call_count;
+static uint64_t			 connect_ns, backoff_ns;
+static struct event		*ev_retry, *ev_watch, *ev_settle, *ev_drop;
+static char			 drop_why[128];
+static char			 where_text[300];
+static int			 was_ready;	/* a loss is worth a warning */
+static int			 failures;	/* connects failed in a row */
+
+static void	connect_now(void);
+
+const char *
+rconn_where(void)
+{
+	return where_text;
+}
+
+static void
+settle_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	supervisor_settle();
+}
+
+/* Replies arrive inside hiredis: the loop settles once they are read. */
+void
+rconn_settle_soon(void)
+{
+	event_active(ev_settle, 0, 0);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	connect_now();
+}
+
+/* The link is gone: say so once, tell the owner, and retry later. */
+static void
+link_failed(const char *why)
+{
+	uint64_t	delay;
+
+	ac = NULL;
+	state = RC_DOWN;
+	call_head = call_count = 0;
+	if (was_ready)
+		log_warnx("redis %s: connection lost: %s; reconnecting",
+		    where_text, why);
+	else if (failures++ == 0)
+		log_warnx("redis %s: cannot connect: %s; retrying",
+		    where_text, why);
+	else
+		log_debug("redis %s: cannot connect: %s", where_text, why);
+	was_ready = 0;
+	backoff_ns = backoff_ns == 0 ? BACKOFF_MIN_NS : backoff_ns * 2;
+	if (backoff_ns > BACKOFF_MAX_NS)
+		backoff_ns = BACKOFF_MAX_NS;
+	/* Jitter of -25% to +25%: supervisors that lost Redis together do
+	 * not all come back at once. */
+	delay = backoff_ns * 3 / 4 +
+	    arc4random_uniform((uint32_t)(backoff_ns / 2000000 + 1)) * 1000000;
+	timer_add_ns(ev_retry, delay);
+	on_lost();
+	rconn_settle_soon();
+}
+
+static void
+on_connect(const redisAsyncContext *c, int status)
+{
+	if (status != REDIS_OK) {
+		/* hiredis frees the context when this returns. */
+		link_failed(c->errstr[0] != '\0' ? c->errstr : "failed");
+		return;
+	}
+	state = RC_SETUP;
+	on_connected();
+	rconn_settle_soon();
+}
+
+static void
+on_disconnect(const redisAsyncContext *c, int status)
+{
+	const char	*why;
+
+	if (drop_why[0] != '\0')
+		why = drop_why;
+	else if (status == REDIS_OK)
+		why = "closed";
+	else
+		why = c->errstr[0] != '\0' ? c->errstr : "closed";
+	link_failed(why);
+}
+
+static void
+connect_now(void)
+{
+	redisAsyncContext	*c;
+
+	drop_why[0] = '\0';
+	if (url->path[0] != '\0')
+		c = redisAsyncConnectUnix(url->path);
+	else
+		c = redisAsyncConnect(url->host, url->port);
+	if (c == NULL) {
+		link_failed(strerror(ENOMEM));
+		return;
+	}
+	if (c->err) {
+		char	why[128];
+
+		snprintf(why, sizeof why, "%s", c->errstr);
+		redisAsyncFree(c);
+		link_failed(why);
+		return;
+	}
+	if (redisLibeventAttach(c, base) != REDIS_OK) {
+		redisAsyncFree(c);
+		link_failed("cannot watch the connection");
+		return;
+	}
+	redisAsyncSetConnectCallback(c, on_connect);
+	redisAsyncSetDisconnectCallback(c, on_disconnect);
+	ac = c;
+	state = RC_CONNECTING;
+	connect_ns = now_ns();
+}
+
+static void
+drop_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	redisAsyncContext	*c = ac;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (c == NULL)
+		return;
+	/*
+	 * Answers every command in flight with NULL, then calls
+	 * on_disconnect if the link was up; a link still connecting has
+	 * no such call.
+	 */
+	state = RC_DOWN;
+	redisAsyncFree(c);
+	if (ac == c)
+		link_failed(drop_why);
+}
+
+/*
+ * Drops the link (a timeout, a reply that makes no sense): outside
+ * hiredis's callbacks, where freeing the context is safe.
+ */
+void
+rconn_drop(const char *why)
+{
+	if (ac == NULL || drop_why[0] != '\0')
+		return;
+	snprintf(drop_why, sizeof drop_why, "%s", why);
+	event_active(ev_drop, 0, 0);
+}
+
+static void
+watch_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	uint64_t	now = now_ns();
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (state == RC_CONNECTING && now - connect_ns > COMMAND_TIMEOUT_NS)
+		rconn_drop("connect timed out");
+	else if (call_count > 0 &&
+	    now - calls[call_head].sent_ns > COMMAND_TIMEOUT_NS)
+		rconn_drop("no reply within 5 s");
+	timer_add_ns(ev_watch, WATCH_NS);
+}
+
+static void
+on_reply(redisAsyncContext *c, void *reply, void *priv)
+{
+	struct call	*call = priv, done;
+
+	(void)c;
+	if (call_count == 0 || call != &calls[call_head]) {
+		/* Replies come in order; anything else is a bug here. */
+		fatalx("redis: a reply out of order");
+	}
+	done = *call;
+	call_head = (call_head + 1) % INFLIGHT_MAX;
+	call_count--;
+	if (reply == NULL)
+		state = RC_DOWN;	/* the rest come back NULL too */
+	done.fn(done.arg, reply);
+	rconn_settle_soon();
+}
+
+/*
+ * Sends one command; fn gets its reply, or NULL if the link is lost
+ * first.  -1 when the link is not up or has too much in flight: the
+ * caller tries again on a later turn.
+ */
+int
+rconn_command(rconn_fn *fn, void *arg, int argc, const char **argv,
+    const size_t *argvlen)
+{
+	struct call	*call;
+	unsigned	 slot;
+
+	if (ac == NULL || (state != RC_SETUP && state != RC_READY) ||
+	    call_count == INFLIGHT_MAX)
+		return -1;
+	slot = (call_head + call_count) % INFLIGHT_MAX;
+	call = &calls[slot];
+	call->fn = fn;
+	call->arg = arg;
+	call->sent_ns = now_ns();
+	call_count++;
+	if (redisAsyncCommandArgv(ac, on_reply, call, argc, argv,
+	    argvlen) != REDIS_OK) {
+		call_count--;
+		return -1;
+	}
+	return 0;
+}
+
+unsigned
+rconn_outstanding(void)
+{
+	return call_count;
+}
+
+/* The owner's set-up is done: work may flow. */
+void
+rconn_ready(void)
+{
+	if (state != RC_SETUP)
+		return;
+	state = RC_READY;
+	if (failures > 0 || backoff_ns > 0)
+		log_warnx("redis %s: connected", where_text);
+	else
+		log_info("redis %s: connected", where_text);
+	backoff_ns = 0;
+	failures = 0;
+	was_ready = 1;
+}
+
+int
+rconn_is_ready(void)
+{
+	return state == RC_READY;
+}
+
+/* Connected, ready or in set-up. */
+int
+rconn_up(void)
+{
+	return state == RC_SETUP || state == RC_READY;
+}
+
+void
+rconn_init(const struct redis_url *u, void (*connected)(void),
+    void (*lost)(void))
+{
+	url = u;
+	on_connected = connected;
+	on_lost = lost;
+	if (u->path[0] != '\0')
+		snprintf(where_text, sizeof where_text, "%s", u->path);
+	else if (strchr(u->host, ':') != NULL)
+		snprintf(where_text, sizeof where_text, "[%s]:%d", u->host,
+		    u->port);
+	else
+		snprintf(where_text, sizeof where_text, "%s:%d", u->host,
+		    u->port);
+	ev_retry = evtimer_new(base, retry_cb, NULL);
+	ev_watch = evtimer_new(base, watch_cb, NULL);
+	ev_settle = event_new(base, -1, 0, settle_cb, NULL);
+	ev_drop = event_new(base, -1, 0, drop_cb, NULL);
+	if (ev_retry == NULL || ev_watch == NULL || ev_settle == NULL ||
+	    ev_drop == NULL)
+		fatalx("event_new failed");
+	timer_add_ns(ev_watch, WATCH_NS);
+	connect_now();
+}

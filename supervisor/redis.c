@@ -1,0 +1,761 @@
+/*
+ * The Redis source: jobs are the entries of a pool's partition streams,
+ * results go back to each entry's reply stream (or the pool's results
+ * stream), and an entry is acknowledged only together with its result,
+ * by the consumer that still holds it (rscript.c).  Partition k of the
+ * pool is partition k here, so dispatch.c keeps a key's jobs on one
+ * worker, in order; the take script keeps them on one host.
+ *
+ * A partition is "held" while any of its entries is in the ledger, done
+ * ones included until their finish is answered: the take script is not
+ * asked about it meanwhile.  Finished jobs wait in a queue while Redis is
+ * away and are sent again when it is back; the ownership check makes the
+ * second try harmless.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "supervisor.h"
+#include "redis.h"
+#include "xmalloc.h"
+
+#define TAKE_BATCH	128	/* entries of one partition per take */
+#define FINISH_BATCH	256	/* jobs per finish script */
+#define FINISH_BYTES	(4 * 1024 * 1024)
+#define FINISH_INFLIGHT	8	/* finish scripts in flight */
+#define POLL_MIN_NS	1000000ULL	/* an empty take: ask again in 1 ms, */
+#define POLL_MAX_NS	100000000ULL	/* doubling up to 0.1 s */
+#define REPLY_TTL_MS	"86400000"	/* a reply stream lives a day */
+#define ID_MAX		48
+#define REF_MAX		256
+
+/* What the ledger does not hold of a job from Redis, by ledger index. */
+struct rjob {
+	char		 id[ID_MAX];	/* the entry's id in its stream */
+	uint32_t	 stream;
+	uint32_t	 deliveries;
+	uint32_t	 replylen;	/* meta: the reply stream, then ref */
+	uint32_t	 reflen;
+	uint8_t		 sent;		/* a finish went out before */
+	struct bytes	 meta;
+};
+
+struct finish_batch {
+	unsigned	 n;
+	uint32_t	 idx[];
+};
+
+static struct rjob	*rjobs;
+static uint32_t		*held;		/* partition -> live entries */
+static char		(*partnum)[12];	/* partition -> its number */
+static struct jobq	 finishq;	/* done, finish not yet sent */
+static struct jobq	 retryq;	/* sent, answer lost: sent again first */
+static int		 taking;	/* a take is in flight */
+static uint32_t		 rotor;
+static uint64_t		 poll_ns;
+static struct event	*ev_poll, *ev_shutdown;
+static int		 stopping, released, releasing;
+static int		 waiting;	/* results wait for the link */
+static const char	**argv_scratch;
+static size_t		*len_scratch;
+static size_t		 scratch_cap;
+
+static struct {
+	uint64_t	 taken, done, refused, dead, taken_over, takes, finishes;
+} totals;
+
+static void	finish_push(uint32_t);
+
+uint32_t
+redis_partition_live(uint32_t p)
+{
+	return held[p];
+}
+
+/* The heartbeat found fewer of its entries in Redis than it holds. */
+void
+redis_lost_entries(uint32_t p, unsigned n)
+{
+	log_warnx("partition %u: %u entr%s taken over by another consumer "
+	    "(this one was out of touch longer than the claim idle time); "
+	    "their results will be refused", p, n, n == 1 ? "y was" :
+	    "ies were");
+}
+
+static int
+scratch_room(size_t n)
+{
+	const char	**a;
+	size_t		 *l;
+
+	if (n <= scratch_cap)
+		return 0;
+	if ((a = reallocarray(argv_scratch, n, sizeof *a)) == NULL)
+		return -1;
+	argv_scratch = a;
+	if ((l = reallocarray(len_scratch, n, sizeof *l)) == NULL)
+		return -1;
+	len_scratch = l;
+	scratch_cap = n;
+	return 0;
+}
+
+/*
+ * Entries to take: what the workers can start soon (twice their windows,
+ * which adapt to the cost of a job), within the ledger's room.  A host
+ * takes no more than it can use, so that other hosts get the rest.
+ */
+static uint32_t
+budget(void)
+{
+	uint32_t	want = 0, live = ledger_live(), room = ledger_room();
+	int		i;
+
+	for (i = 0; i < opts.workers; i++)
+		if (workers[i].state == W_READY ||
+		    workers[i].state == W_STARTING)
+			want += 2 * workers[i].window;
+	want = want > live ? want - live : 0;
+	return want < room ? want : room;
+}
+
+static void
+poll_soon(void)
+{
+	poll_ns = 0;
+	evtimer_del(ev_poll);
+}
+
+static void
+poll_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	supervisor_settle();
+}
+
+static int
+field_is(const redisReply *f, const char *name)
+{
+	size_t	len = strlen(name);
+
+	return f->len == len && memcmp(f->str, name, len) == 0;
+}
+
+/*
+ * Reads an entry's fields; NULL when they make a job, or why not.  The
+ * reply stream and ref are kept even for an entry refused, so that its
+ * producer hears of it.
+ */
+static const char *
+entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
+    const redisReply **key, const redisReply **payload, int *high)
+{
+	const redisReply	*f, *v, *reply = NULL, *ref = NULL,
+				*prio = NULL;
+	static char		 why[160];
+	size_t			 i;
+
+	*key = *payload = NULL;
+	*high = 0;
+	if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
+		return "the entry has no fields (deleted or trimmed)";
+	if (fields->elements % 2 != 0)
+		return "malformed fields";
+	for (i = 0; i < fields->elements; i += 2) {
+		f = fields->element[i];
+		v = fields->element[i + 1];
+		if (f->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING)
+			return "malformed fields";
+		if (field_is(f, "payload")) {
+			if (*payload != NULL)
+				return "payload given twice";
+			*payload = v;
+		} else if (field_is(f, "key")) {
+			if (*key != NULL)
+				return "key given twice";
+			*key = v;
+		} else if (field_is(f, "priority")) {
+			if (prio != NULL)
+				return "priority given twice";
+			prio = v;
+		} else if (field_is(f, "reply")) {
+			if (reply != NULL)
+				return "reply given twice";
+			reply = v;
+		} else if (field_is(f, "ref")) {
+			if (ref != NULL)
+				return "ref given twice";
+			ref = v;
+		}
+		/* Other fields are the producer's own: kept, not read. */
+	}
+	if (reply != NULL && (reply->len >= REDIS_KEY_MAX ||
+	    reply->len <= strlen(rpool.reply_prefix) ||
+	    memcmp(reply->str, rpool.reply_prefix,
+	    strlen(rpool.reply_prefix)) != 0 ||
+	    memchr(reply->str, '\0', reply->len) != NULL)) {
+		snprintf(why, sizeof why, "the reply stream must be named "
+		    "%sNAME (at most %d bytes)", rpool.reply_prefix,
+		    REDIS_KEY_MAX - 1);
+		return why;
+	}
+	if (ref != NULL && ref->len > REF_MAX)
+		return "ref longer than 256 bytes";
+	if (bytes_set(&rj->meta, reply != NULL ? reply->str : NULL,
+	    reply != NULL ? reply->len : 0, ref != NULL ? ref->str : NULL,
+	    ref != NULL ? ref->len : 0) == -1)
+		return "out of memory";
+	rj->replylen = reply != NULL ? reply->len : 0;
+	rj->reflen = ref != NULL ? ref->len : 0;
+	if (*payload == NULL)
+		return "no payload field";
+	if (prio != NULL && !field_is(prio, "high") &&
+	    !field_is(prio, "normal"))
+		return "priority must be high or normal";
+	*high = prio != NULL && field_is(prio, "high");
+	if (*key != NULL && partition_of((*key)->str, (*key)->len) != p) {
+		snprintf(why, sizeof why, "its key belongs in partition %u, "
+		    "not %u: the producer does not use this pool's %u "
+		    "partitions", partition_of((*key)->str, (*key)->len), p,
+		    opts.partitions);
+		return why;
+	}
+	if (frame_size(*key != NULL ? (*key)->len : 0, (*payload)->len) >
+	    opts.frame_max)
+		return "longer than the maximum frame size";
+	return NULL;
+}
+
+/* Ends a job at once, without a worker: a bad entry, or one run too often. */
+static void
+refuse(uint32_t idx, int status, const char *why)
+{
+	struct job	*j = ledger_job(idx);
+	struct rjob	*rj = &rjobs[idx];
+
+	log_warnx("partition %u: entry %s: %s; moved to %s", rj->stream,
+	    rj->id, why, rpool.dead);
+	j->state = JOB_DONE;
+	j->status = status;
+	if (bytes_set(&j->result, why, strlen(why), NULL, 0) == -1)
+		j->result.len = 0;
+	finish_push(idx);
+}
+
+static void
+take_entry(uint32_t p, const redisReply *e, long long deliveries)
+{
+	const redisReply	*key, *payload;
+	const char		*why;
+	struct job		*j;
+	struct rjob		*rj;
+	uint32_t		 idx;
+	int			 high;
+	char			 msg[160];
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING ||
+	    e->element[0]->len >= ID_MAX) {
+		log_warnx("partition %u: an entry without an id", p);
+		return;
+	}
+	if ((idx = ledger_alloc()) == JOB_NONE) {
+		/* The budget said there was room; it stays pending to us,
+		 * and is read again once the partition is free. */
+		log_warnx("partition %u: no room for entry %s", p,
+		    e->element[0]->str);
+		return;
+	}
+	held[p]++;
+	totals.taken++;
+	j = ledger_job(idx);
+	rj = &rjobs[idx];
+	memcpy(rj->id, e->element[0]->str, e->element[0]->len + 1);
+	rj->stream = p;
+	rj->deliveries = deliveries < 1 ? 1 : deliveries > 65535 ? 65535 :
+	    (uint32_t)deliveries;
+	rj->sent = 0;
+	rj->replylen = rj->reflen = 0;
+	j->seq = j->line = totals.taken;
+	j->submitted_ns = now_ns();
+	j->attempt = rj->deliveries;
+	if ((why = entry_fields(p, e->element[1], rj, &key, &payload,
+	    &high)) != NULL) {
+		refuse(idx, STATUS_REJECTED, why);
+		return;
+	}
+	if (rj->deliveries > opts.attempts) {
+		snprintf(msg, sizeof msg, "delivered %u times, more than the "
+		    "%u attempts allowed (its supervisors died running it)",
+		    rj->deliveries, opts.attempts);
+		refuse(idx, STATUS_CRASHED, msg);
+		return;
+	}
+	if (bytes_set(&j->data, key != NULL ? key->str : NULL,
+	    key != NULL ? key->len : 0, payload->str, payload->len) == -1) {
+		refuse(idx, STATUS_REJECTED, "out of memory");
+		return;
+	}
+	j->keylen = key != NULL ? key->len : 0;
+	j->partition = key != NULL ? p : PARTITION_NONE;
+	j->high = high;
+	dispatch_submit(idx);
+}
+
+static void
+take_done(void *arg, redisReply *r)
+{
+	const redisReply	*part, *entries, *deliv, *from;
+	uint32_t		 p, got = 0;
+	size_t			 i, k;
+
+	(void)arg;
+	taking = 0;
+	if (r == NULL)
+		return;	/* entries read but not heard of are read again */
+	if (r->type != REDIS_REPLY_ARRAY || r->elements % 4 != 0) {
+		log_warnx("redis: take: %s", r->type == REDIS_REPLY_ERROR ?
+		    r->str : "a strange reply");
+		rconn_drop("take failed");
+		return;
+	}
+	for (i = 0; i < r->elements; i += 4) {
+		part = r->element[i];
+		entries = r->element[i + 1];
+		deliv = r->element[i + 2];
+		from = r->element[i + 3];
+		if (part->type != REDIS_REPLY_INTEGER || part->integer < 0 ||
+		    part->integer >= opts.partitions ||
+		    entries->type != REDIS_REPLY_ARRAY ||
+		    from->type != REDIS_REPLY_STRING ||
+		    (deliv->type == REDIS_REPLY_ARRAY ?
+		    deliv->elements != entries->elements :
+		    deliv->type != REDIS_REPLY_INTEGER)) {
+			log_warnx("redis: take: a strange reply");
+			continue;
+		}
+		p = (uint32_t)part->integer;
+		if (from->len > 0) {
+			totals.taken_over += entries->elements;
+			log_warnx("partition %u: took over %zu entr%s from "
+			    "consumer %s", p, entries->elements,
+			    entries->elements == 1 ? "y" : "ies", from->str);
+		} else if (deliv->type == REDIS_REPLY_ARRAY)
+			log_warnx("partition %u: resuming %zu entr%s this "
+			    "consumer held before", p, entries->elements,
+			    entries->elements == 1 ? "y" : "ies");
+		for (k = 0; k < entries->elements; k++)
+			take_entry(p, entries->element[k],
+			    deliv->type == REDIS_REPLY_ARRAY ?
+			    deliv->element[k]->integer : deliv->integer);
+		got += entries->elements;
+	}
+	if (got > 0)
+		poll_ns = 0;
+	else {
+		poll_ns = poll_ns == 0 ? POLL_MIN_NS : poll_ns * 2;
+		if (poll_ns > POLL_MAX_NS)
+			poll_ns = POLL_MAX_NS;
+		timer_add_ns(ev_poll, poll_ns);
+	}
+}
+
+static void
+take_send(uint32_t want)
+{
+	char		 claim[24], room[16], batch[16], nkeys[16];
+	uint32_t	 i, p, n = 0, start = rotor++;
+	int		 argc = 0, k;
+
+	if (scratch_room(2 * opts.partitions + 8) == -1)
+		return;
+	argv_scratch[argc++] = "EVAL";
+	argv_scratch[argc++] = script_take;
+	argv_scratch[argc++] = nkeys;
+	/* Each take starts at the next partition: none waits behind all. */
+	for (i = 0; i < opts.partitions; i++) {
+		p = (start + i) % opts.partitions;
+		if (held[p] == 0) {
+			argv_scratch[argc++] = rpool.stream[p];
+			n++;
+		}
+	}
+	if (n == 0)
+		return;
+	snprintf(nkeys, sizeof nkeys, "%u", n);
+	snprintf(claim, sizeof claim, "%llu", rpool.claim_due ?
+	    (unsigned long long)rpool.claim_idle_ms : 0ULL);
+	snprintf(room, sizeof room, "%u", want);
+	snprintf(batch, sizeof batch, "%u", TAKE_BATCH);
+	argv_scratch[argc++] = rpool.url.pool;
+	argv_scratch[argc++] = rpool.consumer;
+	argv_scratch[argc++] = claim;
+	argv_scratch[argc++] = room;
+	argv_scratch[argc++] = batch;
+	for (i = 0; i < opts.partitions; i++) {
+		p = (start + i) % opts.partitions;
+		if (held[p] == 0)
+			argv_scratch[argc++] = partnum[p];
+	}
+	for (k = 0; k < argc; k++)
+		len_scratch[k] = strlen(argv_scratch[k]);
+	if (rconn_command(take_done, NULL, argc, argv_scratch,
+	    len_scratch) == 0) {
+		taking = 1;
+		rpool.claim_due = 0;
+		totals.takes++;
+	}
+}
+
+static void
+finish_push(uint32_t idx)
+{
+	jobq_push(&finishq, idx);
+}
+
+/* One job off the ledger: its partition may be read again when free. */
+static void
+finish_release(uint32_t idx)
+{
+	uint32_t	p = rjobs[idx].stream;
+
+	ledger_release(idx);
+	if (--held[p] == 0)
+		poll_soon();
+}
+
+static void
+finish_outcome(uint32_t idx, const redisReply *r)
+{
+	struct rjob	*rj = &rjobs[idx];
+	struct job	*j = ledger_job(idx);
+
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+		totals.done++;
+		if (j->status != STATUS_OK && j->status != STATUS_ERROR)
+			totals.dead++;
+	} else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0 &&
+	    rj->sent)
+		/* Our first try got there; only its answer was lost. */
+		totals.done++;
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+		totals.refused++;
+		log_warnx("partition %u: entry %s is no longer pending "
+		    "(finished by another consumer); its result is dropped",
+		    rj->stream, rj->id);
+	} else if (r->type == REDIS_REPLY_STRING) {
+		totals.refused++;
+		log_warnx("partition %u: entry %s: ack refused: consumer %s "
+		    "holds it now; its result is dropped", rj->stream, rj->id,
+		    r->str);
+	} else {
+		/* Kept for another try, as if the link was lost. */
+		rjobs[idx].sent = 1;
+		jobq_push(&retryq, idx);
+		return;
+	}
+	finish_release(idx);
+}
+
+static void
+finish_done(void *arg, redisReply *r)
+{
+	struct finish_batch	*b = arg;
+	unsigned		 i;
+
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == b->n) {
+		for (i = 0; i < b->n; i++)
+			finish_outcome(b->idx[i], r->element[i]);
+		free(b);
+		return;
+	}
+	if (r != NULL) {
+		log_warnx("redis: finish: %s", r->type == REDIS_REPLY_ERROR ?
+		    r->str : "a strange reply");
+		rconn_drop("finish failed");
+	}
+	/*
+	 * Lost or failed: sent again before anything not yet sent.  Lost
+	 * batches come back here in the order they were sent, so that a
+	 * key's results are still written in order.
+	 */
+	for (i = 0; i < b->n; i++) {
+		rjobs[b->idx[i]].sent = 1;
+		jobq_push(&retryq, b->idx[i]);
+	}
+	free(b);
+}
+
+/* The dead-letter reason of a failed job; "" for a result. */
+static const char *
+dead_reason(const struct job *j, char *buf, size_t size)
+{
+	if (j->status == STATUS_OK || j->status == STATUS_ERROR)
+		return "";
+	if (j->result.len > 0) {
+		snprintf(buf, size, "%.*s", (int)j->result.len, j->result.p);
+		return buf;
+	}
+	snprintf(buf, size, "%s after %u attempt%s",
+	    frame_status_name(j->status), j->attempt,
+	    j->attempt == 1 ? "" : "s");
+	return buf;
+}
+
+/* Sends one finish script for the jobs at the head of the queue. */
+static int
+finish_send(void)
+{
+	struct jobq		*q = retryq.count > 0 ? &retryq : &finishq;
+	struct finish_batch	*b;
+	struct job		*j;
+	struct rjob		*rj;
+	static char		 att[FINISH_BATCH][8], why[FINISH_BATCH][128];
+	const char		*s;
+	char			 nkeys[16];
+	size_t			 bytes = 0;
+	uint32_t		 idx;
+	unsigned		 n, i;
+	int			 argc = 0, nk;
+
+	n = q->count < FINISH_BATCH ? q->count : FINISH_BATCH;
+	if (scratch_room(8 + 10 * n) == -1 ||
+	    (b = malloc(sizeof *b + n * sizeof b->idx[0])) == NULL)
+		return -1;
+	argv_scratch[argc++] = "EVAL";
+	argv_scratch[argc++] = script_finish;
+	argv_scratch[argc++] = nkeys;
+	argv_scratch[argc++] = rpool.dead;
+	argv_scratch[argc++] = rpool.results;
+	/* The keys first, then the arguments: two passes over the jobs. */
+	for (i = 0, idx = q->head; i < n && idx != JOB_NONE; i++) {
+		j = ledger_job(idx);
+		rj = &rjobs[idx];
+		bytes += j->result.len;
+		if (i > 0 && bytes > FINISH_BYTES)
+			break;
+		b->idx[i] = idx;
+		argv_scratch[argc] = rpool.stream[rj->stream];
+		len_scratch[argc++] = strlen(rpool.stream[rj->stream]);
+		if (rj->replylen > 0) {
+			argv_scratch[argc] = rj->meta.p;
+			len_scratch[argc++] = rj->replylen;
+		} else {
+			argv_scratch[argc] = rpool.results;
+			len_scratch[argc++] = strlen(rpool.results);
+		}
+		idx = j->next;
+	}
+	b->n = n = i;
+	nk = argc - 3;
+	snprintf(nkeys, sizeof nkeys, "%d", nk);
+	argv_scratch[argc++] = rpool.url.pool;
+	argv_scratch[argc++] = rpool.consumer;
+	argv_scratch[argc++] = REPLY_TTL_MS;
+	for (i = 0; i < 5; i++)
+		len_scratch[i] = strlen(argv_scratch[i]);
+	for (i = argc - 3; i < (unsigned)argc; i++)
+		len_scratch[i] = strlen(argv_scratch[i]);
+	for (i = 0; i < n; i++) {
+		j = ledger_job(b->idx[i]);
+		rj = &rjobs[b->idx[i]];
+		snprintf(att[i], sizeof att[i], "%u", j->attempt);
+		argv_scratch[argc] = rj->id;
+		len_scratch[argc++] = strlen(rj->id);
+		argv_scratch[argc] = partnum[rj->stream];
+		len_scratch[argc++] = strlen(partnum[rj->stream]);
+		s = frame_status_name(j->status);
+		argv_scratch[argc] = s;
+		len_scratch[argc++] = strlen(s);
+		argv_scratch[argc] = att[i];
+		len_scratch[argc++] = strlen(att[i]);
+		argv_scratch[argc] = j->result.p;
+		len_scratch[argc++] = j->result.len;
+		argv_scratch[argc] = rj->meta.p + rj->replylen;
+		len_scratch[argc++] = rj->reflen;
+		s = dead_reason(j, why[i], sizeof why[i]);
+		argv_scratch[argc] = s;
+		len_scratch[argc++] = strlen(s);
+		argv_scratch[argc] = rj->replylen > 0 ? "r" : "p";
+		len_scratch[argc++] = 1;
+	}
+	if (rconn_command(finish_done, b, argc, argv_scratch,
+	    len_scratch) == -1) {
+		free(b);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		jobq_pop(q);
+	totals.finishes++;
+	return 0;
+}
+
+static void
+redis_job_done(uint32_t idx, const char *res, size_t len)
+{
+	struct job	*j = ledger_job(idx);
+
+	if (res == NULL)
+		j->result.len = 0;
+	else if (bytes_set(&j->result, res, len, NULL, 0) == -1) {
+		j->status = STATUS_ERROR;
+		bytes_set(&j->result, "out of memory", 13, NULL, 0);
+	}
+	finish_push(idx);
+	if (!rconn_is_ready() && !waiting) {
+		log_info("redis: results wait for the connection");
+		waiting = 1;
+	}
+}
+
+static void
+release_done(void)
+{
+	released = 1;
+	rconn_settle_soon();
+}
+
+/* Each turn: take entries while there is room for them. */
+static void
+redis_room(void)
+{
+	uint32_t	want;
+
+	if (stopping) {
+		if (!releasing && ledger_live() == 0) {
+			releasing = 1;
+			if (rconn_is_ready())
+				rpool_release(release_done);
+			else
+				released = 1;
+		}
+		return;
+	}
+	if (!rconn_is_ready() || taking ||
+	    (evtimer_pending(ev_poll, NULL) && !rpool.claim_due))
+		return;
+	if ((want = budget()) > 0)
+		take_send(want);
+}
+
+static void
+redis_flush(void)
+{
+	if (waiting && rconn_is_ready()) {
+		log_info("redis: sending the %u results that waited",
+		    finishq.count + retryq.count);
+		waiting = 0;
+	}
+	while (rconn_is_ready() && finishq.count + retryq.count > 0 &&
+	    rconn_outstanding() < FINISH_INFLIGHT && finish_send() == 0)
+		;
+}
+
+static void
+lost(void)
+{
+	taking = 0;
+}
+
+static void
+redis_init(void)
+{
+	uint32_t	i, p;
+
+	rpool_init();
+	rjobs = xcalloc(ledger_size(), sizeof *rjobs);
+	for (i = 0; i < ledger_size(); i++) {
+		rjobs[i].meta.p = rjobs[i].meta.small;
+		rjobs[i].meta.cap = BYTES_INLINE;
+	}
+	held = xcalloc(opts.partitions, sizeof *held);
+	partnum = xcalloc(opts.partitions, sizeof *partnum);
+	for (p = 0; p < opts.partitions; p++)
+		snprintf(partnum[p], sizeof partnum[p], "%u", p);
+	jobq_init(&finishq);
+	jobq_init(&retryq);
+	if ((ev_poll = evtimer_new(base, poll_cb, NULL)) == NULL)
+		fatalx("evtimer_new failed");
+	rconn_init(&rpool.url, rpool_connected, lost);
+}
+
+/*
+ * The drain took too long: what is unfinished stays pending in Redis,
+ * for another supervisor after the claim idle time, or for this consumer
+ * when it starts again.  Nothing is lost, nothing answered.
+ */
+static void
+shutdown_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	log_warnx("shutdown timeout: %u jobs unfinished; their entries stay "
+	    "pending in Redis for another supervisor or the next start of "
+	    "consumer %s", ledger_live(), rpool.consumer);
+	supervisor_abort(0);
+}
+
+static void
+redis_stop(int sig)
+{
+	if (stopping)
+		return;
+	stopping = 1;
+	log_warnx("%s: finishing the jobs taken, then exiting",
+	    strsignal(sig));
+	evtimer_del(ev_poll);
+	if (opts.shutdown_timeout_ns > 0 &&
+	    (ev_shutdown = evtimer_new(base, shutdown_expired, NULL)) != NULL)
+		timer_add_ns(ev_shutdown, opts.shutdown_timeout_ns);
+	notify_stopping();
+}
+
+static int
+redis_finished(void)
+{
+	return stopping && released && ledger_live() == 0;
+}
+
+static void
+redis_abort(void)
+{
+}
+
+static int
+redis_exit_status(void)
+{
+	log_info("redis: %llu entries taken (%llu taken over), %llu "
+	    "finished, %llu dead-lettered, %llu refused; %llu takes, %llu "
+	    "finish scripts", (unsigned long long)totals.taken,
+	    (unsigned long long)totals.taken_over,
+	    (unsigned long long)totals.done,
+	    (unsigned long long)totals.dead,
+	    (unsigned long long)totals.refused,
+	    (unsigned long long)totals.takes,
+	    (unsigned long long)totals.finishes);
+	return 0;
+}
+
+const struct intake redis_intake = {
+	.init = redis_init,
+	.room = redis_room,
+	.flush = redis_flush,
+	.job_done = redis_job_done,
+	.stop = redis_stop,
+	.finished = redis_finished,
+	.abort = redis_abort,
+	.exit_status = redis_exit_status,
+};
+
+int
+redis_supported(void)
+{
+	return 1;
+}

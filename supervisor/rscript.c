@@ -1,0 +1,205 @@
+/*
+ * The Lua scripts of the Redis source.  Each runs atomically in Redis, so
+ * that a check and the step it guards cannot be split by another
+ * supervisor: a partition is read only while nobody holds any of its
+ * entries, an entry is acknowledged only by the consumer that holds it,
+ * and a dead consumer's entries of a partition change hands all at once.
+ * They are sent with EVAL: Redis caches them by their digest, and a
+ * restarted Redis needs nothing loaded again.
+ */
+#include "redis.h"
+
+/*
+ * KEYS: meta, lease, the partition streams.  ARGV: group, partitions,
+ * token, lease ms.  Checks that the pool has this many partitions (or
+ * says so in meta), takes the consumer's lease, and makes every stream
+ * and its consumer group.  Returns {"ok"}, {"partitions", N},
+ * {"lease", ms left} or {"error", why}.
+ */
+const char script_setup[] =
+"local p = redis.call('HGET', KEYS[1], 'partitions')\n"
+"if p and p ~= ARGV[2] then return {'partitions', p} end\n"
+"if not p then\n"
+"  redis.call('HSET', KEYS[1], 'partitions', ARGV[2], 'version', '1')\n"
+"end\n"
+"local l = redis.call('GET', KEYS[2])\n"
+"if l and l ~= ARGV[3] then\n"
+"  return {'lease', tostring(redis.call('PTTL', KEYS[2]))}\n"
+"end\n"
+"redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])\n"
+"for i = 3, #KEYS do\n"
+"  local r = redis.pcall('XGROUP', 'CREATE', KEYS[i], ARGV[1], '0',\n"
+"    'MKSTREAM')\n"
+"  if type(r) == 'table' and r.err and not string.find(r.err, 'BUSYGROUP')\n"
+"  then return {'error', KEYS[i] .. ': ' .. r.err} end\n"
+"end\n"
+"return {'ok'}\n";
+
+/*
+ * KEYS: partition streams this supervisor holds nothing of.  ARGV: group,
+ * consumer, claim idle ms (0: no claim this time), budget, batch, then the
+ * partition of each key.  For each stream, while the budget lasts:
+ *   - nothing pending: read up to batch new entries (the gate: at most
+ *     one consumer holds entries of a partition at a time);
+ *   - pending, all this consumer's: they are from an earlier life (or a
+ *     reply that was lost), read them again from the consumer's history;
+ *   - pending of another consumer: when claiming, and when every one of
+ *     them has been idle for the claim time, take them all over.
+ * Returns {partition, entries, deliveries (1, or one per entry),
+ * previous owners ("" for new entries)} for each stream read.
+ */
+const char script_take[] =
+"local g, me = ARGV[1], ARGV[2]\n"
+"local claim, budget = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+"local batch = tonumber(ARGV[5])\n"
+"local out = {}\n"
+"for k = 1, #KEYS do\n"
+"  if budget <= 0 then break end\n"
+"  local s = KEYS[k]\n"
+"  local sum = redis.call('XPENDING', s, g)\n"
+"  local n = sum[1]\n"
+"  if n == 0 then\n"
+"    local r = redis.call('XREADGROUP', 'GROUP', g, me, 'COUNT',\n"
+"      math.min(batch, budget), 'STREAMS', s, '>')\n"
+"    if r then\n"
+"      out[#out + 1] = tonumber(ARGV[5 + k])\n"
+"      out[#out + 1] = r[1][2]\n"
+"      out[#out + 1] = 1\n"
+"      out[#out + 1] = ''\n"
+"      budget = budget - #r[1][2]\n"
+"    end\n"
+"  elseif n <= budget then\n"
+"    local others = {}\n"
+"    for _, c in ipairs(sum[4]) do\n"
+"      if c[1] ~= me then others[#others + 1] = c[1] end\n"
+"    end\n"
+"    local ok = true\n"
+"    if #others > 0 then\n"
+"      ok = claim > 0 and\n"
+"        #redis.call('XPENDING', s, g, 'IDLE', claim, '-', '+', n) == n\n"
+"      if ok then\n"
+"        redis.call('XAUTOCLAIM', s, g, me, claim, '0-0', 'COUNT', n,\n"
+"          'JUSTID')\n"
+"      end\n"
+"    end\n"
+"    if ok then\n"
+"      local r = redis.call('XREADGROUP', 'GROUP', g, me, 'COUNT', n,\n"
+"        'STREAMS', s, '0')\n"
+"      local d = redis.call('XPENDING', s, g, '-', '+', n, me)\n"
+"      local dv = {}\n"
+"      for i, e in ipairs(d) do dv[i] = e[4] end\n"
+"      out[#out + 1] = tonumber(ARGV[5 + k])\n"
+"      out[#out + 1] = r[1][2]\n"
+"      out[#out + 1] = dv\n"
+"      out[#out + 1] = table.concat(others, ' ')\n"
+"      budget = budget - #r[1][2]\n"
+"    end\n"
+"  end\n"
+"end\n"
+"return out\n";
+
+/*
+ * KEYS: the dead-letter stream, the pool's results stream, then for each
+ * job its partition stream and the stream its result goes to.  ARGV:
+ * group, consumer, reply ttl ms, then 8 per job: entry id, partition,
+ * status, attempts, result, ref, dead-letter reason ("" for none), and
+ * "r" for a reply stream or "p" for the pool's results.  A job is
+ * finished only if this consumer still holds its entry: then its result
+ * is added, a dead letter too if there is a reason (with the entry's
+ * fields), and the entry acknowledged and deleted, all at once.  A reply
+ * stream that cannot take the result (not a stream) sends it to the
+ * pool's results.  Returns for each job 1 (done), 0 (not pending:
+ * finished before) or the name of the consumer that holds it now.
+ */
+const char script_finish[] =
+"local g, me, ttl = ARGV[1], ARGV[2], ARGV[3]\n"
+"local out, fresh = {}, {}\n"
+"local a = 4\n"
+"for k = 3, #KEYS, 2 do\n"
+"  local s, t = KEYS[k], KEYS[k + 1]\n"
+"  local id, part, st, att = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]\n"
+"  local res, ref, why, kind = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],\n"
+"    ARGV[a + 7]\n"
+"  a = a + 8\n"
+"  local p = redis.call('XPENDING', s, g, id, id, 1)\n"
+"  if #p == 0 then\n"
+"    out[#out + 1] = 0\n"
+"  elseif p[1][2] ~= me then\n"
+"    out[#out + 1] = p[1][2]\n"
+"  else\n"
+"    if why ~= '' then\n"
+"      local f = {'XADD', KEYS[1], '*', 'job', id, 'partition', part,\n"
+"        'reason', why, 'consumer', me, 'attempts', att}\n"
+"      local e = redis.call('XRANGE', s, id, id)\n"
+"      if #e == 1 and e[1][2] then\n"
+"        for _, v in ipairs(e[1][2]) do f[#f + 1] = v end\n"
+"      end\n"
+"      redis.call(unpack(f))\n"
+"    end\n"
+"    local r = false\n"
+"    if kind == 'r' then\n"
+"      if ref ~= '' then\n"
+"        r = redis.pcall('XADD', t, '*', 'job', id, 'partition', part,\n"
+"          'status', st, 'attempts', att, 'consumer', me, 'result', res,\n"
+"          'ref', ref)\n"
+"      else\n"
+"        r = redis.pcall('XADD', t, '*', 'job', id, 'partition', part,\n"
+"          'status', st, 'attempts', att, 'consumer', me, 'result', res)\n"
+"      end\n"
+"      if type(r) == 'table' and r.err then r = false\n"
+"      elseif not fresh[t] then\n"
+"        redis.call('PEXPIRE', t, ttl)\n"
+"        fresh[t] = true\n"
+"      end\n"
+"    end\n"
+"    if not r then\n"
+"      local f = {'XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*', 'job', id,\n"
+"        'partition', part, 'status', st, 'attempts', att, 'consumer', me,\n"
+"        'result', res}\n"
+"      if ref ~= '' then f[#f + 1] = 'ref'; f[#f + 1] = ref end\n"
+"      redis.call(unpack(f))\n"
+"    end\n"
+"    redis.call('XACK', s, g, id)\n"
+"    redis.call('XDEL', s, id)\n"
+"    out[#out + 1] = 1\n"
+"  end\n"
+"end\n"
+"return out\n";
+
+/*
+ * KEYS: the lease, then streams this supervisor holds entries of.  ARGV:
+ * group, consumer, token, lease ms.  Renews the lease (or takes it again
+ * if it ran out), and makes every entry this consumer holds in those
+ * streams look fresh (XCLAIM JUSTID: its delivery count stays), so that
+ * nobody takes over a job that is only slow.  Returns {1 or 0 (the lease
+ * is another's), then per stream the entries this consumer holds}.
+ */
+const char script_heartbeat[] =
+"local l = redis.call('GET', KEYS[1])\n"
+"local out = {1}\n"
+"if l == ARGV[3] then\n"
+"  redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
+"elseif not l then\n"
+"  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])\n"
+"else\n"
+"  out[1] = 0\n"
+"end\n"
+"for k = 2, #KEYS do\n"
+"  local p = redis.call('XPENDING', KEYS[k], ARGV[1], '-', '+', 4096,\n"
+"    ARGV[2])\n"
+"  local c = {'XCLAIM', KEYS[k], ARGV[1], ARGV[2], '0'}\n"
+"  for _, e in ipairs(p) do c[#c + 1] = e[1] end\n"
+"  if #p > 0 then\n"
+"    c[#c + 1] = 'JUSTID'\n"
+"    redis.call(unpack(c))\n"
+"  end\n"
+"  out[#out + 1] = #p\n"
+"end\n"
+"return out\n";
+
+/* KEYS: the lease.  ARGV: token.  Gives the lease up, if it is ours. */
+const char script_release[] =
+"if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+"  return redis.call('DEL', KEYS[1])\n"
+"end\n"
+"return 0\n";

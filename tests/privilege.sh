@@ -1,0 +1,93 @@
+#!/bin/sh
+# What workers give up: --user and --group (when forkpool is started as
+# root; skipped otherwise), checked from /proc/PID/status; the
+# supervisor's capabilities cut to what starting workers takes; resource
+# limits from /proc/PID/limits; a chroot from /proc/PID/root.
+. "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+
+plan 16
+
+sock=$T/fp.sock
+ctl() {
+	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" "$@"
+}
+# field PID NAME: the line NAME: of /proc/PID/status, blanks squeezed.
+field() {
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s ' \t' ' ' |
+	    sed 's/ $//'
+}
+start() {
+	fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" -w 2 "$@"
+	sup=$fp_pid
+	wait_for 10 test -S "$sock" && wait_for 10 nworkers_is 2 "$sup"
+}
+stop() {
+	kill -TERM "$sup"
+	fp_wait "$sup"
+}
+
+if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1; then
+	for i in $(seq 16); do
+		skip "privileges and limits ($i)" "not run as root, or no user nobody"
+	done
+	finish
+fi
+nobody_uid=$(id -u nobody)
+nobody_gid=$(id -g nobody)
+daemon_gid=$(getent group daemon | cut -d: -f3)
+
+start --user nobody builtin:fnv
+w=$(workers_of "$sup" | head -n 1)
+is "--user nobody: the worker's uids" "$(field "$w" Uid)" \
+    "$nobody_uid $nobody_uid $nobody_uid $nobody_uid"
+is "...its gids, nobody's group" "$(field "$w" Gid)" \
+    "$nobody_gid $nobody_gid $nobody_gid $nobody_gid"
+is "...its groups: that one only" "$(field "$w" Groups)" "$nobody_gid"
+is "...no capabilities" "$(field "$w" CapEff)" 0000000000000000
+is "...no new privileges through exec" "$(field "$w" NoNewPrivs)" 1
+is "the supervisor stays root" "$(field "$sup" Uid)" "0 0 0 0"
+caps=$(field "$sup" CapBnd)
+ok "...but keeps only a few capabilities ($caps)" \
+    python3 -c 'import sys; sys.exit(bin(int(sys.argv[1], 16)).count("1") > 7)' \
+    "$caps"
+is "...and the pool answers" "$(ctl submit hello)" a430d84680aabd0b
+stop
+
+start --user nobody --group daemon lines:cat
+w=$(workers_of "$sup" | head -n 1)
+prog=$(pgrep -P "$w" | head -n 1)
+is "--group daemon: the worker's gids" "$(field "$w" Gid)" \
+    "$daemon_gid $daemon_gid $daemon_gid $daemon_gid"
+is "...a lines: program runs as nobody too" "$(field "$prog" Uid)" \
+    "$nobody_uid $nobody_uid $nobody_uid $nobody_uid"
+stop
+
+# AddressSanitizer reserves terabytes of address space: no --rlimit-as.
+mkdir "$T/root"
+if grep -q __asan_init "$FORKPOOL" 2>/dev/null; then
+	as=
+else
+	as="--rlimit-as 2048"
+fi
+start --rlimit-nofile 64 --rlimit-cpu 1000 $as --chroot "$T/root" \
+    builtin:fnv
+w=$(workers_of "$sup" | head -n 1)
+ok "--rlimit-nofile 64" grep -Eq '^Max open files +64 +64 ' "/proc/$w/limits"
+ok "--rlimit-cpu 1000" grep -Eq '^Max cpu time +1000 +1000 ' "/proc/$w/limits"
+if [ -n "$as" ]; then
+	ok "--rlimit-as 2048 MiB" \
+	    grep -Eq '^Max address space +2147483648 +2147483648 ' "/proc/$w/limits"
+else
+	skip "--rlimit-as 2048 MiB" "built with AddressSanitizer"
+fi
+is "--chroot: the worker's root" "$(readlink "/proc/$w/root")" "$T/root"
+is "...and it still answers" "$(ctl submit hello)" a430d84680aabd0b
+stop
+
+# Started as another user, forkpool cannot run workers as a third.
+setpriv --reuid="$nobody_uid" --regid="$nobody_gid" --clear-groups \
+    "$FORKPOOL" --user daemon builtin:echo </dev/null >/dev/null \
+    2>"$T/err"
+ok "--user without root is refused, saying why" \
+    has 'only when forkpool is started as root' "$T/err"
+finish

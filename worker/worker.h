@@ -1,0 +1,28 @@
+/*
+ * What the two worker runtimes share: the in-process loop (worker.c) and
+ * the relay to an external program (external.c).
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <stdint.h>
+
+#include "handler.h"
+
+/* The worker's end of its link is always this descriptor. */
+#define WORKER_LINK_FD	3
+
+/* Exit statuses the supervisor reads (pool.c knows EX_HANDLER_INIT). */
+#define EX_HANDLER_INIT	78	/* the handler failed to start */
+#define EX_PROTOCOL	76	/* a bad frame, from the link or the program */
+#define EX_CHILD	75	/* the external program ended */
+
+struct slot_board;
+
+uint64_t	 worker_clock_ns(void);
+void		 worker_confine(struct handler *);
+void		 worker_start_failed(const char *) __attribute__((noreturn));
+void		 external_main(const struct handler *, int,
+		    struct slot_board *) __attribute__((noreturn));
+
+#endif
