@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../supervisor/conf.h"
 #include "supervisor.h"
 
 static char	 default_handler[] = "builtin:echo";
@@ -37,14 +38,10 @@ options_defaults(struct options *o)
 static void
 options_drop(struct options *o)
 {
-	free((char *)o->listen_path);
-	free((char *)o->pidfile);
-	free(o->allow_uids);
-	free(o->allow_gids);
-	if (o->handler != default_handler) {
-		free((char *)o->handler);
-		free(o->handler_argv);
-	}
+	struct options	d;
+
+	options_defaults(&d);
+	config_free(o, &d);
 	options_defaults(o);
 }
 
