@@ -324,7 +324,8 @@ void
 worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 {
 	struct handler		*h = opts.handler_obj;
-	void			*state;
+	/* Static: still reachable when a signal ends a job, for valgrind. */
+	static void		*state;
 	struct buf		 in, out, res;
 	struct frame		 f;
 	const char		*why;
