@@ -1,8 +1,8 @@
 /*
- * forkpool.conf(5).  libinih splits the file into keys and values; this
- * file checks every value exactly and stores it in a copy of the options,
- * which replaces the caller's only once the whole file is good: a bad file
- * read again on SIGHUP leaves the running configuration alone.
+ * forkpool.conf(5): its keys and their values.  confread.c reads the file;
+ * this file checks every value exactly and stores it in a copy of the
+ * options, which replaces the caller's only once the whole file is good:
+ * a bad file read again on SIGHUP leaves the running configuration alone.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -19,9 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
 #include "conf.h"
+#include "confparse.h"
 #include "redisurl.h"
 #include "supervisor.h"
 #include "xmalloc.h"
@@ -36,18 +35,6 @@
 /* (uid_t)-1 and (gid_t)-1 mean "no change" to chown(2) and setresuid(2). */
 #define ID_MAX		((long long)UINT32_MAX - 1)
 
-struct parse {
-	const char		*path;
-	FILE			*fp;
-	int			 lineno;	/* libinih's line */
-	int			 failed;	/* err has the first error */
-	char			*err;
-	size_t			 errlen;
-	const struct config_set	*cli;
-	struct options		*next;		/* what the file makes */
-	const char		*key;		/* the key being read */
-	int			*first;		/* each key's line, or 0 */
-};
 
 struct key {
 	const char	*name;
@@ -56,12 +43,9 @@ struct key {
 			    struct options *);
 };
 
-static int	fail(struct parse *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
 /* Records the first error only: later ones are likely its echoes. */
-static int
-fail(struct parse *p, const char *fmt, ...)
+int
+config_fail(struct parse *p, const char *fmt, ...)
 {
 	va_list	ap;
 	int	n;
@@ -91,7 +75,7 @@ get_int(struct parse *p, const char *s, long long min, long long max,
 
 	*out = strtonum(s, min, max, &errstr);
 	if (errstr != NULL)
-		return fail(p, "%s %s: %s (expected %lld to %lld)", p->key, s,
+		return config_fail(p, "%s %s: %s (expected %lld to %lld)", p->key, s,
 		    errstr, min, max);
 	return 0;
 }
@@ -104,13 +88,13 @@ get_number(struct parse *p, const char *s, double min, double max,
 	char	*end;
 
 	if (s[strspn(s, "0123456789.eE+-")] != '\0')
-		return fail(p, "%s %s: not a number", p->key, s);
+		return config_fail(p, "%s %s: not a number", p->key, s);
 	errno = 0;
 	*out = strtod(s, &end);
 	if (end == s || *end != '\0' || errno != 0)
-		return fail(p, "%s %s: not a number", p->key, s);
+		return config_fail(p, "%s %s: not a number", p->key, s);
 	if (*out < min || *out > max)
-		return fail(p, "%s %s: out of range (expected %s)", p->key, s,
+		return config_fail(p, "%s %s: out of range (expected %s)", p->key, s,
 		    range);
 	return 0;
 }
@@ -157,7 +141,7 @@ get_uid(struct parse *p, const char *s, uid_t *uid)
 	}
 	n = strtonum(s, 0, ID_MAX, &errstr);
 	if (errstr != NULL)
-		return fail(p, "%s: no user %s", p->key, s);
+		return config_fail(p, "%s: no user %s", p->key, s);
 	*uid = (uid_t)n;
 	return 0;
 }
@@ -175,7 +159,7 @@ get_gid(struct parse *p, const char *s, gid_t *gid)
 	}
 	n = strtonum(s, 0, ID_MAX, &errstr);
 	if (errstr != NULL)
-		return fail(p, "%s: no group %s", p->key, s);
+		return config_fail(p, "%s: no group %s", p->key, s);
 	*gid = (gid_t)n;
 	return 0;
 }
@@ -190,7 +174,7 @@ parse_workers(struct parse *p, const char *v, struct options *o)
 	copy = xstrdup(v);
 	n = split(copy, w, 2);
 	if (n != 1 && n != 2) {
-		fail(p, "workers %s: expected N or MIN MAX", v);
+		config_fail(p, "workers %s: expected N or MIN MAX", v);
 		goto out;
 	}
 	if (get_int(p, w[0], 1, WORKERS_MAX, &min) == -1)
@@ -199,7 +183,7 @@ parse_workers(struct parse *p, const char *v, struct options *o)
 	if (n == 2 && get_int(p, w[1], 1, WORKERS_MAX, &max) == -1)
 		goto out;
 	if (max < min) {
-		fail(p, "workers %s: MAX is below MIN", v);
+		config_fail(p, "workers %s: MAX is below MIN", v);
 		goto out;
 	}
 	o->workers = min;
@@ -218,7 +202,7 @@ parse_listen(struct parse *p, const char *v, struct options *o)
 	struct sockaddr_un	sun;
 
 	if (strlen(v) >= sizeof sun.sun_path)
-		return fail(p, "listen %s: longer than %zu bytes", v,
+		return config_fail(p, "listen %s: longer than %zu bytes", v,
 		    sizeof sun.sun_path - 1);
 	o->listen_path = xstrdup(v);
 	return 0;
@@ -237,7 +221,7 @@ parse_listen_mode(struct parse *p, const char *v, struct options *o)
 			break;
 	}
 	if (*s != '\0' || mode > 0777)
-		return fail(p, "listen_mode %s: not an octal mode from 0 to "
+		return config_fail(p, "listen_mode %s: not an octal mode from 0 to "
 		    "0777", v);
 	o->listen_mode = mode;
 	return 0;
@@ -401,7 +385,7 @@ parse_restart_intensity(struct parse *p, const char *v, struct options *o)
 
 	copy = xstrdup(v);
 	if (split(copy, w, 2) != 2)
-		fail(p, "restart_intensity %s: expected RESTARTS SECONDS", v);
+		config_fail(p, "restart_intensity %s: expected RESTARTS SECONDS", v);
 	else if (get_int(p, w[0], 1, RESTARTS_MAX, &r) == 0 &&
 	    get_seconds(p, w[1], &t) == 0) {
 		o->restart_max = r;
@@ -493,7 +477,7 @@ parse_source(struct parse *p, const char *v, struct options *o)
 	char			err[512];
 
 	if (redis_url_parse(v, &url, err, sizeof err) == -1)
-		return fail(p, "%s", err);
+		return config_fail(p, "%s", err);
 	o->source = xstrdup(v);
 	return 0;
 }
@@ -502,7 +486,7 @@ static int
 parse_consumer(struct parse *p, const char *v, struct options *o)
 {
 	if (!redis_consumer_valid(v))
-		return fail(p, "consumer %s: 1 to %d printable bytes without "
+		return config_fail(p, "consumer %s: 1 to %d printable bytes without "
 		    "blanks", v, REDIS_CONSUMER_MAX);
 	o->consumer = xstrdup(v);
 	return 0;
@@ -537,9 +521,9 @@ parse_chroot(struct parse *p, const char *v, struct options *o)
 	struct stat	st;
 
 	if (*v != '/')
-		return fail(p, "chroot %s: not an absolute path", v);
+		return config_fail(p, "chroot %s: not an absolute path", v);
 	if (stat(v, &st) == -1 || !S_ISDIR(st.st_mode))
-		return fail(p, "chroot %s: not a directory", v);
+		return config_fail(p, "chroot %s: not a directory", v);
 	o->chroot_dir = xstrdup(v);
 	return 0;
 }
@@ -585,7 +569,7 @@ parse_isolation(struct parse *p, const char *v, struct options *o)
 	else if (strcmp(v, "thread") == 0)
 		o->isolation = ISOLATION_THREAD;
 	else
-		return fail(p, "isolation %s: expected process or thread", v);
+		return config_fail(p, "isolation %s: expected process or thread", v);
 	return 0;
 }
 
@@ -601,7 +585,7 @@ parse_log_level(struct parse *p, const char *v, struct options *o)
 			return 0;
 		}
 	}
-	return fail(p, "log_level %s: expected warning, info or debug", v);
+	return config_fail(p, "log_level %s: expected warning, info or debug", v);
 }
 
 /*
@@ -648,7 +632,7 @@ parse_preload(struct parse *p, const char *v, struct options *o)
 	else if (strcmp(v, "no") == 0)
 		o->preload = 0;
 	else
-		return fail(p, "preload %s: expected yes or no", v);
+		return config_fail(p, "preload %s: expected yes or no", v);
 	return 0;
 }
 
@@ -727,146 +711,41 @@ cli_has(const struct config_set *cli, const struct key *k)
 	return *(const int *)(const void *)((const char *)cli + k->set);
 }
 
-/* libinih's callback: non-zero to go on. */
-static int
-on_key(void *arg, const char *section, const char *name, const char *value)
+/*
+ * One key and its value, at line p->lineno: checked, and taken unless the
+ * command line has set it.  0, or -1 with the first error in p.
+ */
+int
+config_key(struct parse *p, const char *name, const char *value)
 {
-	struct parse	*p = arg;
 	struct options	 scratch;
 	size_t		 i;
 	int		 rc;
 
-	if (p->failed)
-		return 0;
-	if (*section != '\0') {	/* read_line refuses them first */
-		fail(p, "unknown section [%s]", section);
-		return 0;
-	}
 	for (i = 0; i < NKEYS; i++)
 		if (strcmp(name, keys[i].name) == 0)
 			break;
-	if (i == NKEYS) {
-		fail(p, "unknown key %s", name);
-		return 0;
-	}
-	if (p->first[i] != 0) {
-		fail(p, "%s set twice, first at line %d", name, p->first[i]);
-		return 0;
-	}
+	if (i == NKEYS)
+		return config_fail(p, "unknown key %s", name);
+	if (p->first[i] != 0)
+		return config_fail(p, "%s set twice, first at line %d", name,
+		    p->first[i]);
 	p->first[i] = p->lineno;
 	p->key = name;
-	if (*value == '\0') {
-		fail(p, "%s has no value", name);
-		return 0;
-	}
+	if (*value == '\0')
+		return config_fail(p, "%s has no value", name);
 	if (!cli_has(p->cli, &keys[i]))
-		return keys[i].parse(p, value, p->next) == 0;
+		return keys[i].parse(p, value, p->next);
 
 	/* The command line wins, but a bad value is still an error (-n). */
 	scratch = *p->next;
 	rc = keys[i].parse(p, value, &scratch);
 	config_free(&scratch, p->next);
-	return rc == 0;
+	return rc;
 }
 
-/*
- * Lines that libinih would take in ways this format does not want: a
- * [section] would quietly scope the keys below it, an indented line would
- * continue the value above, and "key: value" is configparser's spelling.
- */
-static int
-check_line(struct parse *p, const char *line)
+size_t
+config_nkeys(void)
 {
-	const char	*s;
-
-	/* libinih skips a UTF-8 byte order mark. */
-	if (p->lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
-		line += 3;
-	for (s = line; isspace((unsigned char)*s); s++)
-		;
-	if (*s == '\0' || *s == '#' || *s == ';')
-		return 0;
-	if (s != line)
-		return fail(p, "a line must not start with a blank "
-		    "(there are no continuation lines)");
-	if (*s == '[')
-		return fail(p, "unknown section %.*s", (int)strcspn(s, "\r\n"),
-		    s);
-	if (*s == '=' || s[strcspn(s, "=:")] != '=')
-		return fail(p, "expected KEY = VALUE");
-	return 0;
-}
-
-/*
- * libinih's reader, fgets(3) with a line count: the callback learns the
- * line it is called for, which the library does not pass in every build.
- */
-static char *
-read_line(char *buf, int size, void *arg)
-{
-	struct parse	*p = arg;
-	size_t		 len;
-
-	if (p->failed)
-		return NULL;
-	if (fgets(buf, size, p->fp) == NULL) {
-		if (ferror(p->fp)) {
-			p->lineno++;
-			fail(p, "read error: %s", strerror(errno));
-		}
-		return NULL;
-	}
-	p->lineno++;
-	len = strlen(buf);
-	/* libinih would take the rest of a long line as a line of its own. */
-	if (len == (size_t)size - 1 && buf[len - 1] != '\n' &&
-	    getc(p->fp) != EOF) {
-		fail(p, "line longer than %d bytes", size - 2);
-		return NULL;
-	}
-	if (check_line(p, buf) == -1)
-		return NULL;
-	return buf;
-}
-
-int
-config_load(const char *path, struct options *o,
-    const struct config_set *cli, char *err, size_t errlen)
-{
-	static const struct config_set	 none;
-	struct parse			 p;
-	struct options			 next = *o;
-	struct stat			 st;
-	int				 first[NKEYS], rc;
-
-	memset(&p, 0, sizeof p);
-	memset(first, 0, sizeof first);
-	p.path = path;
-	p.err = err;
-	p.errlen = errlen;
-	p.cli = cli != NULL ? cli : &none;
-	p.next = &next;
-	p.first = first;
-	if (errlen > 0)
-		*err = '\0';
-
-	if ((p.fp = fopen(path, "re")) == NULL)
-		return fail(&p, "%s", strerror(errno));
-	if (fstat(fileno(p.fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(p.fp);
-		return fail(&p, "%s", strerror(EISDIR));
-	}
-	rc = ini_parse_stream(read_line, &p, on_key, &p);
-	fclose(p.fp);
-	if (rc != 0 && !p.failed) {
-		/* A line libinih refused that check_line let through. */
-		p.lineno = rc > 0 ? rc : 0;
-		fail(&p, rc == -2 ? "out of memory" : "expected KEY = VALUE");
-	}
-	if (p.failed) {
-		config_free(&next, o);
-		return -1;
-	}
-	*o = next;
-	return 0;
+	return NKEYS;
 }

@@ -137,15 +137,20 @@ is "a good plugin, -n: configuration OK" "$?:$(cat "$T/n.out")" \
 
 # --- the configuration file ------------------------------------------------------------
 
-printf 'handler = %s cpu 7\npreload = no\nworkers = 2\n' "$plugin" \
-    >"$T/p.conf"
-fp_run "$T/in" "$T/conf.out" "$T/conf.err" -f "$T/p.conf"
-same_file "handler = PLUGIN cpu 7 and preload = no in a file" \
-    "$T/conf.out" "$T/cpu.ref"
-printf 'handler = builtin:fnv\npreload = maybe\n' >"$T/bad.conf"
-"$FORKPOOL" -n -f "$T/bad.conf" >"$T/n.out" 2>&1
-ok "preload = maybe: refused, with the line" \
-    grep -q 'bad.conf:2: preload maybe: expected yes or no' "$T/n.out"
+if config_files; then
+	printf 'handler = %s cpu 7\npreload = no\nworkers = 2\n' "$plugin" \
+	    >"$T/p.conf"
+	fp_run "$T/in" "$T/conf.out" "$T/conf.err" -f "$T/p.conf"
+	same_file "handler = PLUGIN cpu 7 and preload = no in a file" \
+	    "$T/conf.out" "$T/cpu.ref"
+	printf 'handler = builtin:fnv\npreload = maybe\n' >"$T/bad.conf"
+	"$FORKPOOL" -n -f "$T/bad.conf" >"$T/n.out" 2>&1
+	ok "preload = maybe: refused, with the line" \
+	    grep -q 'bad.conf:2: preload maybe: expected yes or no' "$T/n.out"
+else
+	skip "handler and preload in a file" "built without libinih"
+	skip "preload = maybe: refused" "built without libinih"
+fi
 
 # --- the example plugins ------------------------------------------------------------------
 

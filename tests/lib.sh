@@ -130,6 +130,20 @@ finish() {
 	exit 0
 }
 
+# config_files: whether this forkpool reads configuration files (a build
+# with libinih, as configure finds it).
+config_files() {
+	[ "${FORKPOOL_HAVE_INIH:-yes}" = yes ]
+}
+
+# needs_config_files: a script about configuration files skips whole in a
+# build without them.
+needs_config_files() {
+	config_files && return 0
+	echo "1..0 # SKIP built without libinih: no configuration files"
+	exit 0
+}
+
 # --- waiting and looking --------------------------------------------------------
 
 # wait_for SECONDS CMD [ARGS...]: runs the command every 0.05 s, at most

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The configuration file (-f, -n) and the systemd notify protocol.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+needs_config_files
 
 plan 14
 

@@ -3,6 +3,7 @@
 # job to blame, mark the pool degraded in its status; a crash that a job
 # is charged for restarts the worker at once all the same.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+needs_config_files
 
 plan 6
 

@@ -4,6 +4,7 @@
 # losing no job and keeping each key's order; a broken file and a handler
 # that cannot start change nothing.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+needs_config_files
 
 plan 21
 

@@ -61,8 +61,7 @@ main(int argc, char **argv)
 		data = malloc(len + 1);
 		if (data != NULL && fread(data, 1, len, fp) == (size_t)len) {
 			/* Named first: a file that crashes the target is known. */
-			tap_diag("%s", names[i]->d_name);
-			fflush(stdout);
+			fprintf(stderr, "replaying %s\n", names[i]->d_name);
 			LLVMFuzzerTestOneInput(data, len);
 			tap_ok(1, "%s replays cleanly", names[i]->d_name);
 		} else
