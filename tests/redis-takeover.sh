@@ -65,9 +65,14 @@ sup_start d --source "$L" --partitions 2 --consumer d --claim-idle 1 -w 1 \
 stray_workers $(workers_of "$sup_d")
 ok "c stopped past the claim time: d takes its entry over" \
     wait_for 20 has 'took over 1 entry from consumer c' "$T/d.err"
+# d's worker is held, so that c's ack comes first however slow c is.
+wait_for 20 nworkers_is 1 "$sup_d" || diag "d has no worker"
+d_workers=$(workers_of "$sup_d")
+kill -STOP $d_workers
 kill -CONT "$sup_c"
 ok "c's late ack is refused, naming the new holder" \
     wait_for 20 has 'ack refused: consumer d holds it now' "$T/c.err"
+kill -CONT $d_workers
 ok "d's result is written" wait_for 20 xlen_is 1 'forkpool:{late}:results'
 is "...by d, once" "$(fields consumer 'forkpool:{late}:results')" d
 
