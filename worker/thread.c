@@ -84,25 +84,11 @@ static int
 run_job(struct tlink *tl, void *state, const struct frame *f,
     struct buf *res, struct buf *out)
 {
-	struct fp_job		job;
-	struct handler_output	ho;
-	int			status;
+	int	status;
 
-	job.id = f->id;
-	job.attempt = f->aux;
-	job.key = f->key;
-	job.keylen = f->keylen;
-	job.payload = f->payload;
-	job.paylen = f->paylen;
-	res->len = res->off = 0;
-	handler_output_init(&ho, res);
-	if (f->arg != 0)
-		tl->board->started_ns = worker_clock_ns();
-	__atomic_store_n(&tl->board->job_id, f->id, __ATOMIC_RELEASE);
-	status = handler_handle(tl->handler, state, &job, &ho);
-	__atomic_store_n(&tl->board->job_id, 0, __ATOMIC_RELEASE);
-	if (ho.corrupt)
-		return buf_append(out, "this is not a forkpool frame....", 32);
+	status = worker_handle(tl->handler, state, f, tl->board, res);
+	if (status == -1)
+		return buf_append(out, WORKER_GARBAGE, WORKER_GARBAGE_LEN);
 	return frame_append(out, FRAME_RESULT, status, 0, f->id, buf_head(res),
 	    res->len);
 }

@@ -141,9 +141,15 @@ start_handler(struct handler *h)
 	return state;
 }
 
-static void
-run_job(const struct handler *h, void *state, const struct frame *f,
-    struct slot_board *board, struct buf *res, struct buf *out)
+/*
+ * Runs one JOB through an in-process handler, in a worker process or in
+ * a thread, with the job on the board for the supervisor to see: the
+ * RESULT's status, its payload in res; -1 when the job is to answer with
+ * WORKER_GARBAGE instead.
+ */
+int
+worker_handle(const struct handler *h, void *state, const struct frame *f,
+    struct slot_board *board, struct buf *res)
 {
 	struct fp_job		job;
 	struct handler_output	ho;
@@ -156,22 +162,31 @@ run_job(const struct handler *h, void *state, const struct frame *f,
 	job.payload = f->payload;
 	job.paylen = f->paylen;
 	res->len = res->off = 0;
-	/* Room for the heartbeats that may come while it runs. */
-	if (opts.heartbeat_ns != 0 && buf_reserve(out, 64 *
-	    (FRAME_HEADER_SIZE + FRAME_BODY_MIN)) == -1)
-		fatal("out of memory for heartbeats");
 	handler_output_init(&ho, res);
 	/* Only a job with a timeout needs its start time on the board. */
 	if (f->arg != 0)
 		board->started_ns = worker_clock_ns();
 	__atomic_store_n(&board->job_id, f->id, __ATOMIC_RELEASE);
-	job_running = 1;
 	status = handler_handle(h, state, &job, &ho);
-	job_running = 0;
 	__atomic_store_n(&board->job_id, 0, __ATOMIC_RELEASE);
-	if (ho.corrupt) {
-		if (buf_append(out, "this is not a forkpool frame....", 32)
-		    == -1)
+	return ho.corrupt ? -1 : status;
+}
+
+static void
+run_job(const struct handler *h, void *state, const struct frame *f,
+    struct slot_board *board, struct buf *res, struct buf *out)
+{
+	int	status;
+
+	/* Room for the heartbeats that may come while it runs. */
+	if (opts.heartbeat_ns != 0 && buf_reserve(out, 64 *
+	    (FRAME_HEADER_SIZE + FRAME_BODY_MIN)) == -1)
+		fatal("out of memory for heartbeats");
+	job_running = 1;
+	status = worker_handle(h, state, f, board, res);
+	job_running = 0;
+	if (status == -1) {
+		if (buf_append(out, WORKER_GARBAGE, WORKER_GARBAGE_LEN) == -1)
 			fatal("out of memory for a frame");
 		return;
 	}

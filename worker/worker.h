@@ -17,9 +17,16 @@
 #define EX_PROTOCOL	76	/* a bad frame, from the link or the program */
 #define EX_CHILD	75	/* the external program ended */
 
+/* What a job answers instead of its RESULT when builtin:crash says GARBAGE. */
+#define WORKER_GARBAGE		"this is not a forkpool frame...."
+#define WORKER_GARBAGE_LEN	(sizeof WORKER_GARBAGE - 1)
+
+struct frame;
 struct slot_board;
 
 uint64_t	 worker_clock_ns(void);
+int		 worker_handle(const struct handler *, void *,
+		    const struct frame *, struct slot_board *, struct buf *);
 void		 worker_confine(struct handler *);
 void		 worker_start_failed(const char *) __attribute__((noreturn));
 void		 external_main(const struct handler *, int,
