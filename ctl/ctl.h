@@ -15,6 +15,7 @@
 
 extern int	 json;
 
+int	priority_flags(const char *, unsigned *);
 void	json_string(FILE *, const char *, size_t);
 void	print_result(const struct fp_result *, size_t *);
 

@@ -147,6 +147,21 @@ json_string(FILE *f, const char *s, size_t len)
 
 /* --- submit --------------------------------------------------------------- */
 
+/* submit -p: high or normal into flags; -1, said, for anything else. */
+int
+priority_flags(const char *arg, unsigned *flags)
+{
+	if (strcmp(arg, "high") == 0)
+		*flags |= FP_F_HIGH;
+	else if (strcmp(arg, "normal") == 0)
+		*flags &= ~FP_F_HIGH;
+	else {
+		warnx("submit: -p takes high or normal");
+		return -1;
+	}
+	return 0;
+}
+
 struct submit {
 	struct fp_client	*c;
 	const char		*key;
@@ -265,14 +280,8 @@ cmd_submit(int argc, char **argv)
 			s.flags |= FP_F_KEYED;
 			break;
 		case 'p':
-			if (strcmp(optarg, "high") == 0)
-				s.flags |= FP_F_HIGH;
-			else if (strcmp(optarg, "normal") == 0)
-				s.flags &= ~FP_F_HIGH;
-			else {
-				warnx("submit: -p takes high or normal");
+			if (priority_flags(optarg, &s.flags) == -1)
 				usage(EXIT_TROUBLE);
-			}
 			break;
 		default:
 			usage(EXIT_TROUBLE);

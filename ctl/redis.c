@@ -135,14 +135,8 @@ redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 			s.flags |= FP_F_KEYED;
 			break;
 		case 'p':
-			if (strcmp(optarg, "high") == 0)
-				s.flags |= FP_F_HIGH;
-			else if (strcmp(optarg, "normal") == 0)
-				s.flags &= ~FP_F_HIGH;
-			else {
-				warnx("submit: -p takes high or normal");
+			if (priority_flags(optarg, &s.flags) == -1)
 				return EXIT_TROUBLE;
-			}
 			break;
 		default:
 			warnx("usage: forkpoolctl -r URL submit [-d] "
