@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -28,15 +27,6 @@
 #define EX_NOMEM	71	/* a thread out of memory gives up */
 
 int	handler_threaded;
-
-static uint64_t
-coarse_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* Hands the frames in out to the supervisor; wakes it if it had none. */
 static int
@@ -123,7 +113,7 @@ run_batch(struct tlink *tl, void *state, struct buf *in, struct buf *res,
 	struct frame	 f;
 	const char	*why;
 	size_t		 need, n = 0;
-	uint64_t	 tick = coarse_ns(), now;
+	uint64_t	 tick = worker_coarse_ns(), now;
 	int		 eager = small_batch(tl, in);
 
 	while (frame_decode(buf_head(in), in->len, tl->frame_max, &f, &need,
@@ -132,7 +122,7 @@ run_batch(struct tlink *tl, void *state, struct buf *in, struct buf *res,
 			return -1;
 		buf_consume(in, need);
 		if (!eager && ++n % CLOCK_EVERY == 0 &&
-		    (now = coarse_ns()) != tick)
+		    (now = worker_coarse_ns()) != tick)
 			tick = now;
 		else if (!eager)
 			continue;

@@ -90,8 +90,9 @@ send_frame(struct buf *out, uint8_t type, uint16_t aux, uint32_t arg,
 		fatal("out of memory for a frame");
 }
 
-static uint64_t
-coarse_ns(void)
+/* The coarse clock: cheap, good to a few ms, for batching results. */
+uint64_t
+worker_coarse_ns(void)
 {
 	struct timespec	ts;
 
@@ -228,7 +229,7 @@ clock_says_answer(unsigned i, uint64_t *tick)
 
 	if (i % CLOCK_EVERY != 0)
 		return 0;
-	now = coarse_ns();
+	now = worker_coarse_ns();
 	if (now == *tick)
 		return 0;
 	*tick = now;

@@ -25,6 +25,7 @@ struct frame;
 struct slot_board;
 
 uint64_t	 worker_clock_ns(void);
+uint64_t	 worker_coarse_ns(void);
 int		 worker_handle(const struct handler *, void *,
 		    const struct frame *, struct slot_board *, struct buf *);
 void		 worker_confine(struct handler *);
