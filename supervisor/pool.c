@@ -523,6 +523,8 @@ worker_reaped(struct worker *w, int status)
 	describe_exit(w, status, what, sizeof what);
 	init_failed = before_hello && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == EX_HANDLER_INIT;
+	if (init_failed)
+		wlink_last_words(w);
 	if (init_failed && !pool_is_twin(w)) {
 		log_warnx("worker %d: the handler failed to start; stopping",
 		    w->slot);

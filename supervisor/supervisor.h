@@ -295,6 +295,7 @@ uint32_t	 partition_of(const char *, size_t);
 /* wlink.c */
 void		 wlink_open(struct worker *, int);
 void		 wlink_close(struct worker *);
+void		 wlink_last_words(struct worker *);
 void		 wlink_swap(struct worker *, struct worker *);
 int		 wlink_send_job(struct worker *, uint32_t);
 void		 wlink_flush_all(void);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -232,6 +233,47 @@ take_result(struct worker *w, const struct frame *f, const char **why)
 	return 0;
 }
 
+/*
+ * A worker's ERROR, for the log.  Why a handler cannot start is the same
+ * for every worker of the pool, so the same reason is said only once.
+ */
+static void
+log_error(const struct worker *w, const struct frame *f)
+{
+	static char	last[256];
+	char		msg[sizeof last];
+
+	snprintf(msg, sizeof msg, "%.*s", (int)f->paylen, f->payload);
+	if (!w->greeted && strcmp(msg, last) == 0)
+		return;
+	if (!w->greeted)
+		strlcpy(last, msg, sizeof last);
+	log_warnx("worker %d: %s", w->slot, msg);
+}
+
+/*
+ * A worker that failed to start may have died before its ERROR was read:
+ * what its link still holds is read now, for the log, and nothing else.
+ */
+void
+wlink_last_words(struct worker *w)
+{
+	struct frame	 f;
+	const char	*why;
+	size_t		 need;
+
+	if (w->fd == -1 || w->tl != NULL)
+		return;
+	while (buf_read(&w->in, w->fd, READ_CHUNK) > 0)
+		continue;
+	while (frame_decode(buf_head(&w->in), w->in.len, opts.frame_max, &f,
+	    &need, &why) == FRAME_OK) {
+		if (f.type == FRAME_ERROR)
+			log_error(w, &f);
+		buf_consume(&w->in, need);
+	}
+}
+
 static int
 take_frame(struct worker *w, const struct frame *f, const char **why)
 {
@@ -256,8 +298,7 @@ take_frame(struct worker *w, const struct frame *f, const char **why)
 		pool_ready(w);
 		return 0;
 	case FRAME_ERROR:
-		log_warnx("worker %d: %.*s", w->slot, (int)f->paylen,
-		    f->payload);
+		log_error(w, f);
 		return 0;
 	case FRAME_HEARTBEAT:
 		if (f->flags != 0 || f->aux != 0 || f->arg != 0 ||

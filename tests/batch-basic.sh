@@ -3,7 +3,7 @@
 # usage and start-up errors, process titles and the descriptors of workers.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 47
+plan 48
 
 # --- echo -------------------------------------------------------------------
 
@@ -127,13 +127,14 @@ ok "unknown builtin: the message names it" \
 # --- handler init failure -------------------------------------------------------
 
 awk 'BEGIN { for (i = 1; i <= 100; i++) print "job " i }' >"$T/init.in"
-fp_run "$T/init.in" "$T/init.out" "$T/init.err" -w 2 builtin:cpu abc
+fp_run "$T/init.in" "$T/init.out" "$T/init.err" -w 4 builtin:cpu abc
 is "builtin:cpu abc: exit status 2" "$fp_rc" 2
 ok "builtin:cpu abc: 'the handler failed to start; stopping'" grep -Eq \
     '^forkpool: supervisor: worker [0-9]+: the handler failed to start; stopping$' \
     "$T/init.err" || diag_file "$T/init.err"
 ok "builtin:cpu abc: the reason (ITER abc) is logged" \
     grep -q 'ITER abc' "$T/init.err"
+is "...said once, not once per worker" "$(grep -c 'ITER abc' "$T/init.err")" 1
 ok "builtin:cpu abc: no results" test ! -s "$T/init.out"
 
 fp_run "$T/init.in" "$T/init2.out" "$T/init2.err" -w 2 builtin:echo surplus

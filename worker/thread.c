@@ -161,10 +161,9 @@ thread_main(void *arg)
 	if (handler_init(tl->handler, &state, err, sizeof err) == -1) {
 		snprintf(msg, sizeof msg, "handler %s: %s", tl->handler->spec,
 		    err);
-		log_warnx("thread %d: %s", tl->slot, msg);
 		if (frame_append(&out, FRAME_ERROR, 0, 0, 0, msg,
-		    strlen(msg)) == 0)
-			publish(tl, &out);
+		    strlen(msg)) == -1 || publish(tl, &out) == -1)
+			log_warnx("thread %d: %s", tl->slot, msg);
 		tl->status = EX_HANDLER_INIT;
 		goto done;
 	}

@@ -110,19 +110,22 @@ worker_clock_ns(void)
 }
 
 /*
- * The handler cannot start: say why, first in the log, then to the
- * supervisor, which stops the run on this exit status instead of
- * starting workers in a loop.
+ * The handler cannot start: say why to the supervisor, which logs it and
+ * stops the run on this exit status instead of starting workers in a
+ * loop.  Only if it cannot be told is it said here.
  */
 void
 worker_start_failed(const char *why)
 {
 	struct buf	out;
+	int		told;
 
-	log_warnx("%s", why);
 	buf_init(&out);
-	send_frame(&out, FRAME_ERROR, 0, 0, 0, why, strlen(why));
-	write_all(&out, EX_HANDLER_INIT);
+	told = frame_append(&out, FRAME_ERROR, 0, 0, 0, why, strlen(why)) == 0;
+	while (told && out.len > 0)
+		told = buf_write(&out, WORKER_LINK_FD) != -1;
+	if (!told)
+		log_warnx("%s", why);
 	_exit(EX_HANDLER_INIT);
 }
 
