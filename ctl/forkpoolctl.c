@@ -34,12 +34,19 @@ static const char	*redis_url;
 static unsigned		 redis_partitions;
 int			 json;
 
+#define USAGE							\
+	"usage: forkpoolctl [-hj] [-s socket] command [argument ...]\n"	\
+	"       forkpoolctl [-hj] -r URL [-P partitions] submit|status ...\n"
+
+/* The whole help with -h; after a mistake, the synopsis: the error shows. */
 static void __attribute__((__noreturn__))
 usage(int status)
 {
-	fprintf(status == 0 ? stdout : stderr,
-	    "usage: forkpoolctl [-hj] [-s socket] command [argument ...]\n"
-	    "       forkpoolctl [-hj] -r URL [-P partitions] submit|status ...\n"
+	if (status != 0) {
+		fprintf(stderr, USAGE "Try 'forkpoolctl -h'.\n");
+		exit(status);
+	}
+	printf(USAGE
 	    "commands:\n"
 	    "  submit [-k key] [-p high|normal] [data ...]\n"
 	    "                 run each data argument (or each line of\n"

@@ -54,7 +54,7 @@ static struct event		*ev_accept_again;
 static struct pidfh		*pidfh;
 static uint64_t			 serials;
 static int			 draining;	/* no new jobs; exit when idle */
-static int			 stop_signal;
+static int			 stopping;	/* a signal or a client said stop */
 static struct event		*ev_shutdown;
 
 struct service_totals service_totals;
@@ -62,6 +62,7 @@ struct service_totals service_totals;
 static void	client_read(evutil_socket_t, short, void *);
 static void	client_writable(evutil_socket_t, short, void *);
 static void	client_drop(struct client *, const char *);
+static void	stop_for(const char *);
 
 /*
  * A live socket is never stolen: the pidfile's lock says whether its
@@ -381,9 +382,10 @@ take_control(struct client *c, const struct frame *f)
 		reply(c, f->id, STATUS_OK, "draining: exiting when idle");
 		break;
 	case CONTROL_STOP:
-		log_info("client %llu: stop", (unsigned long long)c->serial);
 		reply(c, f->id, STATUS_OK, "stopping");
-		intake->stop(SIGTERM);
+		snprintf(why, sizeof why, "client %llu asked to stop",
+		    (unsigned long long)c->serial);
+		stop_for(why);
 		break;
 	case CONTROL_RELOAD:
 		log_info("client %llu: reload", (unsigned long long)c->serial);
@@ -608,21 +610,27 @@ shutdown_expired(evutil_socket_t fd, short ev, void *arg)
 	supervisor_abort(0);
 }
 
+/* Stops for why (a signal, or a client's stop): drains, then exits. */
 static void
-service_stop(int sig)
+stop_for(const char *why)
 {
-	if (stop_signal == 0) {
-		log_warnx("%s: finishing the jobs taken, then exiting",
-		    strsignal(sig));
+	if (!stopping) {
+		log_warnx("%s: finishing the jobs taken, then exiting", why);
 		if (opts.shutdown_timeout_ns > 0 &&
 		    (ev_shutdown = evtimer_new(base, shutdown_expired,
 		    NULL)) != NULL)
 			timer_add_ns(ev_shutdown, opts.shutdown_timeout_ns);
 	}
-	stop_signal = sig;
+	stopping = 1;
 	draining = 1;
 	event_del(ev_accept);
 	notify_stopping();
+}
+
+static void
+service_stop(int sig)
+{
+	stop_for(strsignal(sig));
 }
 
 static int

@@ -8,7 +8,7 @@
 CTL=${FORKPOOLCTL:-$TESTS_BUILDDIR/../forkpoolctl}
 EXAMPLE=$TESTS_BUILDDIR/../contrib/example-client
 
-plan 41
+plan 44
 
 # start_pool SOCKET ARGS...: a supervisor listening on SOCKET, in $pool_pid.
 start_pool() {
@@ -127,6 +127,14 @@ ok "an unknown command: says so" has "unknown command: frobnicate" \
     "$T/ctl.err"
 ctl -s "$S" scale many
 is "scale with a word: exit status 2" "$ctl_rc" 2
+ok "...the error, then the synopsis, not the whole help" \
+    test "$(sed -n 1p "$T/ctl.err")" = \
+    "forkpoolctl: scale: many: the number of workers is invalid" -a \
+    "$(wc -l <"$T/ctl.err")" -eq 4
+ctl -h
+ok "-h: the whole help, on standard output" \
+    test "$ctl_rc" -eq 0 -a ! -s "$T/ctl.err" -a \
+    -n "$(grep '^  stop  ' "$T/ctl.out")"
 
 # stop: the reply, then the supervisor ends.
 ctl -s "$S" stop
@@ -134,6 +142,8 @@ is "stop: exit status 0" "$ctl_rc" 0
 ok "stop: the supervisor's reply is printed" test -s "$T/ctl.out"
 fp_wait "$pool_pid" 30
 ok "stop: the supervisor exits ($fp_rc)" test "$fp_rc" != hung
+ok "...saying a client asked it to" \
+    grep -q 'client [0-9]* asked to stop: finishing the jobs taken' "$S.err"
 
 # Connecting to nothing.
 ctl -s "$T/nosock" status
