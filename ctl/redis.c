@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "field.h"
 
 #define WAITING_MAX	100000	/* jobs sent and not answered, at most */
 
@@ -58,29 +59,11 @@ drain(struct rsubmit *s, int timeout_ms)
 	fflush(stdout);
 }
 
-/* Field n (1-based, blank-separated) of a job; empty if there is none. */
-static void
-key_field(struct rsubmit *s, const char *data, size_t len)
-{
-	size_t	i = 0, start = 0;
-	int	n = s->key_field;
-
-	while (n-- > 0) {
-		while (i < len && (data[i] == ' ' || data[i] == '\t'))
-			i++;
-		start = i;
-		while (i < len && data[i] != ' ' && data[i] != '\t')
-			i++;
-	}
-	s->key = data + start;
-	s->keylen = i - start;
-}
-
 static void
 submit_one(struct rsubmit *s, const char *data, size_t len)
 {
 	if (s->key_field > 0)
-		key_field(s, data, len);
+		line_field(data, len, s->key_field, &s->key, &s->keylen);
 	if (fp_redis_submit(s->r, ++s->last_id, s->key, s->keylen, data, len,
 	    s->flags) == -1)
 		redis_failed(s->r);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "field.h"
 #include "log.h"
 #include "supervisor.h"
 #include "xmalloc.h"
@@ -198,32 +199,6 @@ batch_job_done(uint32_t idx, const char *res, size_t len)
 	}
 }
 
-static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* Field n (1-based) of a line; an empty key when there are fewer fields. */
-static void
-key_field(const char *line, size_t len, int n, const char **key,
-    size_t *keylen)
-{
-	size_t	i = 0, start;
-
-	for (;;) {
-		while (i < len && is_space(line[i]))
-			i++;
-		start = i;
-		while (i < len && !is_space(line[i]))
-			i++;
-		if (--n == 0 || start == len)
-			break;
-	}
-	*key = line + start;
-	*keylen = i - start;
-}
-
 /* A line that cannot become a job; an overlong one is still being read. */
 static void
 reject_line(const char *why, const char *line, size_t len, int whole)
@@ -243,7 +218,7 @@ take_line(const char *line, size_t len)
 	struct job	*j;
 
 	if (opts.key_field > 0)
-		key_field(line, len, opts.key_field, &key, &keylen);
+		line_field(line, len, opts.key_field, &key, &keylen);
 	if (frame_size(keylen, len) > opts.frame_max) {
 		reject_line("longer than the maximum frame size", line, len, 1);
 		return;
