@@ -342,6 +342,12 @@ parse_kill_grace(struct parse *p, const char *v, struct options *o)
 	return get_seconds(p, v, &o->kill_grace_ns);
 }
 
+static int
+parse_start_timeout(struct parse *p, const char *v, struct options *o)
+{
+	return get_seconds(p, v, &o->start_timeout_ns);
+}
+
 /* "none" waits for every job, however long they take. */
 static int
 parse_shutdown_timeout(struct parse *p, const char *v, struct options *o)
@@ -651,6 +657,7 @@ static const struct key keys[] = {
 	KEY(attempts,		parse_attempts),
 	KEY(timeout,		parse_timeout),
 	KEY(kill_grace,		parse_kill_grace),
+	KEY(start_timeout,	parse_start_timeout),
 	KEY(shutdown_timeout,	parse_shutdown_timeout),
 	KEY(frame_max,		parse_frame_max),
 	KEY(partitions,		parse_partitions),

@@ -28,6 +28,7 @@ struct config_set {
 	int	attempts;
 	int	timeout;
 	int	kill_grace;
+	int	start_timeout;
 	int	shutdown_timeout;
 	int	frame_max;
 	int	partitions;

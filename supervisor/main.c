@@ -19,6 +19,7 @@
 #include "log.h"
 #include "proctitle.h"
 #include "redisurl.h"
+#include "subtree.h"
 #include "supervisor.h"
 #include "xmalloc.h"
 
@@ -31,6 +32,7 @@ static int		 interrupts;
 
 enum {
 	OPT_KILL_GRACE = 256,
+	OPT_START_TIMEOUT,
 	OPT_WINDOW,
 	OPT_PARTITIONS,
 	OPT_FRAME_MAX,
@@ -67,6 +69,7 @@ static const struct option longopts[] = {
 	{ "timeout",		required_argument,	NULL, 't' },
 	{ "queue",		required_argument,	NULL, 'q' },
 	{ "kill-grace",		required_argument,	NULL, OPT_KILL_GRACE },
+	{ "start-timeout",	required_argument,	NULL, OPT_START_TIMEOUT },
 	{ "window",		required_argument,	NULL, OPT_WINDOW },
 	{ "partitions",		required_argument,	NULL, OPT_PARTITIONS },
 	{ "frame-max",		required_argument,	NULL, OPT_FRAME_MAX },
@@ -132,6 +135,10 @@ usage(FILE *fp)
 "  -a, --attempts N      tries per job before it fails (default 3)\n"
 "  -t, --timeout SEC     kill a job's worker after SEC seconds (default: none)\n"
 "      --kill-grace SEC  SIGKILL this long after SIGTERM (default 1)\n"
+"      --start-timeout SEC\n"
+"                        a worker whose handler has not started (init\n"
+"                        returned, or the program said HELLO) after SEC\n"
+"                        seconds stops the run (default 10)\n"
 "  -q, --queue N         jobs held in memory at most (default 16384)\n"
 "      --window N        jobs in flight per worker (default: adaptive)\n"
 "      --partitions N    key partitions (default 256)\n"
@@ -475,6 +482,7 @@ parse_options(int argc, char **argv)
 	opts.queue_max = 16384;
 	opts.attempts = 3;
 	opts.kill_grace_ns = 1000000000ULL;
+	opts.start_timeout_ns = 10000000000ULL;
 	opts.shutdown_timeout_ns = 30000000000ULL;
 	opts.frame_max = FRAME_MAX_DEFAULT;
 	opts.order = ORDER_INPUT;
@@ -521,6 +529,11 @@ parse_options(int argc, char **argv)
 		case OPT_KILL_GRACE:
 			opts.kill_grace_ns = seconds(optarg, "kill grace");
 			cli.kill_grace = 1;
+			break;
+		case OPT_START_TIMEOUT:
+			opts.start_timeout_ns = seconds(optarg,
+			    "start timeout");
+			cli.start_timeout = 1;
 			break;
 		case OPT_WINDOW:
 			opts.window = number(optarg, 1, WINDOW_MAX, "window");
@@ -808,6 +821,9 @@ main(int argc, char **argv, char **envp)
 		intake = &service_intake;
 	else if (opts.source != NULL)
 		intake = &redis_intake;
+	/* What a handler starts and abandons is reparented here, to kill. */
+	if (subtree_adopt() == -1)
+		log_warn("PR_SET_CHILD_SUBREAPER");
 	ledger_init(opts.queue_max);
 	dispatch_init();
 	intake->init();
@@ -820,6 +836,7 @@ main(int argc, char **argv, char **envp)
 	supervisor_settle();
 	event_base_dispatch(base);
 
+	subtree_kill();
 	intake->flush();
 	return intake->exit_status();
 }

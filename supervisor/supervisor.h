@@ -81,6 +81,7 @@ enum worker_end {
 	END_PROTOCOL,	/* killed for a bad frame */
 	END_SILENT,	/* killed for sending no heartbeat */
 	END_SHUTDOWN,	/* told to exit */
+	END_START,	/* killed for not saying HELLO in time */
 };
 
 /*
@@ -137,6 +138,7 @@ struct options {
 	unsigned	 attempts;
 	uint64_t	 timeout_ns;	/* 0: none */
 	uint64_t	 kill_grace_ns;
+	uint64_t	 start_timeout_ns;	/* a start's deadline: HELLO */
 	uint64_t	 shutdown_timeout_ns;	/* 0: wait for every job */
 	uint32_t	 frame_max;
 	enum order	 order;
