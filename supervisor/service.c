@@ -240,6 +240,32 @@ client_refuse(struct client *c, const char *why)
 	flush_client(c);
 }
 
+/*
+ * Refuses a connection before it has a record: its ERROR goes out in one
+ * write, which the empty buffer of a new socket takes whole, and the link
+ * is closed at once.  A storm of refused connections leaves nothing to
+ * free.
+ */
+static void
+refuse_connection(int s, uid_t uid, pid_t pid, const char *why)
+{
+	char		 frame[FRAME_HEADER_SIZE + FRAME_BODY_MIN + 128];
+	struct frame	 f;
+	size_t		 len = strlen(why);
+
+	if (len > sizeof frame - frame_size(0, 0))
+		len = sizeof frame - frame_size(0, 0);
+	memset(&f, 0, sizeof f);
+	f.type = FRAME_ERROR;
+	f.payload = why;
+	f.paylen = len;
+	log_warnx("client %llu (uid %d, pid %d): %s",
+	    (unsigned long long)++serials, (int)uid, (int)pid, why);
+	if (write(s, frame, frame_encode(frame, &f)) == -1)
+		log_debug("refused client: %s", strerror(errno));
+	close(s);
+}
+
 static void
 accept_again(evutil_socket_t fd, short ev, void *arg)
 {
@@ -256,7 +282,7 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 	struct ucred	 cred;
 	socklen_t	 len = sizeof cred;
 	struct timeval	 tv = ACCEPT_BACKOFF;
-	char		 hello[64];
+	char		 hello[64], why[64];
 	int		 s;
 
 	(void)ev;
@@ -272,6 +298,17 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 			log_warn("accept");
 		return;
 	}
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		refuse_connection(s, (uid_t)-1, 0,
+		    "cannot read the peer's credentials");
+		return;
+	}
+	if (!peer_allowed(cred.uid, cred.gid)) {
+		snprintf(why, sizeof why, "uid %d is not allowed",
+		    (int)cred.uid);
+		refuse_connection(s, cred.uid, cred.pid, why);
+		return;
+	}
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		log_warn("accept: client");
 		close(s);
@@ -279,6 +316,8 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 	}
 	c->fd = s;
 	c->serial = ++serials;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
 	buf_init(&c->in);
 	buf_init(&c->out);
 	c->ev_read = event_new(base, s, EV_READ | EV_PERSIST, client_read, c);
@@ -287,24 +326,13 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	if (c->ev_read == NULL || c->ev_write == NULL) {
 		log_warnx("accept: event_new failed");
+		if (c->ev_read != NULL)
+			event_free(c->ev_read);
+		if (c->ev_write != NULL)
+			event_free(c->ev_write);
 		close(s);
 		c->gone = 1;
 		client_free(c);
-		return;
-	}
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		c->uid = (uid_t)-1;
-		client_refuse(c, "cannot read the peer's credentials");
-		return;
-	}
-	c->uid = cred.uid;
-	c->pid = cred.pid;
-	if (!peer_allowed(cred.uid, cred.gid)) {
-		char	why[64];
-
-		snprintf(why, sizeof why, "uid %d is not allowed",
-		    (int)cred.uid);
-		client_refuse(c, why);
 		return;
 	}
 	log_debug("client %llu: uid %d, pid %d", (unsigned long long)c->serial,
@@ -313,10 +341,12 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 	queue_frame(c, FRAME_HELLO, 0, (uint32_t)getpid(), 0, hello,
 	    strlen(hello));
 	flush_client(c);
-	if (c->gone)
-		return;		/* gone before its HELLO could be written */
-	c->reading = 1;
-	event_add(c->ev_read, NULL);
+	if (!c->gone) {
+		c->reading = 1;
+		event_add(c->ev_read, NULL);
+	}
+	/* One gone before its HELLO could be written is freed now. */
+	supervisor_settle();
 }
 
 static void
@@ -538,7 +568,10 @@ service_room(void)
 	}
 }
 
-/* Writes what waits, and frees the records of clients done with. */
+/*
+ * Writes what waits, and frees the records of clients done with; one gone
+ * with jobs pending keeps only its record until they end.
+ */
 static void
 service_flush(void)
 {
@@ -546,8 +579,14 @@ service_flush(void)
 
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next) {
 		flush_client(c);
-		if (c->gone && c->pending == 0)
+		if (!c->gone)
+			continue;
+		if (c->pending == 0)
 			client_free(c);
+		else {
+			buf_free(&c->in);
+			buf_free(&c->out);
+		}
 	}
 }
 
