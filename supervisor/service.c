@@ -226,8 +226,7 @@ client_refuse(struct client *c, const char *why)
 {
 	struct timeval	tv = REFUSE_LINGER;
 
-	log_warnx("client %llu (uid %d, pid %d): %s",
-	    (unsigned long long)c->serial, (int)c->uid, (int)c->pid, why);
+	refusal_log(c->serial, c->uid, c->pid, why);
 	if (queue_frame(c, FRAME_ERROR, 0, 0, 0, why, strlen(why)) == -1) {
 		client_drop(c, why);
 		return;
@@ -259,8 +258,7 @@ refuse_connection(int s, uid_t uid, pid_t pid, const char *why)
 	f.type = FRAME_ERROR;
 	f.payload = why;
 	f.paylen = len;
-	log_warnx("client %llu (uid %d, pid %d): %s",
-	    (unsigned long long)++serials, (int)uid, (int)pid, why);
+	refusal_log(++serials, uid, pid, why);
 	if (write(s, frame, frame_encode(frame, &f)) == -1)
 		log_debug("refused client: %s", strerror(errno));
 	close(s);
@@ -540,6 +538,7 @@ service_init(void)
 	if (ev_accept == NULL || ev_accept_again == NULL)
 		fatalx("event_new failed");
 	event_add(ev_accept, NULL);
+	refusal_init();
 	log_info("listening on %s", opts.listen_path);
 }
 
@@ -599,6 +598,7 @@ service_abort(void)
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
 		if (!c->gone && c->out.len > 0)
 			(void)buf_write(&c->out, c->fd);
+	refusal_flush();
 	if (listen_fd != -1)
 		unlink(opts.listen_path);
 	if (pidfh != NULL)

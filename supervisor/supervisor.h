@@ -393,6 +393,11 @@ extern struct service_totals	 service_totals;
 int		 service_draining(void);
 unsigned	 service_clients(void);
 
+/* refusal.c */
+void		 refusal_init(void);
+void		 refusal_log(uint64_t, uid_t, pid_t, const char *);
+void		 refusal_flush(void);
+
 /* request.c */
 enum control_op {
 	CONTROL_DRAIN,
