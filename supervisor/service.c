@@ -4,7 +4,9 @@
  * Every connection's peer is checked before it may speak; a client that
  * breaks the protocol is told why and dropped; one that goes away loses
  * its results and disturbs nobody.  When the ledger is full no client is
- * read (backpressure): nothing is dropped.
+ * read, nor is a client whose jobs and unread results fill its budget
+ * (backpressure): nothing is dropped, and what each client can make the
+ * supervisor hold is bounded.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -27,7 +29,6 @@
 #include "xmalloc.h"
 
 #define READ_CHUNK	(64 * 1024)
-#define OUT_HIGH	(4 * 1024 * 1024)	/* results unread: stop reading */
 #define ACCEPT_BACKOFF	{ 0, 100000 }	/* out of descriptors: wait 0.1 s */
 #define REFUSE_LINGER	{ 1, 0 }	/* for a refused client to take its ERROR */
 
@@ -40,6 +41,7 @@ struct client {
 	struct event		*ev_write;
 	struct buf		 in;
 	struct buf		 out;
+	size_t			 held;		/* bytes of its jobs in the ledger */
 	unsigned		 pending;	/* jobs not yet answered */
 	int			 gone;		/* disconnected, jobs pending */
 	int			 reading;	/* ev_read is armed */
@@ -48,6 +50,7 @@ struct client {
 };
 
 static TAILQ_HEAD(, client)	 clients = TAILQ_HEAD_INITIALIZER(clients);
+static unsigned			 nclients;	/* records, gone ones too */
 static int			 listen_fd = -1;
 static struct event		*ev_accept;
 static struct event		*ev_accept_again;
@@ -181,18 +184,31 @@ flush_client(struct client *c)
 
 /*
  * Whether to take more from a client: the ledger has room, and the client
- * reads its results.  One that only sends cannot pile them up in memory.
+ * is within its budget, which its jobs' bytes held in the ledger and the
+ * results it has not read count against.  A job's bytes count until its
+ * result is queued, so what a job taken may still add is already counted,
+ * for a result no larger than the job.  One that only sends cannot pile
+ * up more than its budget and one frame.
  */
 static int
 client_room(const struct client *c)
 {
-	return ledger_room() > 0 && c->out.len < OUT_HIGH;
+	return ledger_room() > 0 &&
+	    c->held + c->out.len < opts.client_budget;
+}
+
+/* What a job costs its client's budget while the ledger holds it. */
+static size_t
+job_bytes(const struct job *j)
+{
+	return frame_size(j->keylen, j->data.len - j->keylen);
 }
 
 static void
 client_free(struct client *c)
 {
 	TAILQ_REMOVE(&clients, c, entry);
+	nclients--;
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c);
@@ -307,6 +323,11 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 		refuse_connection(s, cred.uid, cred.pid, why);
 		return;
 	}
+	/* Each record may hold a budget: their number bounds the memory. */
+	if (nclients >= opts.max_clients) {
+		refuse_connection(s, cred.uid, cred.pid, "too many clients");
+		return;
+	}
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		log_warn("accept: client");
 		close(s);
@@ -322,6 +343,7 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 	c->ev_write = event_new(base, s, EV_WRITE | EV_PERSIST,
 	    client_writable, c);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
+	nclients++;
 	if (c->ev_read == NULL || c->ev_write == NULL) {
 		log_warnx("accept: event_new failed");
 		if (c->ev_read != NULL)
@@ -383,6 +405,7 @@ take_submit(struct client *c, const struct frame *f)
 	j->seq = ++service_totals.submitted;
 	j->line = j->seq;
 	c->pending++;
+	c->held += job_bytes(j);
 	dispatch_submit(idx);
 }
 
@@ -614,6 +637,7 @@ service_job_done(uint32_t idx, const char *res, size_t len)
 	struct client	*c = j->client;
 
 	status_job_done(j, loop_now_ns());
+	c->held -= job_bytes(j);
 	if (!c->gone && !c->closing && queue_frame(c, FRAME_RESULT, j->status,
 	    j->attempt, j->client_id, res, len) == -1)
 		client_drop(c, "out of memory for a result");

@@ -132,8 +132,8 @@ is "...and drains and exits 0" "$fp_rc" 0 || diag_file "$T/svc.err"
 # --- a client that sends jobs and never reads ------------------------------------
 
 # 20,000 jobs of 4 kB each, 80 MB: the supervisor stops taking them once
-# their unread results pile up, instead of holding them all.
-start_service 2 builtin:echo
+# their unread results fill the client's budget, instead of holding them all.
+start_service 2 --client-budget 4194304 builtin:echo
 client "$sock" flood 20000 4096 >"$T/flood.out" &
 flood=$!
 wait "$flood"
