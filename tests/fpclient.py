@@ -101,6 +101,28 @@ def hello(link):
         raise SystemExit('expected HELLO')
 
 
+class Tally:
+    """The results of jobs, checked: wrong ones (an id not asked, a status
+    not 0, a result not the one wanted) and duplicates."""
+
+    def __init__(self, want):
+        self.want = want        # id -> the result it must carry
+        self.seen, self.wrong, self.dup = set(), 0, 0
+
+    def take(self, f):
+        """Counts frame f; returns its id if it answers a job, else None."""
+        t, status, _, ident, payload = f
+        if t != RESULT or ident not in self.want:
+            self.wrong += 1
+            return None
+        if ident in self.seen:
+            self.dup += 1
+        self.seen.add(ident)
+        if status != 0 or payload != self.want[ident]:
+            self.wrong += 1
+        return ident
+
+
 def submit(link, argv):
     n = int(argv[0])
     opt = dict(zip(argv[1::2], argv[2::2]))
@@ -120,36 +142,31 @@ def submit(link, argv):
         jobs[i + 1] = (key, payload)
         out.append(frame(SUBMIT, payload, key, flags, ident=i + 1))
     link.s.sendall(b''.join(out))
-    seen, wrong, dup, order, ids = set(), 0, 0, 0, []
-    last = {}
-    while len(seen) < n:
-        if len(seen) == quit_after:
+    tally = Tally({i: fnv(job) if handler == 'fnv' else job
+                   for i, (_, job) in jobs.items()})
+    order, ids, last = 0, [], {}
+    while len(tally.seen) < n:
+        if len(tally.seen) == quit_after:
             link.s.close()
             print('quit after %d results' % quit_after)
             return 0
         f = link.read()
         if f is None:
             break
-        t, status, attempts, ident, payload = f
-        if t != RESULT or ident not in jobs:
-            wrong += 1
+        ident = tally.take(f)
+        if ident is None:
             continue
-        if ident in seen:
-            dup += 1
-        seen.add(ident)
         ids.append(ident)
-        key, job = jobs[ident]
-        want = fnv(job) if handler == 'fnv' else job
-        if status != 0 or payload != want:
-            wrong += 1
+        key = jobs[ident][0]
         if keys:
             if last.get(key, 0) > ident:
                 order += 1
             last[key] = ident
     print('results %d wrong %d duplicates %d order %d' %
-          (len(seen), wrong, dup, order))
+          (len(tally.seen), tally.wrong, tally.dup, order))
     print('first-ids ' + ' '.join(str(i) for i in ids[:10]))
-    return 0 if (len(seen) == n and wrong == dup == order == 0) else 1
+    return 0 if (len(tally.seen) == n and
+                 tally.wrong == tally.dup == order == 0) else 1
 
 
 def raw(link, data, frames):
@@ -237,23 +254,17 @@ def nonreader(link, n, size, gofile):
         print('sent all', flush=True)
     while not os.path.exists(gofile):
         time.sleep(0.05)
-    seen, wrong, dup = set(), 0, 0
-    while len(seen) < n:
+    tally = Tally(jobs)
+    while len(tally.seen) < n:
         f = link.read()
         if f is None:
             break
-        t, status, _, ident, payload = f
-        if t != RESULT or ident not in jobs:
-            wrong += 1
-            continue
-        if ident in seen:
-            dup += 1
-        seen.add(ident)
-        if status != 0 or payload != jobs[ident]:
-            wrong += 1
+        tally.take(f)
     sender.join()
-    print('results %d wrong %d duplicates %d' % (len(seen), wrong, dup))
-    return 0 if (len(seen) == n and wrong == dup == 0) else 1
+    print('results %d wrong %d duplicates %d' %
+          (len(tally.seen), tally.wrong, tally.dup))
+    return 0 if (len(tally.seen) == n and tally.wrong == tally.dup == 0) \
+        else 1
 
 
 def main():

@@ -8,12 +8,6 @@
 
 plan 27
 
-client() {
-	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
-}
-quiet() {
-	"$@" >/dev/null 2>&1
-}
 # hex TYPE FLAGS AUX ARG ID KEY PAYLOAD [BODYLEN]: one frame, in hex; KEY
 # and PAYLOAD may hold Python escapes (\0); a BODYLEN overrides the
 # header's (for a frame that lies about its size).

@@ -10,12 +10,6 @@
 
 plan 15
 
-client() {
-	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
-}
-quiet() {
-	"$@" >/dev/null 2>&1
-}
 sock=$T/fp.sock
 
 # A sanitizer's quarantine and valgrind keep freed memory out of reach:
