@@ -290,6 +290,28 @@ parse_pidfile(struct parse *p, const char *v, struct options *o)
 }
 
 static int
+parse_max_clients(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 1, MAX_CLIENTS_MAX, &n) == -1)
+		return -1;
+	o->max_clients = n;
+	return 0;
+}
+
+static int
+parse_client_budget(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, CLIENT_BUDGET_MIN, CLIENT_BUDGET_MAX, &n) == -1)
+		return -1;
+	o->client_budget = n;
+	return 0;
+}
+
+static int
 parse_queue(struct parse *p, const char *v, struct options *o)
 {
 	long long	n;
@@ -652,6 +674,8 @@ static const struct key keys[] = {
 	KEY(allow_users,	parse_allow_users),
 	KEY(allow_groups,	parse_allow_groups),
 	KEY(pidfile,		parse_pidfile),
+	KEY(max_clients,	parse_max_clients),
+	KEY(client_budget,	parse_client_budget),
 	KEY(queue,		parse_queue),
 	KEY(window,		parse_window),
 	KEY(attempts,		parse_attempts),

@@ -23,6 +23,8 @@ struct config_set {
 	int	allow_users;
 	int	allow_groups;
 	int	pidfile;
+	int	max_clients;
+	int	client_budget;
 	int	queue;
 	int	window;
 	int	attempts;

@@ -59,6 +59,8 @@ enum {
 	OPT_RLIMIT_NOFILE,
 	OPT_HALT,
 	OPT_ISOLATION,
+	OPT_MAX_CLIENTS,
+	OPT_CLIENT_BUDGET,
 };
 
 static const struct option longopts[] = {
@@ -82,6 +84,8 @@ static const struct option longopts[] = {
 	{ "pidfile",		required_argument,	NULL, OPT_PIDFILE },
 	{ "rate-limit",		required_argument,	NULL, OPT_RATE_LIMIT },
 	{ "allow-user",		required_argument,	NULL, OPT_ALLOW_USER },
+	{ "max-clients",	required_argument,	NULL, OPT_MAX_CLIENTS },
+	{ "client-budget",	required_argument,	NULL, OPT_CLIENT_BUDGET },
 	{ "idle-timeout",	required_argument,	NULL, OPT_IDLE_TIMEOUT },
 	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS },
 	{ "max-jobs-jitter",	required_argument,	NULL, OPT_MAX_JOBS_JITTER },
@@ -155,6 +159,12 @@ usage(FILE *fp)
 "      --pidfile FILE    the service's pidfile (default SOCKET.pid)\n"
 "      --allow-user USER a user (name or uid) allowed to connect, besides\n"
 "                        root and the service's own user; repeatable\n"
+"      --max-clients N   clients connected at once (default 256); more are\n"
+"                        refused, told why\n"
+"      --client-budget BYTES\n"
+"                        bytes of jobs and unread results one client may\n"
+"                        make the service hold before it is read no\n"
+"                        further (default 16777216)\n"
 "      --rate-limit N    start at most N jobs per second (default: no limit)\n"
 "      --source URL      take jobs from a pool in Redis, redis://HOST[:PORT]/POOL\n"
 "                        or redis+unix:///PATH/POOL; --partitions streams\n"
@@ -493,6 +503,8 @@ parse_options(int argc, char **argv)
 	opts.listen_group = (gid_t)-1;
 	opts.claim_idle_ns = 30000000000ULL;
 	opts.preload = 1;
+	opts.max_clients = MAX_CLIENTS_DEFAULT;
+	opts.client_budget = CLIENT_BUDGET_DEFAULT;
 
 	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:f:nvhV", longopts,
 	    NULL)) != -1) {
@@ -582,6 +594,16 @@ parse_options(int argc, char **argv)
 		case OPT_ALLOW_USER:
 			allow_user(optarg);
 			cli.allow_users = 1;
+			break;
+		case OPT_MAX_CLIENTS:
+			opts.max_clients = number(optarg, 1, MAX_CLIENTS_MAX,
+			    "max clients");
+			cli.max_clients = 1;
+			break;
+		case OPT_CLIENT_BUDGET:
+			opts.client_budget = number(optarg, CLIENT_BUDGET_MIN,
+			    CLIENT_BUDGET_MAX, "client budget");
+			cli.client_budget = 1;
 			break;
 		case OPT_IDLE_TIMEOUT:
 			opts.idle_timeout_ns = seconds(optarg, "idle timeout");

@@ -176,6 +176,8 @@ struct options {
 	gid_t		*allow_gids;
 	size_t		 nallow_gids;
 	const char	*pidfile;		/* NULL: none */
+	unsigned	 max_clients;		/* connections at once */
+	uint64_t	 client_budget;		/* bytes each may make us hold */
 	double		 rate_limit;		/* jobs per second, 0: none */
 	int		 workers_min;		/* dynamic: 0 when fixed */
 	int		 workers_max;
@@ -192,6 +194,13 @@ struct options {
 	const char	*consumer;		/* NULL: HOST:POOL */
 	uint64_t	 claim_idle_ns;		/* a dead consumer's entries */
 };
+
+/* Service mode: what clients may make the supervisor hold. */
+#define MAX_CLIENTS_DEFAULT	256
+#define MAX_CLIENTS_MAX		1000000
+#define CLIENT_BUDGET_DEFAULT	(16ULL * 1024 * 1024)
+#define CLIENT_BUDGET_MIN	1024
+#define CLIENT_BUDGET_MAX	(1LL << 40)
 
 #define ISOLATION_PROCESS	0
 #define ISOLATION_THREAD	1
@@ -394,6 +403,11 @@ struct service_totals {
 extern struct service_totals	 service_totals;
 int		 service_draining(void);
 unsigned	 service_clients(void);
+
+/* refusal.c */
+void		 refusal_init(void);
+void		 refusal_log(uint64_t, uid_t, pid_t, const char *);
+void		 refusal_flush(void);
 
 /* request.c */
 enum control_op {

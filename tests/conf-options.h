@@ -32,6 +32,8 @@ options_defaults(struct options *o)
 	o->restart_max = 5;
 	o->restart_period_ns = 10000000000ULL;
 	o->idle_timeout_ns = 10000000000ULL;
+	o->max_clients = MAX_CLIENTS_DEFAULT;
+	o->client_budget = CLIENT_BUDGET_DEFAULT;
 	o->handler = default_handler;
 }
 

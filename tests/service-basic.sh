@@ -7,12 +7,6 @@
 
 plan 33
 
-client() {
-	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
-}
-quiet() {
-	"$@" >/dev/null 2>&1
-}
 sock=$T/fp.sock
 
 # start_service ARGS...: a service on $sock; its pid in $sup.
