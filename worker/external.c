@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "idle.h"
 #include "log.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -708,27 +709,6 @@ relay_finish(struct relay *r)
  * the relay sends them for it.  A program that is stopped (SIGSTOP, a
  * debugger) gets none sent, so the supervisor finds its worker silent.
  */
-static int
-program_runs(pid_t pid)
-{
-	char	 path[64], buf[512], *p;
-	ssize_t	 n;
-	int	 fd;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 1;	/* no /proc to tell: the link alone decides */
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	/* "pid (comm) S ...": comm may hold anything, the last ')' ends it. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return 1;
-	return p[2] != 'T' && p[2] != 't';
-}
-
 static uint64_t
 beat_every(void)
 {
