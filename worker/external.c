@@ -272,9 +272,10 @@ relay_hint(struct relay *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	log_warnx("%s %s: its output is likely block-buffered; make it "
-	    "line-buffered (sed -u, grep --line-buffered, python3 -u, "
-	    "stdbuf -oL)", program(r), what);
+	log_warnx("%s %s: its output is likely block-buffered; %s", program(r),
+	    what, r->h->kind == HANDLER_LINES ? "make it line-buffered "
+	    "(sed -u, grep --line-buffered, python3 -u, stdbuf -oL)" :
+	    "make it flush each result (python3 -u, stdbuf -oL, fflush)");
 }
 
 static void
@@ -741,7 +742,25 @@ heartbeat(struct relay *r)
 		fatal("out of memory for a heartbeat");
 }
 
-/* How long poll() may wait: for a heartbeat, a look at a filter. */
+/*
+ * exec: a program given its jobs whole that has said nothing for HINT_NS,
+ * and is idle or cannot be seen, is likely holding its results in a
+ * buffer.  One seen busy is working: it is looked at again later.
+ */
+static void
+exec_hint(struct relay *r, uint64_t now)
+{
+	if (r->hinted || r->count == 0 || writable(r) > 0 ||
+	    now < r->heard_ns + HINT_NS || now < r->look_ns)
+		return;
+	if (program_state(r->pid) == PROGRAM_BUSY) {
+		r->look_ns = now + HINT_NS;
+		return;
+	}
+	relay_hint(r, "has said nothing for %d s with jobs to answer", HINT_S);
+}
+
+/* How long poll() may wait: for a heartbeat, a hint, a look at a filter. */
 static uint64_t
 relay_wait_ns(struct relay *r)
 {
@@ -749,7 +768,13 @@ relay_wait_ns(struct relay *r)
 
 	if (opts.heartbeat_ns != 0 && r->count > 0)
 		wait = beat_every();
-	at = r->h->kind == HANDLER_LINES ? lines_look_ns(r) : UINT64_MAX;
+	if (r->h->kind == HANDLER_LINES)
+		at = lines_look_ns(r);
+	else if (!r->hinted && r->count > 0 && writable(r) == 0)
+		at = r->heard_ns + HINT_NS > r->look_ns ?
+		    r->heard_ns + HINT_NS : r->look_ns;
+	else
+		at = UINT64_MAX;
 	if (at != UINT64_MAX && (at > now ? at - now : 0) < wait)
 		wait = at > now ? at - now : 0;
 	return wait;
@@ -839,6 +864,8 @@ external_main(const struct handler *h, int slot, struct slot_board *board)
 		heartbeat(&r);
 		if (h->kind == HANDLER_LINES)
 			lines_step(&r);
+		else
+			exec_hint(&r, worker_clock_ns());
 		/* Pass on at once what the turn made: one write each. */
 		if (writable(&r) > 0)
 			write_child(&r);
