@@ -85,11 +85,16 @@ look_soon(struct relay *r)
 
 /*
  * The next look, later each time: a filter answered in full is idle in a
- * moment; one answered short works on, or has stopped (rarely).
+ * moment; one answered short works on, or has stopped (rarely), and is
+ * not looked at before it usually takes to answer the lines it owes.
  */
 static void
 look_later(struct relay *r, uint64_t now, int short_answered)
 {
+	uint64_t	pace = r->line_ns * (r->got < r->win ? r->win - r->got : 0);
+
+	if (short_answered && r->look_wait_ns < pace)
+		r->look_wait_ns = pace < LOOK_MAX_NS ? pace : LOOK_MAX_NS;
 	if (short_answered && r->look_wait_ns < LOOK_SHORT_NS)
 		r->look_wait_ns = LOOK_SHORT_NS;
 	r->look_ns = now + r->look_wait_ns;
@@ -181,7 +186,7 @@ open_window(struct relay *r)
 	r->win = n;
 	r->win_bytes = bytes;
 	r->unread = 0;
-	r->heard_ns = worker_clock_ns();
+	r->opened_ns = r->heard_ns = worker_clock_ns();
 	look_soon(r);
 	relay_board_point(r);
 }
@@ -276,13 +281,15 @@ answered_more(struct relay *r, size_t n, int idle)
 static void
 in_step(struct relay *r)
 {
-	size_t	n = r->win, held = r->held;
-	int	careful = r->careful > 0;
+	uint64_t	per = (worker_clock_ns() - r->opened_ns) / r->win;
+	size_t		n = r->win, held = r->held;
+	int		careful = r->careful > 0;
 
 	release(r, n);
 	if (careful)
 		return;
 	r->said = 0;
+	r->line_ns = r->line_ns == 0 ? per : (3 * r->line_ns + per) / 4;
 	if (held > WIN_HELD && r->win_next > 1)
 		r->win_next /= 2;
 	else if (n == r->win_next && r->win_next < WIN_MAX)

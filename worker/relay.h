@@ -59,6 +59,8 @@ struct relay {
 	size_t			 got_open;	/* got when its input closed */
 	int			 telling;	/* input closed, to see the rest */
 	int			 said;		/* out of step, and logged */
+	uint64_t		 opened_ns;	/* when it was opened */
+	uint64_t		 line_ns;	/* the filter's time per line */
 	uint64_t		 look_ns;	/* when to look at it next */
 	uint64_t		 look_wait_ns;	/* and how long after that */
 	size_t			 unread;	/* of it, at the last look */
