@@ -116,14 +116,16 @@ look_task(long pid, long tid, struct look *l)
 		if (read_small(path, buf, sizeof buf) <= 0)
 			return unreadable();
 		/*
-		 * "0": woken since (it runs), or asleep where the kernel
-		 * does not say.
+		 * "0": on its way to sleep or woken (busy for a moment), or
+		 * a thread the kernel will not show this worker (what it
+		 * will not show of the thread's system call says so).
 		 */
 		if (strcmp(buf, "0") == 0) {
-			snprintf(path, sizeof path, "/proc/%ld/task/%ld/stat",
-			    pid, tid);
-			return stat_state(path) == 'S' ? PROGRAM_UNKNOWN :
-			    PROGRAM_BUSY;
+			snprintf(path, sizeof path,
+			    "/proc/%ld/task/%ld/syscall", pid, tid);
+			return read_small(path, buf, sizeof buf) == -1 &&
+			    (errno == EACCES || errno == EPERM) ?
+			    PROGRAM_UNKNOWN : PROGRAM_BUSY;
 		}
 		if (!input_wait(buf))
 			return PROGRAM_BUSY;
