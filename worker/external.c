@@ -4,14 +4,16 @@
  *
  *	exec:	JOB frames in, RESULT frames out (doc/PROTOCOL.md, "External
  *		workers"); the program greets with HELLO first.
- *	lines:	a payload and a newline in, a line out per job.
+ *	lines:	a payload and a newline in, a line out per job; nothing
+ *		in a line names its job, so lines.c passes the answers on
+ *		only once they are known to be in step.
  *
  * The relay is pipelined: JOBs go on to the program as they arrive and
- * results go back as they come, with poll() on every descriptor and
- * nothing ever blocking, so neither side can fill a pipe and wait on the
- * other.  The program answers in order, so the oldest unanswered job is
- * the one it is running: the slot board points at it for the
- * supervisor's timeout and crash accounting.
+ * results go back as they come (a lines: filter gets them in windows),
+ * with poll() on every descriptor and nothing ever blocking, so neither
+ * side can fill a pipe and wait on the other.  The program answers in
+ * order, so the oldest unanswered job is the one it is running: the slot
+ * board points at it for the supervisor's timeout and crash accounting.
  *
  * Whatever the program writes is checked as the supervisor checks a
  * worker: a bad frame, a result out of turn or a line with no job is a
@@ -20,12 +22,13 @@
  * is never passed on.  The program is killed when the worker exits, and
  * dies with it if the worker is killed (PR_SET_PDEATHSIG).
  *
- * A program that dies holding one job died of it: the board names it, the
- * worker exits, and the supervisor charges it an attempt.  One that dies
- * holding several may have finished some and not yet written their
- * results (a program may answer a batch with one write), so the worker
- * starts it again and gives it those jobs one at a time: the job it dies
- * on now is the culprit.  If none kills it, nobody is charged.
+ * An exec: program that dies holding one job died of it: the board names
+ * it, the worker exits, and the supervisor charges it an attempt.  One
+ * that dies holding several may have finished some and not yet written
+ * their results (a program may answer a batch with one write), so the
+ * worker starts it again and gives it those jobs one at a time: the job
+ * it dies on now is the culprit.  If none kills it, nobody is charged.
+ * (A lines: filter's end is counted against the lines it read: lines.c.)
  */
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -34,6 +37,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +45,9 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "idle.h"
 #include "log.h"
+#include "relay.h"
 #include "subtree.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -50,44 +56,8 @@
 #define RELAY_HIGH	(1024 * 1024)	/* a buffer this full stops its feeder */
 #define EXIT_GRACE_MS	1000		/* after EOF on its stdin, at most */
 
-/* A job sent to the program, or (lines:) refused, waiting for its turn. */
-struct sent {
-	uint64_t	 id;
-	size_t		 len;		/* its bytes in relay.jobs */
-	int		 timed;		/* the job has a timeout */
-	int		 refused;	/* lines: never sent; answers an error */
-};
-
-struct relay {
-	const struct handler	*h;
-	struct slot_board	*board;
-	pid_t			 pid;		/* the program, its group too */
-	int			 to_child;	/* its stdin; -1 once closed */
-	int			 from_child;	/* its stdout */
-	struct buf		 in;		/* from the link */
-	struct buf		 out;		/* to the link */
-	struct buf		 jobs;		/* the unanswered jobs' bytes */
-	size_t			 written;	/* of jobs, to the program */
-	struct buf		 fromchild;
-	size_t			 careful;	/* jobs to send one at a time */
-	struct sent		*ring;		/* oldest first, from head */
-	size_t			 head;
-	size_t			 count;
-	size_t			 cap;
-	uint64_t		 board_id;	/* what the board says runs */
-	uint64_t		 beat_ns;	/* the last heartbeat sent */
-};
-
-static void	relay_exit(struct relay *, int) __attribute__((noreturn));
 static void	spawn_child(struct relay *);
 static void	await_hello(struct relay *);
-static void	board_point(struct relay *);
-
-static const char *
-program(const struct relay *r)
-{
-	return r->h->cmd[0];
-}
 
 static void
 set_nonblocking(int fd)
@@ -193,7 +163,7 @@ drain_out(struct relay *r)
  * Ends the worker: the results that checked out go to the supervisor
  * first, the program is killed and reaped, and the worker exits.
  */
-static void
+void
 relay_exit(struct relay *r, int status)
 {
 	drain_out(r);
@@ -203,18 +173,59 @@ relay_exit(struct relay *r, int status)
 	worker_exit(status);
 }
 
-static void
-protocol_error(struct relay *r, const char *why)
+void
+relay_protocol_error(struct relay *r, const char *why)
 {
 	log_warnx("%s: protocol error: %s", program(r), why);
 	relay_exit(r, EX_PROTOCOL);
 }
 
 /*
- * The program ended on its own.  Holding one job, it died of that one,
- * which the board names: the worker exits, and the supervisor charges
- * it and delivers the rest again.  Holding more, it starts again and
- * takes them one at a time, so that the board can name the culprit.
+ * Reaps the program (after a moment to exit, with grace), reads what it
+ * wrote before it ended, and says how it ended, in what.
+ */
+int
+relay_reap(struct relay *r, int grace, char *what, size_t len)
+{
+	int	status;
+
+	status = reap(r, grace ? EXIT_GRACE_MS : 0);
+	while (buf_read(&r->fromchild, r->from_child, READ_CHUNK) > 0)
+		;
+	describe(status, what, len);
+	return status;
+}
+
+/*
+ * A new program in place of the old one, which is killed if it still
+ * runs; the jobs not yet answered go to the new one from the start.
+ */
+void
+relay_respawn(struct relay *r)
+{
+	if (r->to_child != -1)
+		close(r->to_child);
+	reap(r, 0);
+	close(r->from_child);
+	r->to_child = r->from_child = -1;
+	r->fromchild.off = r->fromchild.len = 0;
+	r->written = 0;
+	/* Should it fail to start now, no job is to blame. */
+	__atomic_store_n(&r->board->job_id, 0, __ATOMIC_RELEASE);
+	r->board_id = 0;
+	spawn_child(r);
+	if (r->h->kind == HANDLER_EXEC)
+		await_hello(r);
+	r->heard_ns = worker_clock_ns();
+	relay_board_point(r);
+}
+
+/*
+ * exec: the program ended on its own.  Holding one job, it died of that
+ * one, which the board names: the worker exits, and the supervisor
+ * charges it and delivers the rest again.  Holding more, it starts again
+ * and takes them one at a time, so that the board can name the culprit.
+ * (A lines: filter's end is lines_ended()'s.)
  */
 static void
 child_ended(struct relay *r, const char *how)
@@ -222,6 +233,10 @@ child_ended(struct relay *r, const char *how)
 	char	what[128];
 	pid_t	pid = r->pid;
 
+	if (r->h->kind == HANDLER_LINES) {
+		lines_ended(r, how);
+		return;
+	}
 	describe(reap(r, EXIT_GRACE_MS), what, sizeof what);
 	log_warnx("%s (pid %d)%s %s; %zu job%s unanswered", program(r),
 	    (int)pid, how, what, r->count, r->count == 1 ? "" : "s");
@@ -229,19 +244,27 @@ child_ended(struct relay *r, const char *how)
 		relay_exit(r, EX_CHILD);
 	log_warnx("%s: starting it again, to run them one at a time",
 	    program(r));
-	close(r->to_child);
-	close(r->from_child);
-	r->to_child = r->from_child = -1;
-	r->fromchild.off = r->fromchild.len = 0;
-	r->written = 0;
 	r->careful = r->count;
-	/* Should it fail to start now, no job is to blame. */
-	__atomic_store_n(&r->board->job_id, 0, __ATOMIC_RELEASE);
-	r->board_id = 0;
-	spawn_child(r);
-	if (r->h->kind == HANDLER_EXEC)
-		await_hello(r);
-	board_point(r);
+	relay_respawn(r);
+}
+
+/* Said once: a program that holds its answers is likely buffering. */
+void
+relay_hint(struct relay *r, const char *fmt, ...)
+{
+	char	what[128];
+	va_list	ap;
+
+	if (r->hinted)
+		return;
+	r->hinted = 1;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	log_warnx("%s %s: its output is likely block-buffered; %s", program(r),
+	    what, r->h->kind == HANDLER_LINES ? "make it line-buffered "
+	    "(sed -u, grep --line-buffered, python3 -u, stdbuf -oL)" :
+	    "make it flush each result (python3 -u, stdbuf -oL, fflush)");
 }
 
 static void
@@ -329,6 +352,8 @@ writable(const struct relay *r)
 {
 	size_t	limit = r->jobs.len;
 
+	if (r->h->kind == HANDLER_LINES)
+		return lines_writable(r);
 	if (r->careful > 0 && r->count > 0)
 		limit = r->ring[r->head].len;
 	return limit > r->written ? limit - r->written : 0;
@@ -337,11 +362,14 @@ writable(const struct relay *r)
 /*
  * The program runs its jobs in order, so the oldest unanswered one is
  * running, since it was sent or since the one before it was answered.
+ * (A lines: filter's answers are held until they are known in step: the
+ * oldest job it has not answered runs.)
  */
-static void
-board_point(struct relay *r)
+void
+relay_board_point(struct relay *r)
 {
-	struct sent	*s = ring_head(r);
+	struct sent	*s = r->h->kind == HANDLER_LINES ? lines_running(r) :
+			    ring_head(r);
 	uint64_t	 id = s != NULL ? s->id : 0;
 
 	if (id == r->board_id)
@@ -354,8 +382,9 @@ board_point(struct relay *r)
 
 static void	answered(struct relay *);
 
-static void
-answer(struct relay *r, int status, const char *p, size_t len)
+/* The oldest job's result, to the link. */
+void
+relay_answer(struct relay *r, int status, const char *p, size_t len)
 {
 	if (frame_append(&r->out, FRAME_RESULT, status, 0, ring_head(r)->id,
 	    p, len) == -1)
@@ -372,8 +401,8 @@ answer_refused(struct relay *r)
 	struct sent		*s;
 
 	while ((s = ring_head(r)) != NULL && s->refused)
-		answer(r, STATUS_ERROR, msg, sizeof msg - 1);
-	board_point(r);
+		relay_answer(r, STATUS_ERROR, msg, sizeof msg - 1);
+	relay_board_point(r);
 }
 
 /* The oldest job has its result: its bytes go, the next one runs. */
@@ -400,9 +429,9 @@ check_sent(struct relay *r)
 	struct sent	*s = ring_head(r);
 
 	if (s == NULL)
-		protocol_error(r, "output with no job waiting for it");
+		relay_protocol_error(r, "output with no job waiting for it");
 	if (s->len > r->written)
-		protocol_error(r, "an answer to a job not yet sent whole");
+		relay_protocol_error(r, "an answer to a job not yet sent whole");
 }
 
 /* --- from the link ------------------------------------------------------ */
@@ -480,10 +509,11 @@ take_child_frame(struct relay *r, const struct frame *f, size_t need)
 	switch (f->type) {
 	case FRAME_RESULT:
 		if (s == NULL || f->id != s->id)
-			protocol_error(r, "RESULT for a job it was not running");
+			relay_protocol_error(r, "RESULT for a job it was not "
+			    "running");
 		if (f->flags != 0 || f->arg != 0 || f->keylen != 0 ||
 		    (f->aux != STATUS_OK && f->aux != STATUS_ERROR))
-			protocol_error(r, "malformed RESULT");
+			relay_protocol_error(r, "malformed RESULT");
 		check_sent(r);
 		/* Checked: it goes on as it came. */
 		if (buf_append(&r->out, buf_head(&r->fromchild), need) == -1)
@@ -492,16 +522,16 @@ take_child_frame(struct relay *r, const struct frame *f, size_t need)
 		return;
 	case FRAME_HEARTBEAT:
 		if (!empty)
-			protocol_error(r, "malformed HEARTBEAT");
+			relay_protocol_error(r, "malformed HEARTBEAT");
 		if (f->id != 0 && (s == NULL || f->id != s->id))
-			protocol_error(r, "HEARTBEAT for a job it was not "
+			relay_protocol_error(r, "HEARTBEAT for a job it was not "
 			    "running");
 		return;
 	case FRAME_ERROR:
 		log_warnx("%s: %.*s", program(r), (int)f->paylen, f->payload);
 		return;
 	}
-	protocol_error(r, "unexpected message type");
+	relay_protocol_error(r, "unexpected message type");
 }
 
 static void
@@ -518,30 +548,7 @@ take_child_frames(struct relay *r)
 		buf_consume(&r->fromchild, need);
 	}
 	if (rc == FRAME_BAD)
-		protocol_error(r, why);
-}
-
-/* lines: every complete line answers the oldest job. */
-static void
-take_child_lines(struct relay *r)
-{
-	const char	*p, *nl;
-	size_t		 len;
-
-	while ((nl = memchr((p = buf_head(&r->fromchild)), '\n',
-	    r->fromchild.len)) != NULL) {
-		len = nl - p;
-		check_sent(r);
-		if (frame_size(0, len) > opts.frame_max)
-			protocol_error(r, "a line longer than the maximum "
-			    "frame size");
-		answer(r, STATUS_OK, p, len);
-		buf_consume(&r->fromchild, len + 1);
-	}
-	if (frame_size(0, r->fromchild.len) > opts.frame_max)
-		protocol_error(r, "a line longer than the maximum frame size");
-	if (r->fromchild.len > 0 && ring_head(r) == NULL)
-		protocol_error(r, "output with no job waiting for it");
+		relay_protocol_error(r, why);
 }
 
 static void
@@ -558,10 +565,11 @@ read_child(struct relay *r)
 		child_ended(r, "");
 		return;
 	}
+	r->heard_ns = worker_clock_ns();
 	if (r->h->kind == HANDLER_EXEC)
 		take_child_frames(r);
 	else
-		take_child_lines(r);
+		lines_take(r);
 	buf_shrink(&r->fromchild, 4 * READ_CHUNK);
 }
 
@@ -572,12 +580,13 @@ read_child(struct relay *r)
 static void
 input_closed(struct relay *r)
 {
+	if (r->h->kind == HANDLER_LINES) {
+		lines_ended(r, " closed its input and");
+		return;
+	}
 	while (buf_read(&r->fromchild, r->from_child, READ_CHUNK) > 0)
 		;
-	if (r->h->kind == HANDLER_EXEC)
-		take_child_frames(r);
-	else
-		take_child_lines(r);
+	take_child_frames(r);
 	child_ended(r, " closed its input and");
 }
 
@@ -592,6 +601,7 @@ write_child(struct relay *r)
 	n = write(r->to_child, buf_head(&r->jobs) + r->written, len);
 	if (n > 0) {
 		r->written += n;
+		r->heard_ns = worker_clock_ns();
 		return;
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -710,27 +720,6 @@ relay_finish(struct relay *r)
  * the relay sends them for it.  A program that is stopped (SIGSTOP, a
  * debugger) gets none sent, so the supervisor finds its worker silent.
  */
-static int
-program_runs(pid_t pid)
-{
-	char	 path[64], buf[512], *p;
-	ssize_t	 n;
-	int	 fd;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 1;	/* no /proc to tell: the link alone decides */
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	/* "pid (comm) S ...": comm may hold anything, the last ')' ends it. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return 1;
-	return p[2] != 'T' && p[2] != 't';
-}
-
 static uint64_t
 beat_every(void)
 {
@@ -755,12 +744,52 @@ heartbeat(struct relay *r)
 		fatal("out of memory for a heartbeat");
 }
 
+/*
+ * exec: a program given its jobs whole that has said nothing for HINT_NS,
+ * and is idle or cannot be seen, is likely holding its results in a
+ * buffer.  One seen busy is working: it is looked at again later.
+ */
+static void
+exec_hint(struct relay *r, uint64_t now)
+{
+	if (r->hinted || r->count == 0 || writable(r) > 0 ||
+	    now < r->heard_ns + HINT_NS || now < r->look_ns)
+		return;
+	if (program_state(r->pid) == PROGRAM_BUSY) {
+		r->look_ns = now + HINT_NS;
+		return;
+	}
+	relay_hint(r, "has said nothing for %d s with jobs to answer", HINT_S);
+}
+
+/* How long poll() may wait: for a heartbeat, a hint, a look at a filter. */
+static uint64_t
+relay_wait_ns(struct relay *r)
+{
+	uint64_t	now = worker_clock_ns(), wait = UINT64_MAX, at;
+
+	if (opts.heartbeat_ns != 0 && r->count > 0)
+		wait = beat_every();
+	if (r->h->kind == HANDLER_LINES)
+		at = lines_look_ns(r);
+	else if (!r->hinted && r->count > 0 && writable(r) == 0)
+		at = r->heard_ns + HINT_NS > r->look_ns ?
+		    r->heard_ns + HINT_NS : r->look_ns;
+	else
+		at = UINT64_MAX;
+	if (at != UINT64_MAX && (at > now ? at - now : 0) < wait)
+		wait = at > now ? at - now : 0;
+	return wait;
+}
+
 /* poll() interest, from what each buffer holds. */
 static int
 relay_poll(struct relay *r, int link_open)
 {
 	struct pollfd	pfd[3];
+	struct timespec	ts, *tsp = NULL;
 	pid_t		pid = r->pid;
+	uint64_t	wait;
 	int		n;
 
 	pfd[0].fd = WORKER_LINK_FD;
@@ -770,8 +799,12 @@ relay_poll(struct relay *r, int link_open)
 	pfd[1].events = writable(r) > 0 ? POLLOUT : 0;
 	pfd[2].fd = r->from_child;
 	pfd[2].events = r->out.len < RELAY_HIGH ? POLLIN : 0;
-	if ((n = poll(pfd, 3, opts.heartbeat_ns != 0 && r->count > 0 ?
-	    (int)(beat_every() / 1000000) : -1)) == -1) {
+	if ((wait = relay_wait_ns(r)) != UINT64_MAX) {
+		ts.tv_sec = wait / 1000000000;
+		ts.tv_nsec = wait % 1000000000;
+		tsp = &ts;
+	}
+	if ((n = ppoll(pfd, 3, tsp, NULL)) == -1) {
 		if (errno == EINTR)
 			return 1;
 		fatal("poll");
@@ -817,6 +850,7 @@ external_main(const struct handler *h, int slot, struct slot_board *board)
 		fatal("out of memory for buffers");
 	/* A write to a program that has gone must be an error, not death. */
 	signal(SIGPIPE, SIG_IGN);
+	r.win_next = 1;
 	spawn_child(&r);
 	if (h->kind == HANDLER_EXEC)
 		await_hello(&r);
@@ -829,6 +863,10 @@ external_main(const struct handler *h, int slot, struct slot_board *board)
 		if (!relay_poll(&r, 1))
 			relay_finish(&r);
 		heartbeat(&r);
+		if (h->kind == HANDLER_LINES)
+			lines_step(&r);
+		else
+			exec_hint(&r, worker_clock_ns());
 		/* Pass on at once what the turn made: one write each. */
 		if (writable(&r) > 0)
 			write_child(&r);
