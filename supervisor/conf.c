@@ -29,7 +29,6 @@
 #define QUEUE_MAX	(1 << 24)	/* as -q */
 #define PARTITIONS_MAX	(1 << 20)	/* as --partitions */
 #define ATTEMPTS_MAX	1000		/* as -a */
-#define RESTARTS_MAX	1000000
 #define RATE_MAX	1e9
 #define SECONDS_RANGE	"0.001 to 1000000"
 /* (uid_t)-1 and (gid_t)-1 mean "no change" to chown(2) and setresuid(2). */

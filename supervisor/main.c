@@ -57,6 +57,7 @@ enum {
 	OPT_RLIMIT_NOFILE,
 	OPT_HALT,
 	OPT_ISOLATION,
+	OPT_RESTART_INTENSITY,
 };
 
 static const struct option longopts[] = {
@@ -96,6 +97,7 @@ static const struct option longopts[] = {
 	{ "rlimit-nofile",	required_argument,	NULL, OPT_RLIMIT_NOFILE },
 	{ "halt",		required_argument,	NULL, OPT_HALT },
 	{ "isolation",		required_argument,	NULL, OPT_ISOLATION },
+	{ "restart-intensity",	required_argument,	NULL, OPT_RESTART_INTENSITY },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -126,6 +128,10 @@ usage(FILE *fp)
 "      --heartbeat-timeout SEC\n"
 "                        kill a worker that holds jobs and has sent no\n"
 "                        heartbeat for SEC seconds (default: never)\n"
+"      --restart-intensity R/T\n"
+"                        more than R workers failing before their first\n"
+"                        result in T seconds: the pool is degraded and\n"
+"                        backs off (default 5/10)\n"
 "  -k, --key-field N     field N of each line is its key: jobs of one key\n"
 "                        run one at a time, in input order\n"
 "  -o, --order ORDER     input (default) or completion\n"
@@ -396,31 +402,57 @@ halt_option(const char *arg)
 	opts.halt_fail = number(rest, 1, UINT32_MAX, "halt fail");
 }
 
+/*
+ * A value of two parts, A-B or A/B: A is copied into first (of size len),
+ * and B is returned; NULL if sep is not there or A is empty or too long.
+ */
+static const char *
+two_parts(const char *arg, int sep, char *first, size_t len)
+{
+	const char	*at = strchr(arg, sep);
+
+	if (at == NULL || at == arg || (size_t)(at - arg) >= len)
+		return NULL;
+	memcpy(first, arg, at - arg);
+	first[at - arg] = '\0';
+	return at + 1;
+}
+
 /* -w N, or -w MIN-MAX for a pool that sizes itself. */
 static void
 workers_option(const char *arg)
 {
 	char		 min[16];
-	const char	*dash = strchr(arg, '-');
-	size_t		 len;
+	const char	*max;
 
 	opts.workers_min = opts.workers_max = 0;
-	if (dash == NULL) {
+	if (strchr(arg, '-') == NULL) {
 		opts.workers = number(arg, 1, WORKERS_CAP, "workers");
 		return;
 	}
-	len = dash - arg;
-	if (len == 0 || len >= sizeof min)
+	if ((max = two_parts(arg, '-', min, sizeof min)) == NULL)
 		usage_error("workers %s: expected N or MIN-MAX", arg);
-	memcpy(min, arg, len);
-	min[len] = '\0';
 	opts.workers_min = number(min, 1, WORKERS_CAP, "workers");
-	opts.workers_max = number(dash + 1, 1, WORKERS_CAP, "workers");
+	opts.workers_max = number(max, 1, WORKERS_CAP, "workers");
 	if (opts.workers_max < opts.workers_min)
 		usage_error("workers %s: MAX is below MIN", arg);
 	opts.workers = opts.workers_min;
 	if (opts.workers_max == opts.workers_min)
 		opts.workers_min = opts.workers_max = 0;
+}
+
+/* --restart-intensity R/T: as restart_intensity = R T in the file. */
+static void
+restart_intensity_option(const char *arg)
+{
+	char		 r[16];
+	const char	*t;
+
+	if ((t = two_parts(arg, '/', r, sizeof r)) == NULL)
+		usage_error("restart intensity %s: expected RESTARTS/SECONDS, "
+		    "as in 5/10", arg);
+	opts.restart_max = number(r, 1, RESTARTS_MAX, "restart intensity");
+	opts.restart_period_ns = seconds(t, "restart intensity period");
 }
 
 /*
@@ -646,6 +678,10 @@ parse_options(int argc, char **argv)
 				usage_error("isolation %s: use process or "
 				    "thread", optarg);
 			cli.isolation = 1;
+			break;
+		case OPT_RESTART_INTENSITY:
+			restart_intensity_option(optarg);
+			cli.restart_intensity = 1;
 			break;
 		case OPT_NO_PRELOAD:
 			opts.preload = 0;

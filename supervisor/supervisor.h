@@ -197,6 +197,7 @@ struct options {
 #define WINDOW_MAX	4096
 #define WORKERS_CAP	1024	/* slots scaling may reach */
 #define WINDOW_START	2	/* grows once results show the job cost */
+#define RESTARTS_MAX	1000000	/* restart intensity: R at most */
 
 extern struct options	 opts;
 extern struct event_base *base;

@@ -3,7 +3,7 @@
 # usage and start-up errors, process titles and the descriptors of workers.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 48
+plan 53
 
 # --- echo -------------------------------------------------------------------
 
@@ -116,6 +116,14 @@ usage_error "-t soon" -t soon builtin:echo
 usage_error "--kill-grace 0" --kill-grace 0 builtin:echo
 usage_error "--window 0" --window 0 builtin:echo
 usage_error "--frame-max 63" --frame-max 63 builtin:echo
+usage_error "--restart-intensity 5" --restart-intensity 5 builtin:echo
+usage_error "--restart-intensity 0/10" --restart-intensity 0/10 builtin:echo
+usage_error "--restart-intensity 5/0" --restart-intensity 5/0 builtin:echo
+usage_error "--restart-intensity /10" --restart-intensity /10 builtin:echo
+fp_run "$T/one.in" "$T/ri.out" "$T/ri.err" --restart-intensity 3/2.5 \
+    builtin:echo
+is "--restart-intensity 3/2.5: taken, exit status 0" "$fp_rc" 0 ||
+    diag_file "$T/ri.err"
 usage_error "an unknown option" --bogus builtin:echo
 usage_error "a handler without builtin:" /bin/cat
 
