@@ -394,6 +394,10 @@ extern struct service_totals	 service_totals;
 int		 service_draining(void);
 unsigned	 service_clients(void);
 
+/* pidfile.c */
+int		 pidfile_take(const char *, pid_t *, const char **);
+void		 pidfile_drop(void);
+
 /* request.c */
 enum control_op {
 	CONTROL_DRAIN,
