@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -210,30 +209,22 @@ number(const char *arg, long long min, long long max, const char *what)
 static uint64_t
 seconds(const char *arg, const char *what)
 {
-	char	*end;
-	double	 s;
+	double	s;
 
-	errno = 0;
-	s = strtod(arg, &end);
-	if (errno != 0 || end == arg || *end != '\0' || !isfinite(s) ||
-	    s < 0.001 || s > 1e6) {
+	if (conf_decimal(arg, &s) == -1 || s < 0.001 || s > 1e6) {
 		fprintf(stderr, "forkpool: %s %s: not a number of seconds "
 		    "from 0.001 to 1000000\n", what, arg);
 		exit(2);
 	}
-	return (uint64_t)(s * 1e9);
+	return (uint64_t)(s * 1e9 + 0.5);
 }
 
 static mode_t
 octal_mode(const char *arg)
 {
-	char		*end;
-	unsigned long	 mode;
+	unsigned	mode;
 
-	errno = 0;
-	mode = strtoul(arg, &end, 8);
-	if (errno != 0 || end == arg || *end != '\0' || mode > 0777 ||
-	    mode == 0) {
+	if (conf_octal_mode(arg, &mode) == -1 || mode == 0) {
 		fprintf(stderr, "forkpool: socket mode %s: not an octal mode "
 		    "from 1 to 0777\n", arg);
 		exit(2);
@@ -244,13 +235,9 @@ octal_mode(const char *arg)
 static double
 rate(const char *arg)
 {
-	char	*end;
-	double	 r;
+	double	r;
 
-	errno = 0;
-	r = strtod(arg, &end);
-	if (errno != 0 || end == arg || *end != '\0' || !isfinite(r) ||
-	    r <= 0 || r > 1e9) {
+	if (conf_decimal(arg, &r) == -1 || r <= 0 || r > 1e9) {
 		fprintf(stderr, "forkpool: rate limit %s: not a positive number "
 		    "of jobs per second\n", arg);
 		exit(2);

@@ -3,7 +3,7 @@
 # usage and start-up errors, process titles and the descriptors of workers.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 53
+plan 58
 
 # --- echo -------------------------------------------------------------------
 
@@ -113,6 +113,12 @@ usage_error "-q 0" -q 0 builtin:echo
 usage_error "-t 0" -t 0 builtin:echo
 usage_error "-t -1" -t -1 builtin:echo
 usage_error "-t soon" -t soon builtin:echo
+usage_error "-t 0x0.2: decimal only" -t 0x0.2 builtin:echo
+usage_error "-t ' 1': no blanks" -t " 1" builtin:echo
+usage_error "-t inf" -t inf builtin:echo
+usage_error "--rate-limit 0x10" --rate-limit 0x10 builtin:echo
+usage_error "--socket-mode +600: octal digits only" -n --listen "$T/no.sock" \
+    --socket-mode +600 builtin:echo
 usage_error "--kill-grace 0" --kill-grace 0 builtin:echo
 usage_error "--window 0" --window 0 builtin:echo
 usage_error "--frame-max 63" --frame-max 63 builtin:echo
