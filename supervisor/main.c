@@ -103,6 +103,8 @@ static const struct option longopts[] = {
 	{ NULL,			0,			NULL, 0 }
 };
 
+#define SHORTOPTS	"+w:k:o:a:t:q:l:f:nvhV"
+
 static void
 usage(FILE *fp)
 {
@@ -443,6 +445,39 @@ restart_intensity_option(const char *arg)
 }
 
 /*
+ * The first argument of the handler that is also an option of forkpool,
+ * as in "forkpool builtin:fnv -w 2", or NULL.  Words after the handler
+ * are its own, so this is only a hint, given when the handler did not
+ * start.
+ */
+const char *
+handler_option_arg(void)
+{
+	const struct option	*lo;
+	const char		*a;
+	size_t			 len;
+	int			 i;
+
+	for (i = 0; i < opts.handler_argc; i++) {
+		a = opts.handler_argv[i];
+		if (a[0] != '-' || a[1] == '\0')
+			continue;
+		if (a[1] != '-') {
+			if (a[1] != ':' && a[1] != '+' &&
+			    strchr(SHORTOPTS, a[1]) != NULL)
+				return a;
+			continue;
+		}
+		len = strcspn(a + 2, "=");
+		for (lo = longopts; lo->name != NULL; lo++)
+			if (strlen(lo->name) == len &&
+			    strncmp(lo->name, a + 2, len) == 0)
+				return a;
+	}
+	return NULL;
+}
+
+/*
  * Resolves o's handler into a handler object of its own, a plugin loaded
  * now if load says so; -1 with a message otherwise.  At start, and for
  * every reload, which frees the old object once it is no longer needed.
@@ -505,8 +540,8 @@ parse_options(int argc, char **argv)
 	opts.claim_idle_ns = 30000000000ULL;
 	opts.preload = 1;
 
-	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:f:nvhV", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'w':
 			workers_option(optarg);

@@ -429,6 +429,7 @@ int		 isolation_check(const struct options *, char *, size_t);
 void		 handler_drop(struct handler *);
 void		 supervisor_settle(void);
 void		 supervisor_abort(int) __attribute__((noreturn));
+const char	*handler_option_arg(void);
 
 /* worker/worker.c, run in the child after fork */
 void		 worker_main(int, int, pid_t, struct slot_board *)

@@ -3,7 +3,7 @@
 # usage and start-up errors, process titles and the descriptors of workers.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 58
+plan 62
 
 # --- echo -------------------------------------------------------------------
 
@@ -153,6 +153,20 @@ ok "builtin:cpu abc: no results" test ! -s "$T/init.out"
 
 fp_run "$T/init.in" "$T/init2.out" "$T/init2.err" -w 2 builtin:echo surplus
 is "builtin:echo with an argument: exit status 2" "$fp_rc" 2
+not_ok "...and no word of options, when none looks like one" \
+    has 'options go before' "$T/init2.err"
+
+# Options after the handler are its arguments: when it does not start, the
+# word that looks like an option of forkpool is named.
+fp_run "$T/init.in" "$T/late.out" "$T/late.err" builtin:fnv -w 2
+is "builtin:fnv -w 2: exit status 2" "$fp_rc" 2
+ok "...saying options go before the handler" \
+    has '(-w is an argument of the handler: options go before the handler)' \
+    "$T/late.err" || diag_file "$T/late.err"
+fp_run "$T/init.in" "$T/late2.out" "$T/late2.err" -w 1 exec:cat --window=4
+ok "exec:cat --window=4, which cat refuses: the same" \
+    has '(--window=4 is an argument of the handler: options go before' \
+    "$T/late2.err" || diag_file "$T/late2.err"
 
 # --- process titles and the workers' descriptors --------------------------------
 
