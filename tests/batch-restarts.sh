@@ -11,16 +11,17 @@ plan 10
 
 # killer SUP: every 20 ms, SIGKILL one of the supervisor's workers that was
 # there two rounds before already (one that has said HELLO and taken
-# jobs), until $T/done exists; then write how many it killed to $T/kills.
+# jobs), until $T/stop-killing exists; a line in $T/kills for each kill.
 killer() {
-	k_older= k_old= k_n=0
-	while [ ! -e "$T/done" ]; do
+	k_older= k_old=
+	: >"$T/kills"
+	while [ ! -e "$T/stop-killing" ]; do
 		k_now=$(echo $(pgrep -P "$1"))
 		for k_pid in $k_now; do
 			case " $k_older " in
 			*" $k_pid "*)
 				kill -9 "$k_pid" 2>/dev/null &&
-				    k_n=$((k_n + 1))
+				    echo "$k_pid" >>"$T/kills"
 				break
 				;;
 			esac
@@ -29,41 +30,59 @@ killer() {
 		k_old=$k_now
 		sleep 0.02
 	done
-	echo "$k_n" >"$T/kills"
+}
+killed_at_least() {
+	[ "$(wc -l <"$T/kills")" -ge "$1" ]
+}
+at_once_at_least() {
+	[ "$(count 'restarting at once' "$T/err")" -ge "$1" ]
 }
 
-# 10,000 lines at 5,000 a second, for a run of two seconds or so.
-awk 'BEGIN { for (i = 1; i <= 10000; i++) print "job " i }' >"$T/in"
-"$FNVREF" <"$T/in" >"$T/want"
+# Lines at 5,000 a second, written to $T/in too, until $T/stop-input
+# exists: the run goes on until the killer has done its work, however
+# slow the machine.
 mkfifo "$T/in.fifo"
 fp_bg "$T/in.fifo" "$T/out" "$T/err" -v -w 2 builtin:fnv
 sup=$fp_pid
 python3 -c '
-import sys, time
-lines = open(sys.argv[1], "rb").readlines()
-t = time.monotonic()
-for i in range(0, len(lines), 50):
-    sys.stdout.buffer.write(b"".join(lines[i:i + 50]))
+import os, sys, time
+stop, copy = sys.argv[1], open(sys.argv[2], "wb")
+i, t = 0, time.monotonic()
+while not os.path.exists(stop):
+    lines = b"".join(b"job %d\n" % n for n in range(i + 1, i + 51))
+    i += 50
+    copy.write(lines)
+    sys.stdout.buffer.write(lines)
     sys.stdout.flush()
     t += 0.01
     time.sleep(max(0.0, t - time.monotonic()))
-' "$T/in" >"$T/in.fifo" 3>&- 4>&- 5>&- 6>&- &
-track "$!"
+' "$T/stop-input" "$T/in" >"$T/in.fifo" 3>&- 4>&- 5>&- 6>&- &
+feeder=$!
+track "$feeder"
 wait_for 10 test -s "$T/out"
 killer "$sup" 3>&- 4>&- 5>&- 6>&- &
 k_pid=$!
 track "$k_pid"
-fp_wait "$sup" 60
-touch "$T/done"
+# Twenty kills, then the killer stops, its last victims are replaced,
+# and the input ends.
+wait_for 30 killed_at_least 20
+touch "$T/stop-killing"
 wait "$k_pid"
 untrack "$k_pid"
-kills=$(cat "$T/kills")
+kills=$(wc -l <"$T/kills")
+wait_for 10 at_once_at_least $((kills * 9 / 10))
+touch "$T/stop-input"
+wait "$feeder"
+untrack "$feeder"
+fp_wait "$sup" 60
+"$FNVREF" <"$T/in" >"$T/want"
 
 is "killed every 20 ms: exit status 0" "$fp_rc" 0 || diag_file "$T/err"
-same_file "...every job once, in order" "$T/out" "$T/want"
-ok "...the killer killed workers ($kills)" test "$kills" -ge 5
-ok "...which were restarted at once" \
-    test "$(count 'restarting at once' "$T/err")" -ge 5
+same_file "...every job once, in order ($(wc -l <"$T/in") jobs)" "$T/out" \
+    "$T/want"
+ok "...the killer killed twenty workers or more ($kills)" test "$kills" -ge 20
+ok "...and (nine in ten of them at least) each was restarted at once" \
+    at_once_at_least $((kills * 9 / 10))
 not_ok "...none waited a backoff of a second or more" \
     grep -Eq 'restarting in [0-9]{4,} ms' "$T/err"
 not_ok "...and the pool was never degraded" has 'degraded' "$T/err"
