@@ -307,6 +307,28 @@ parse_pidfile(struct parse *p, const char *v, struct options *o)
 }
 
 static int
+parse_max_clients(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, 1, MAX_CLIENTS_MAX, &n) == -1)
+		return -1;
+	o->max_clients = n;
+	return 0;
+}
+
+static int
+parse_client_budget(struct parse *p, const char *v, struct options *o)
+{
+	long long	n;
+
+	if (get_int(p, v, CLIENT_BUDGET_MIN, CLIENT_BUDGET_MAX, &n) == -1)
+		return -1;
+	o->client_budget = n;
+	return 0;
+}
+
+static int
 parse_queue(struct parse *p, const char *v, struct options *o)
 {
 	long long	n;
@@ -357,6 +379,12 @@ static int
 parse_kill_grace(struct parse *p, const char *v, struct options *o)
 {
 	return get_seconds(p, v, &o->kill_grace_ns);
+}
+
+static int
+parse_start_timeout(struct parse *p, const char *v, struct options *o)
+{
+	return get_seconds(p, v, &o->start_timeout_ns);
 }
 
 /* "none" waits for every job, however long they take. */
@@ -663,11 +691,14 @@ static const struct key keys[] = {
 	KEY(allow_users,	parse_allow_users),
 	KEY(allow_groups,	parse_allow_groups),
 	KEY(pidfile,		parse_pidfile),
+	KEY(max_clients,	parse_max_clients),
+	KEY(client_budget,	parse_client_budget),
 	KEY(queue,		parse_queue),
 	KEY(window,		parse_window),
 	KEY(attempts,		parse_attempts),
 	KEY(timeout,		parse_timeout),
 	KEY(kill_grace,		parse_kill_grace),
+	KEY(start_timeout,	parse_start_timeout),
 	KEY(shutdown_timeout,	parse_shutdown_timeout),
 	KEY(frame_max,		parse_frame_max),
 	KEY(partitions,		parse_partitions),

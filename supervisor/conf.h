@@ -23,11 +23,14 @@ struct config_set {
 	int	allow_users;
 	int	allow_groups;
 	int	pidfile;
+	int	max_clients;
+	int	client_budget;
 	int	queue;
 	int	window;
 	int	attempts;
 	int	timeout;
 	int	kill_grace;
+	int	start_timeout;
 	int	shutdown_timeout;
 	int	frame_max;
 	int	partitions;

@@ -60,11 +60,17 @@ ledger_alloc(void)
 	return idx;
 }
 
+/*
+ * What a record keeps of a job's buffers for the next job.  The free list
+ * hands out every record in turn, so whatever each keeps, the ledger holds
+ * queue times over, for good: a large buffer goes back at once.
+ */
+#define BYTES_KEEP	1024
+
 static void
 bytes_trim(struct bytes *b)
 {
-	/* A huge job should not pin its memory in the slab forever. */
-	if (b->p != b->small && b->cap > 64 * 1024) {
+	if (b->p != b->small && b->cap > BYTES_KEEP) {
 		free(b->p);
 		b->p = b->small;
 		b->cap = BYTES_INLINE;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "proctitle.h"
 #include "redisurl.h"
+#include "subtree.h"
 #include "supervisor.h"
 #include "xmalloc.h"
 
@@ -30,6 +31,7 @@ static int		 interrupts;
 
 enum {
 	OPT_KILL_GRACE = 256,
+	OPT_START_TIMEOUT,
 	OPT_WINDOW,
 	OPT_PARTITIONS,
 	OPT_FRAME_MAX,
@@ -56,6 +58,8 @@ enum {
 	OPT_RLIMIT_NOFILE,
 	OPT_HALT,
 	OPT_ISOLATION,
+	OPT_MAX_CLIENTS,
+	OPT_CLIENT_BUDGET,
 	OPT_RESTART_INTENSITY,
 };
 
@@ -67,6 +71,7 @@ static const struct option longopts[] = {
 	{ "timeout",		required_argument,	NULL, 't' },
 	{ "queue",		required_argument,	NULL, 'q' },
 	{ "kill-grace",		required_argument,	NULL, OPT_KILL_GRACE },
+	{ "start-timeout",	required_argument,	NULL, OPT_START_TIMEOUT },
 	{ "window",		required_argument,	NULL, OPT_WINDOW },
 	{ "partitions",		required_argument,	NULL, OPT_PARTITIONS },
 	{ "frame-max",		required_argument,	NULL, OPT_FRAME_MAX },
@@ -79,6 +84,8 @@ static const struct option longopts[] = {
 	{ "pidfile",		required_argument,	NULL, OPT_PIDFILE },
 	{ "rate-limit",		required_argument,	NULL, OPT_RATE_LIMIT },
 	{ "allow-user",		required_argument,	NULL, OPT_ALLOW_USER },
+	{ "max-clients",	required_argument,	NULL, OPT_MAX_CLIENTS },
+	{ "client-budget",	required_argument,	NULL, OPT_CLIENT_BUDGET },
 	{ "idle-timeout",	required_argument,	NULL, OPT_IDLE_TIMEOUT },
 	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS },
 	{ "max-jobs-jitter",	required_argument,	NULL, OPT_MAX_JOBS_JITTER },
@@ -139,6 +146,10 @@ usage(FILE *fp)
 "  -a, --attempts N      tries per job before it fails (default 3)\n"
 "  -t, --timeout SEC     kill a job's worker after SEC seconds (default: none)\n"
 "      --kill-grace SEC  SIGKILL this long after SIGTERM (default 1)\n"
+"      --start-timeout SEC\n"
+"                        a worker whose handler has not started (init\n"
+"                        returned, or the program said HELLO) after SEC\n"
+"                        seconds stops the run (default 10)\n"
 "  -q, --queue N         jobs held in memory at most (default 16384)\n"
 "      --window N        jobs in flight per worker (default: adaptive)\n"
 "      --partitions N    key partitions (default 256)\n"
@@ -155,6 +166,12 @@ usage(FILE *fp)
 "      --pidfile FILE    the service's pidfile (default SOCKET.pid)\n"
 "      --allow-user USER a user (name or uid) allowed to connect, besides\n"
 "                        root and the service's own user; repeatable\n"
+"      --max-clients N   clients connected at once (default 256); more are\n"
+"                        refused, told why\n"
+"      --client-budget BYTES\n"
+"                        bytes of jobs and unread results one client may\n"
+"                        make the service hold before it is read no\n"
+"                        further (default 16777216)\n"
 "      --rate-limit N    start at most N jobs per second (default: no limit)\n"
 "      --source URL      take jobs from a pool in Redis, redis://HOST[:PORT]/POOL\n"
 "                        or redis+unix:///PATH/POOL; --partitions streams\n"
@@ -529,6 +546,7 @@ parse_options(int argc, char **argv)
 	opts.queue_max = 16384;
 	opts.attempts = 3;
 	opts.kill_grace_ns = 1000000000ULL;
+	opts.start_timeout_ns = 10000000000ULL;
 	opts.shutdown_timeout_ns = 30000000000ULL;
 	opts.frame_max = FRAME_MAX_DEFAULT;
 	opts.order = ORDER_INPUT;
@@ -539,6 +557,8 @@ parse_options(int argc, char **argv)
 	opts.listen_group = (gid_t)-1;
 	opts.claim_idle_ns = 30000000000ULL;
 	opts.preload = 1;
+	opts.max_clients = MAX_CLIENTS_DEFAULT;
+	opts.client_budget = CLIENT_BUDGET_DEFAULT;
 
 	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
 	    -1) {
@@ -575,6 +595,11 @@ parse_options(int argc, char **argv)
 		case OPT_KILL_GRACE:
 			opts.kill_grace_ns = seconds(optarg, "kill grace");
 			cli.kill_grace = 1;
+			break;
+		case OPT_START_TIMEOUT:
+			opts.start_timeout_ns = seconds(optarg,
+			    "start timeout");
+			cli.start_timeout = 1;
 			break;
 		case OPT_WINDOW:
 			opts.window = number(optarg, 1, WINDOW_MAX, "window");
@@ -623,6 +648,16 @@ parse_options(int argc, char **argv)
 		case OPT_ALLOW_USER:
 			allow_user(optarg);
 			cli.allow_users = 1;
+			break;
+		case OPT_MAX_CLIENTS:
+			opts.max_clients = number(optarg, 1, MAX_CLIENTS_MAX,
+			    "max clients");
+			cli.max_clients = 1;
+			break;
+		case OPT_CLIENT_BUDGET:
+			opts.client_budget = number(optarg, CLIENT_BUDGET_MIN,
+			    CLIENT_BUDGET_MAX, "client budget");
+			cli.client_budget = 1;
 			break;
 		case OPT_IDLE_TIMEOUT:
 			opts.idle_timeout_ns = seconds(optarg, "idle timeout");
@@ -866,6 +901,9 @@ main(int argc, char **argv, char **envp)
 		intake = &service_intake;
 	else if (opts.source != NULL)
 		intake = &redis_intake;
+	/* What a handler starts and abandons is reparented here, to kill. */
+	if (subtree_adopt() == -1)
+		log_warn("PR_SET_CHILD_SUBREAPER");
 	ledger_init(opts.queue_max);
 	dispatch_init();
 	intake->init();
@@ -878,6 +916,7 @@ main(int argc, char **argv, char **envp)
 	supervisor_settle();
 	event_base_dispatch(base);
 
+	subtree_kill();
 	intake->flush();
 	return intake->exit_status();
 }

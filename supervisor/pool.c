@@ -17,8 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "handler.h"
 #include "log.h"
 #include "pool.h"
+#include "subtree.h"
 #include "xmalloc.h"
 
 #define BACKOFF_BASE_NS		10000000ULL	/* 10 ms */
@@ -245,6 +247,8 @@ started:
 	    arc4random_uniform((uint32_t)(o->max_jobs_jitter + 1));
 	w->window = opts.window != 0 ? opts.window : WINDOW_START;
 	wlink_open(w, sv[0]);
+	if (o->start_timeout_ns != 0)
+		pool_timer_in(w, o->start_timeout_ns);
 	log_debug("worker %d: started, pid %d", w->slot, (int)pid);
 }
 
@@ -262,6 +266,7 @@ pool_notify(void)
 void
 pool_ready(struct worker *w)
 {
+	evtimer_del(w->ev_timer);	/* its start deadline */
 	w->state = W_READY;
 	w->greeted = 1;
 	if (pool_is_twin(w)) {
@@ -457,6 +462,48 @@ pool_watch_timeout(struct worker *w)
 	pool_timer_in(w, opts.timeout_ns);
 }
 
+/* What a worker that has not said HELLO is likely waiting for. */
+static const char *
+start_cause(const struct handler *h)
+{
+	switch (h->kind) {
+	case HANDLER_BUILTIN:
+	case HANDLER_PLUGIN:
+		return "its init() has not returned";
+	case HANDLER_EXEC:
+		return "the program has sent no HELLO (does it speak the "
+		    "framed protocol? see exec: in forkpool(1))";
+	case HANDLER_LINES:
+		break;
+	}
+	return "the worker has not said HELLO";
+}
+
+/*
+ * --start-timeout: a worker that has not said HELLO in time will not.
+ * The first workers of a run, or any restart of a slot, stop the run, as
+ * a handler that fails to start does; a replacement is given up on.
+ */
+static void
+start_expired(struct worker *w)
+{
+	const struct options	*o = &opts;
+	char			 why[512];
+
+	if (pool_is_twin(w) && pool_canary != NULL &&
+	    pool_rolling == w->slot)
+		o = pool_canary;
+	snprintf(why, sizeof why, "handler %s did not start within %.3g s "
+	    "(--start-timeout): %s", o->handler_obj->spec,
+	    o->start_timeout_ns / 1e9, start_cause(o->handler_obj));
+	if (!pool_is_twin(w)) {
+		log_warnx("worker %d: %s; stopping", w->slot, why);
+		supervisor_abort(2);
+	}
+	log_warnx("worker %d: %s", w->slot, why);
+	pool_fail_worker(w, END_START, why);
+}
+
 static void
 worker_timer(evutil_socket_t fd, short ev, void *arg)
 {
@@ -480,6 +527,7 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 		check_timeout(w);
 		break;
 	case W_STARTING:
+		start_expired(w);
 		break;
 	case W_STOPPING:
 		/* The grace after SIGTERM or EOF is over. */
@@ -591,7 +639,8 @@ worker_reaped(struct worker *w, int status)
 		log_warnx("worker %d: %s%s", w->slot, what,
 		    w->end == END_TIMEOUT ? " after a timeout" :
 		    w->end == END_PROTOCOL ? " after a protocol error" :
-		    w->end == END_SILENT ? " after it went silent" : "");
+		    w->end == END_SILENT ? " after it went silent" :
+		    w->end == END_START ? " after its start deadline" : "");
 	else
 		log_debug("worker %d: %s", w->slot, what);
 	wlink_close(w);
@@ -603,7 +652,10 @@ worker_reaped(struct worker *w, int status)
 	if (pool_is_twin(w)) {
 		pool_ntwins--;
 		w->recycling = 0;
-		if (before_hello && !pool_shutting_down)
+		if (w->end == END_START && !pool_shutting_down)
+			pool_replacement_failed(w, "its handler took longer "
+			    "than --start-timeout", 0);
+		else if (before_hello && !pool_shutting_down)
 			pool_replacement_failed(w, what, init_failed);
 		else
 			pool_recycle_due(&workers[w->slot]);
@@ -652,11 +704,67 @@ pool_thread_gone(struct tlink *tl, int status)
 	}
 }
 
+static struct worker *
+worker_by_pid(pid_t pid)
+{
+	int	i;
+
+	for (i = 0; i < opts.workers; i++) {
+		if (workers[i].pid == pid)
+			return &workers[i];
+		if (TWIN(i)->pid == pid)
+			return TWIN(i);
+	}
+	return NULL;
+}
+
+static int
+count_child(pid_t pid, void *arg)
+{
+	(void)pid;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+kill_stray(pid_t pid, void *arg)
+{
+	(void)arg;
+	if (worker_by_pid(pid) != NULL)
+		return 0;
+	log_debug("killing pid %d, left behind by a worker", (int)pid);
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	return 0;
+}
+
+/*
+ * The supervisor is a subreaper: what a worker's handler started and a
+ * dead worker left behind is reparented here, and killed.  Its end comes
+ * back through SIGCHLD, with whatever it left behind in turn.
+ */
+static void
+kill_strays(void)
+{
+	int	children = 0, i, processes = 0;
+
+	if (opts.isolation == ISOLATION_THREAD)
+		return;
+	for (i = 0; i < opts.workers; i++)
+		processes += (workers[i].state != W_EMPTY) +
+		    (TWIN(i)->state != W_EMPTY);
+	if (subtree_children(count_child, &children) == -1 ||
+	    children <= processes)
+		return;
+	subtree_children(kill_stray, NULL);
+}
+
 void
 pool_sigchld(void)
 {
-	pid_t	pid;
-	int	status, i;
+	struct worker	*w;
+	pid_t		 pid;
+	int		 status, reaped = 0;
 
 	for (;;) {
 		pid = waitpid(-1, &status, WNOHANG);
@@ -664,17 +772,12 @@ pool_sigchld(void)
 			continue;
 		if (pid <= 0)
 			break;
-		for (i = 0; i < opts.workers; i++) {
-			if (workers[i].pid == pid) {
-				worker_reaped(&workers[i], status);
-				break;
-			}
-			if (TWIN(i)->pid == pid) {
-				worker_reaped(TWIN(i), status);
-				break;
-			}
-		}
+		reaped = 1;
+		if ((w = worker_by_pid(pid)) != NULL)
+			worker_reaped(w, status);
 	}
+	if (reaped)
+		kill_strays();
 }
 
 /* Tells a worker to exit: EOF on its link, SIGKILL after the grace. */
@@ -759,4 +862,6 @@ pool_kill_all(void)
 			workers[i].state = W_EMPTY;
 			workers[i].pid = -1;
 		}
+	/* And what they left behind, reparented here as they died. */
+	subtree_kill();
 }

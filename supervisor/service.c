@@ -4,7 +4,9 @@
  * Every connection's peer is checked before it may speak; a client that
  * breaks the protocol is told why and dropped; one that goes away loses
  * its results and disturbs nobody.  When the ledger is full no client is
- * read (backpressure): nothing is dropped.
+ * read, nor is a client whose jobs and unread results fill its budget
+ * (backpressure): nothing is dropped, and what each client can make the
+ * supervisor hold is bounded.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -27,7 +29,6 @@
 #include "xmalloc.h"
 
 #define READ_CHUNK	(64 * 1024)
-#define OUT_HIGH	(4 * 1024 * 1024)	/* results unread: stop reading */
 #define ACCEPT_BACKOFF	{ 0, 100000 }	/* out of descriptors: wait 0.1 s */
 #define REFUSE_LINGER	{ 1, 0 }	/* for a refused client to take its ERROR */
 
@@ -40,6 +41,7 @@ struct client {
 	struct event		*ev_write;
 	struct buf		 in;
 	struct buf		 out;
+	size_t			 held;		/* bytes of its jobs in the ledger */
 	unsigned		 pending;	/* jobs not yet answered */
 	int			 gone;		/* disconnected, jobs pending */
 	int			 reading;	/* ev_read is armed */
@@ -48,6 +50,7 @@ struct client {
 };
 
 static TAILQ_HEAD(, client)	 clients = TAILQ_HEAD_INITIALIZER(clients);
+static unsigned			 nclients;	/* records, gone ones too */
 static int			 listen_fd = -1;
 static struct event		*ev_accept;
 static struct event		*ev_accept_again;
@@ -205,18 +208,31 @@ flush_client(struct client *c)
 
 /*
  * Whether to take more from a client: the ledger has room, and the client
- * reads its results.  One that only sends cannot pile them up in memory.
+ * is within its budget, which its jobs' bytes held in the ledger and the
+ * results it has not read count against.  A job's bytes count until its
+ * result is queued, so what a job taken may still add is already counted,
+ * for a result no larger than the job.  One that only sends cannot pile
+ * up more than its budget and one frame.
  */
 static int
 client_room(const struct client *c)
 {
-	return ledger_room() > 0 && c->out.len < OUT_HIGH;
+	return ledger_room() > 0 &&
+	    c->held + c->out.len < opts.client_budget;
+}
+
+/* What a job costs its client's budget while the ledger holds it. */
+static size_t
+job_bytes(const struct job *j)
+{
+	return frame_size(j->keylen, j->data.len - j->keylen);
 }
 
 static void
 client_free(struct client *c)
 {
 	TAILQ_REMOVE(&clients, c, entry);
+	nclients--;
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c);
@@ -250,8 +266,7 @@ client_refuse(struct client *c, const char *why)
 {
 	struct timeval	tv = REFUSE_LINGER;
 
-	log_warnx("client %llu (uid %d, pid %d): %s",
-	    (unsigned long long)c->serial, (int)c->uid, (int)c->pid, why);
+	refusal_log(c->serial, c->uid, c->pid, why);
 	if (queue_frame(c, FRAME_ERROR, 0, 0, 0, why, strlen(why)) == -1) {
 		client_drop(c, why);
 		return;
@@ -262,6 +277,31 @@ client_refuse(struct client *c, const char *why)
 	buf_consume(&c->in, c->in.len);
 	event_add(c->ev_write, &tv);
 	flush_client(c);
+}
+
+/*
+ * Refuses a connection before it has a record: its ERROR goes out in one
+ * write, which the empty buffer of a new socket takes whole, and the link
+ * is closed at once.  A storm of refused connections leaves nothing to
+ * free.
+ */
+static void
+refuse_connection(int s, uid_t uid, pid_t pid, const char *why)
+{
+	char		 frame[FRAME_HEADER_SIZE + FRAME_BODY_MIN + 128];
+	struct frame	 f;
+	size_t		 len = strlen(why);
+
+	if (len > sizeof frame - frame_size(0, 0))
+		len = sizeof frame - frame_size(0, 0);
+	memset(&f, 0, sizeof f);
+	f.type = FRAME_ERROR;
+	f.payload = why;
+	f.paylen = len;
+	refusal_log(++serials, uid, pid, why);
+	if (write(s, frame, frame_encode(frame, &f)) == -1)
+		log_debug("refused client: %s", strerror(errno));
+	close(s);
 }
 
 static void
@@ -280,7 +320,7 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 	struct ucred	 cred;
 	socklen_t	 len = sizeof cred;
 	struct timeval	 tv = ACCEPT_BACKOFF;
-	char		 hello[64];
+	char		 hello[64], why[64];
 	int		 s;
 
 	(void)ev;
@@ -296,6 +336,22 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 			log_warn("accept");
 		return;
 	}
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		refuse_connection(s, (uid_t)-1, 0,
+		    "cannot read the peer's credentials");
+		return;
+	}
+	if (!peer_allowed(cred.uid, cred.gid)) {
+		snprintf(why, sizeof why, "uid %d is not allowed",
+		    (int)cred.uid);
+		refuse_connection(s, cred.uid, cred.pid, why);
+		return;
+	}
+	/* Each record may hold a budget: their number bounds the memory. */
+	if (nclients >= opts.max_clients) {
+		refuse_connection(s, cred.uid, cred.pid, "too many clients");
+		return;
+	}
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		log_warn("accept: client");
 		close(s);
@@ -303,32 +359,24 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 	}
 	c->fd = s;
 	c->serial = ++serials;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
 	buf_init(&c->in);
 	buf_init(&c->out);
 	c->ev_read = event_new(base, s, EV_READ | EV_PERSIST, client_read, c);
 	c->ev_write = event_new(base, s, EV_WRITE | EV_PERSIST,
 	    client_writable, c);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
+	nclients++;
 	if (c->ev_read == NULL || c->ev_write == NULL) {
 		log_warnx("accept: event_new failed");
+		if (c->ev_read != NULL)
+			event_free(c->ev_read);
+		if (c->ev_write != NULL)
+			event_free(c->ev_write);
 		close(s);
 		c->gone = 1;
 		client_free(c);
-		return;
-	}
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		c->uid = (uid_t)-1;
-		client_refuse(c, "cannot read the peer's credentials");
-		return;
-	}
-	c->uid = cred.uid;
-	c->pid = cred.pid;
-	if (!peer_allowed(cred.uid, cred.gid)) {
-		char	why[64];
-
-		snprintf(why, sizeof why, "uid %d is not allowed",
-		    (int)cred.uid);
-		client_refuse(c, why);
 		return;
 	}
 	log_debug("client %llu: uid %d, pid %d", (unsigned long long)c->serial,
@@ -337,10 +385,12 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 	queue_frame(c, FRAME_HELLO, 0, (uint32_t)getpid(), 0, hello,
 	    strlen(hello));
 	flush_client(c);
-	if (c->gone)
-		return;		/* gone before its HELLO could be written */
-	c->reading = 1;
-	event_add(c->ev_read, NULL);
+	if (!c->gone) {
+		c->reading = 1;
+		event_add(c->ev_read, NULL);
+	}
+	/* One gone before its HELLO could be written is freed now. */
+	supervisor_settle();
 }
 
 static void
@@ -379,6 +429,7 @@ take_submit(struct client *c, const struct frame *f)
 	j->seq = ++service_totals.submitted;
 	j->line = j->seq;
 	c->pending++;
+	c->held += job_bytes(j);
 	dispatch_submit(idx);
 }
 
@@ -537,6 +588,7 @@ service_init(void)
 	if (ev_accept == NULL || ev_accept_again == NULL)
 		fatalx("event_new failed");
 	event_add(ev_accept, NULL);
+	refusal_init();
 	log_info("listening on %s", opts.listen_path);
 }
 
@@ -565,7 +617,10 @@ service_room(void)
 	}
 }
 
-/* Writes what waits, and frees the records of clients done with. */
+/*
+ * Writes what waits, and frees the records of clients done with; one gone
+ * with jobs pending keeps only its record until they end.
+ */
 static void
 service_flush(void)
 {
@@ -573,8 +628,14 @@ service_flush(void)
 
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next) {
 		flush_client(c);
-		if (c->gone && c->pending == 0)
+		if (!c->gone)
+			continue;
+		if (c->pending == 0)
 			client_free(c);
+		else {
+			buf_free(&c->in);
+			buf_free(&c->out);
+		}
 	}
 }
 
@@ -587,6 +648,7 @@ service_abort(void)
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
 		if (!c->gone && c->out.len > 0)
 			(void)buf_write(&c->out, c->fd);
+	refusal_flush();
 	if (listen_fd != -1)
 		unlink(opts.listen_path);
 	pidfile_drop();
@@ -600,6 +662,7 @@ service_job_done(uint32_t idx, const char *res, size_t len)
 	struct client	*c = j->client;
 
 	status_job_done(j, loop_now_ns());
+	c->held -= job_bytes(j);
 	if (!c->gone && !c->closing && queue_frame(c, FRAME_RESULT, j->status,
 	    j->attempt, j->client_id, res, len) == -1)
 		client_drop(c, "out of memory for a result");

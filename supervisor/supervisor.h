@@ -81,6 +81,7 @@ enum worker_end {
 	END_PROTOCOL,	/* killed for a bad frame */
 	END_SILENT,	/* killed for sending no heartbeat */
 	END_SHUTDOWN,	/* told to exit */
+	END_START,	/* killed for not saying HELLO in time */
 };
 
 /*
@@ -137,6 +138,7 @@ struct options {
 	unsigned	 attempts;
 	uint64_t	 timeout_ns;	/* 0: none */
 	uint64_t	 kill_grace_ns;
+	uint64_t	 start_timeout_ns;	/* a start's deadline: HELLO */
 	uint64_t	 shutdown_timeout_ns;	/* 0: wait for every job */
 	uint32_t	 frame_max;
 	enum order	 order;
@@ -174,6 +176,8 @@ struct options {
 	gid_t		*allow_gids;
 	size_t		 nallow_gids;
 	const char	*pidfile;		/* NULL: none */
+	unsigned	 max_clients;		/* connections at once */
+	uint64_t	 client_budget;		/* bytes each may make us hold */
 	double		 rate_limit;		/* jobs per second, 0: none */
 	int		 workers_min;		/* dynamic: 0 when fixed */
 	int		 workers_max;
@@ -190,6 +194,13 @@ struct options {
 	const char	*consumer;		/* NULL: HOST:POOL */
 	uint64_t	 claim_idle_ns;		/* a dead consumer's entries */
 };
+
+/* Service mode: what clients may make the supervisor hold. */
+#define MAX_CLIENTS_DEFAULT	256
+#define MAX_CLIENTS_MAX		1000000
+#define CLIENT_BUDGET_DEFAULT	(16ULL * 1024 * 1024)
+#define CLIENT_BUDGET_MIN	1024
+#define CLIENT_BUDGET_MAX	(1LL << 40)
 
 #define ISOLATION_PROCESS	0
 #define ISOLATION_THREAD	1
@@ -397,6 +408,11 @@ unsigned	 service_clients(void);
 /* pidfile.c */
 int		 pidfile_take(const char *, pid_t *, const char **);
 void		 pidfile_drop(void);
+
+/* refusal.c */
+void		 refusal_init(void);
+void		 refusal_log(uint64_t, uid_t, pid_t, const char *);
+void		 refusal_flush(void);
 
 /* request.c */
 enum control_op {

@@ -24,6 +24,7 @@ options_defaults(struct options *o)
 	o->queue_max = 16384;
 	o->attempts = 3;
 	o->kill_grace_ns = 1000000000ULL;
+	o->start_timeout_ns = 10000000000ULL;
 	o->shutdown_timeout_ns = 30000000000ULL;
 	o->frame_max = 16777216;
 	o->listen_mode = 0600;
@@ -31,6 +32,8 @@ options_defaults(struct options *o)
 	o->restart_max = 5;
 	o->restart_period_ns = 10000000000ULL;
 	o->idle_timeout_ns = 10000000000ULL;
+	o->max_clients = MAX_CLIENTS_DEFAULT;
+	o->client_budget = CLIENT_BUDGET_DEFAULT;
 	o->handler = default_handler;
 }
 

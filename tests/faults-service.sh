@@ -11,9 +11,6 @@ plan 25
 
 CTL=$TESTS_BUILDDIR/../forkpoolctl
 sock=$T/fp.sock
-client() {
-	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
-}
 
 # start_service N ARGS...: a service of N workers on $sock; its pid in $sup.
 start_service() {

@@ -7,8 +7,9 @@
   fpclient.py SOCK control COMMAND
   fpclient.py SOCK garbage
   fpclient.py SOCK raw HEX [FRAMES]
-  fpclient.py SOCK storm N
+  fpclient.py SOCK storm N [--uid U | --stopped PID]
   fpclient.py SOCK flood N SIZE
+  fpclient.py SOCK nonreader N SIZE GOFILE
 
 submit pipelines N jobs (payload "k<i mod K> <i>" plus " M" with --ms),
 keyed by "k<i mod K>" when --keys is given, and reads every result.  It
@@ -21,10 +22,27 @@ raw sends the bytes given in hex after the HELLO, then prints what comes
 back, one frame a line ("error: WHY", "result ID STATUS", ...), until the
 supervisor closes ("closed") or FRAMES frames have come ("open").  storm
 connects N times, each connection reset at once (SO_LINGER 0), without
-reading the HELLO.  flood sends N SUBMITs of SIZE bytes each and never
-reads: it prints "sent J jobs" when the supervisor stopped taking them (a
-3-second send timeout), or "sent all".
+reading the HELLO; with --uid it first becomes that user (and group, with
+no other groups), which takes root.  With --stopped PID each connection is
+gone before it is accepted: they come in batches of 100 while the
+supervisor PID is stopped (SIGSTOP), and after each batch the supervisor
+goes on and one more connection waits for its first frame (a HELLO, or an
+ERROR if too many are open), which comes once the batch, before it in the
+backlog, has been taken.  These stay open, and quiet, to the end.  flood sends N SUBMITs of SIZE bytes
+each and never reads: it prints "sent J jobs" when the supervisor stopped
+taking them (a 3-second send timeout), or "sent all".
+
+nonreader sends N SUBMITs of SIZE bytes each (the payload ends in its id)
+and reads nothing until the file GOFILE exists: it prints "stalled after J
+jobs" once its sending has made no progress for a second (or "sent all"),
+then waits for GOFILE, then reads every result while it sends the rest.
+It prints "results N wrong W duplicates D" and exits 0 only when every
+job came back once, whole, with status 0 (handlers echo and sleep).
 """
+import os
+import signal
+import threading
+import time
 import socket
 import struct
 import sys
@@ -83,6 +101,28 @@ def hello(link):
         raise SystemExit('expected HELLO')
 
 
+class Tally:
+    """The results of jobs, checked: wrong ones (an id not asked, a status
+    not 0, a result not the one wanted) and duplicates."""
+
+    def __init__(self, want):
+        self.want = want        # id -> the result it must carry
+        self.seen, self.wrong, self.dup = set(), 0, 0
+
+    def take(self, f):
+        """Counts frame f; returns its id if it answers a job, else None."""
+        t, status, _, ident, payload = f
+        if t != RESULT or ident not in self.want:
+            self.wrong += 1
+            return None
+        if ident in self.seen:
+            self.dup += 1
+        self.seen.add(ident)
+        if status != 0 or payload != self.want[ident]:
+            self.wrong += 1
+        return ident
+
+
 def submit(link, argv):
     n = int(argv[0])
     opt = dict(zip(argv[1::2], argv[2::2]))
@@ -102,36 +142,31 @@ def submit(link, argv):
         jobs[i + 1] = (key, payload)
         out.append(frame(SUBMIT, payload, key, flags, ident=i + 1))
     link.s.sendall(b''.join(out))
-    seen, wrong, dup, order, ids = set(), 0, 0, 0, []
-    last = {}
-    while len(seen) < n:
-        if len(seen) == quit_after:
+    tally = Tally({i: fnv(job) if handler == 'fnv' else job
+                   for i, (_, job) in jobs.items()})
+    order, ids, last = 0, [], {}
+    while len(tally.seen) < n:
+        if len(tally.seen) == quit_after:
             link.s.close()
             print('quit after %d results' % quit_after)
             return 0
         f = link.read()
         if f is None:
             break
-        t, status, attempts, ident, payload = f
-        if t != RESULT or ident not in jobs:
-            wrong += 1
+        ident = tally.take(f)
+        if ident is None:
             continue
-        if ident in seen:
-            dup += 1
-        seen.add(ident)
         ids.append(ident)
-        key, job = jobs[ident]
-        want = fnv(job) if handler == 'fnv' else job
-        if status != 0 or payload != want:
-            wrong += 1
+        key = jobs[ident][0]
         if keys:
             if last.get(key, 0) > ident:
                 order += 1
             last[key] = ident
     print('results %d wrong %d duplicates %d order %d' %
-          (len(seen), wrong, dup, order))
+          (len(tally.seen), tally.wrong, tally.dup, order))
     print('first-ids ' + ' '.join(str(i) for i in ids[:10]))
-    return 0 if (len(seen) == n and wrong == dup == order == 0) else 1
+    return 0 if (len(tally.seen) == n and
+                 tally.wrong == tally.dup == order == 0) else 1
 
 
 def raw(link, data, frames):
@@ -155,13 +190,26 @@ def raw(link, data, frames):
     return 0
 
 
-def storm(path, n):
+def storm(path, n, uid=None, stopped=None):
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
     linger = struct.pack('ii', 1, 0)
-    for _ in range(n):
+    probes = []
+    for i in range(n):
+        if stopped is not None and i % 100 == 0:
+            os.kill(stopped, signal.SIGSTOP)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(path)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
         s.close()
+        if stopped is not None and (i % 100 == 99 or i == n - 1):
+            os.kill(stopped, signal.SIGCONT)
+            probes.append(Link(path))
+            probes[-1].read()
+    for probe in probes:
+        probe.s.close()
     print('%d connections reset' % n)
     return 0
 
@@ -179,10 +227,53 @@ def flood(link, n, size):
     return 0
 
 
+def nonreader(link, n, size, gofile):
+    jobs = {}
+    data = []
+    for i in range(1, n + 1):
+        payload = (b'x' * size + b' %d' % i)[-size:]
+        jobs[i] = payload
+        data.append(frame(SUBMIT, payload, ident=i))
+    data = b''.join(data)
+    sent = [0]
+
+    def send():
+        view = memoryview(data)
+        while sent[0] < len(data):
+            sent[0] += link.s.send(view[sent[0]:sent[0] + (1 << 16)])
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    last = -1
+    while sent[0] < len(data) and sent[0] != last:
+        last = sent[0]
+        time.sleep(1)
+    if sent[0] < len(data):
+        print('stalled after %d jobs' % (sent[0] // (len(data) // n)),
+              flush=True)
+    else:
+        print('sent all', flush=True)
+    while not os.path.exists(gofile):
+        time.sleep(0.05)
+    tally = Tally(jobs)
+    while len(tally.seen) < n:
+        f = link.read()
+        if f is None:
+            break
+        tally.take(f)
+    sender.join()
+    print('results %d wrong %d duplicates %d' %
+          (len(tally.seen), tally.wrong, tally.dup))
+    return 0 if (len(tally.seen) == n and tally.wrong == tally.dup == 0) \
+        else 1
+
+
 def main():
     path, cmd, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
     if cmd == 'storm':
-        return storm(path, int(argv[0]))
+        opt = dict(zip(argv[1::2], argv[2::2]))
+        uid, stopped = opt.get('--uid'), opt.get('--stopped')
+        return storm(path, int(argv[0]), uid and int(uid),
+                     stopped and int(stopped))
     link = Link(path)
     if cmd == 'garbage':
         hello(link)
@@ -197,6 +288,8 @@ def main():
                    int(argv[1]) if len(argv) > 1 else -1)
     if cmd == 'flood':
         return flood(link, int(argv[0]), int(argv[1]))
+    if cmd == 'nonreader':
+        return nonreader(link, int(argv[0]), int(argv[1]), argv[2])
     if cmd == 'submit':
         return submit(link, argv)
     if cmd == 'status':

@@ -371,6 +371,19 @@ fp_pipe() {
 	fp_wait "$fp_pid" 60
 }
 
+# --- service clients ----------------------------------------------------------------
+
+# client SOCK COMMAND ARGS...: tests/fpclient.py, the test client of the
+# job socket.
+client() {
+	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
+}
+
+# quiet CMD [ARGS...]: runs the command with its output thrown away.
+quiet() {
+	"$@" >/dev/null 2>&1
+}
+
 # --- fault injection (tests/faultinject.c) ------------------------------------------
 
 # faulty VAR=VALUE...: from now on $FORKPOOL runs under the fault shim with

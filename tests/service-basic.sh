@@ -7,12 +7,6 @@
 
 plan 39
 
-client() {
-	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
-}
-quiet() {
-	"$@" >/dev/null 2>&1
-}
 sock=$T/fp.sock
 
 # start_service ARGS...: a service on $sock; its pid in $sup.

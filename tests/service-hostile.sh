@@ -8,12 +8,6 @@
 
 plan 27
 
-client() {
-	python3 "$TESTS_SRCDIR/fpclient.py" "$@"
-}
-quiet() {
-	"$@" >/dev/null 2>&1
-}
 # hex TYPE FLAGS AUX ARG ID KEY PAYLOAD [BODYLEN]: one frame, in hex; KEY
 # and PAYLOAD may hold Python escapes (\0); a BODYLEN overrides the
 # header's (for a frame that lies about its size).
@@ -132,8 +126,8 @@ is "...and drains and exits 0" "$fp_rc" 0 || diag_file "$T/svc.err"
 # --- a client that sends jobs and never reads ------------------------------------
 
 # 20,000 jobs of 4 kB each, 80 MB: the supervisor stops taking them once
-# their unread results pile up, instead of holding them all.
-start_service 2 builtin:echo
+# their unread results fill the client's budget, instead of holding them all.
+start_service 2 --client-budget 4194304 builtin:echo
 client "$sock" flood 20000 4096 >"$T/flood.out" &
 flood=$!
 wait "$flood"

@@ -7,9 +7,6 @@
 plan 10
 
 sock=$T/fp.sock
-quiet() {
-	"$@" >/dev/null 2>&1
-}
 ctl() {
 	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" "$@"
 }

@@ -77,6 +77,8 @@ test_full(void)
 	    "allow_users = %s 4000001\n"
 	    "allow_groups = %s 4000002\n"
 	    "pidfile = /run/forkpool.pid\n"
+	    "max_clients = 64\n"
+	    "client_budget = 1048576\n"
 	    "queue = 1000\n"
 	    "window = 16\n"
 	    "attempts = 7\n"
@@ -110,6 +112,8 @@ test_full(void)
 	    o.allow_gids[1] == 4000002, "allow_groups");
 	tap_ok(o.pidfile != NULL && strcmp(o.pidfile, "/run/forkpool.pid") == 0,
 	    "pidfile");
+	tap_ok(o.max_clients == 64, "max_clients");
+	tap_ok(o.client_budget == 1048576, "client_budget");
 	tap_ok(o.queue_max == 1000, "queue");
 	tap_ok(o.window == 16, "window");
 	tap_ok(o.attempts == 7, "attempts");
@@ -324,6 +328,10 @@ test_errors(void)
 	fails("workers = 1 2 3\n", "1: workers 1 2 3: expected N or MIN MAX");
 	fails("workers = four\n",
 	    "1: workers four: invalid (expected 1 to 1024)");
+	fails("max_clients = 0\n",
+	    "1: max_clients 0: too small (expected 1 to 1000000)");
+	fails("client_budget = 1023\n", "1: client_budget 1023: too small "
+	    "(expected 1024 to 1099511627776)");
 	fails("queue = 16777217\n",
 	    "1: queue 16777217: too large (expected 1 to 16777216)");
 	fails("window = 4097\n",
@@ -469,7 +477,7 @@ main(void)
 	strlcpy(me, pw->pw_name, sizeof me);
 	strlcpy(mygroup, gr->gr_name, sizeof mygroup);
 
-	tap_plan(93);
+	tap_plan(97);
 	test_full();
 	test_words();
 	test_comments();

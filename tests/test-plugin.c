@@ -10,6 +10,7 @@
  *	leak KIB MS		each job keeps KIB KiB more, touched, and
  *				sleeps MS ms; answers "PAYLOAD PID"
  *	fail MESSAGE		init fails with MESSAGE
+ *	hang			init never returns
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +45,9 @@ test_init(int argc, char *const argv[], void **statep, char *err,
 	struct state	*st;
 	char		*end;
 
+	if (argc == 1 && strcmp(argv[0], "hang") == 0)
+		for (;;)
+			pause();
 	if (argc >= 1 && strcmp(argv[0], "fail") == 0) {
 		snprintf(err, errlen, "%s", argc > 1 ? argv[1] : "failing");
 		return -1;

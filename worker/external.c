@@ -42,13 +42,13 @@
 
 #include "frame.h"
 #include "log.h"
+#include "subtree.h"
 #include "supervisor.h"
 #include "worker.h"
 
 #define READ_CHUNK	(256 * 1024)
 #define RELAY_HIGH	(1024 * 1024)	/* a buffer this full stops its feeder */
-#define HELLO_TIMEOUT_MS 30000		/* exec: the program's first frame */
-#define EXIT_GRACE_MS	1000		/* after EOF on its stdin */
+#define EXIT_GRACE_MS	1000		/* after EOF on its stdin, at most */
 
 /* A job sent to the program, or (lines:) refused, waiting for its turn. */
 struct sent {
@@ -78,25 +78,10 @@ struct relay {
 	uint64_t		 beat_ns;	/* the last heartbeat sent */
 };
 
-static volatile sig_atomic_t	 child_group;
-
 static void	relay_exit(struct relay *, int) __attribute__((noreturn));
 static void	spawn_child(struct relay *);
 static void	await_hello(struct relay *);
 static void	board_point(struct relay *);
-
-/*
- * SIGTERM (a timeout): take the program down too, then die of the same
- * signal, so the supervisor sees what it sent.
- */
-static void
-on_sigterm(int sig)
-{
-	if (child_group > 0)
-		kill(-child_group, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
 
 static const char *
 program(const struct relay *r)
@@ -157,7 +142,11 @@ wait_exit(struct relay *r, int ms)
 	}
 }
 
-/* Kills what is left of the program's group and reaps the program. */
+/*
+ * Kills what is left of the program's group and reaps the program, then
+ * whatever it started elsewhere: the worker is a subreaper, so all that
+ * the program left behind is the worker's own children now.
+ */
 static int
 reap(struct relay *r, int grace_ms)
 {
@@ -169,8 +158,8 @@ reap(struct relay *r, int grace_ms)
 	kill(-r->pid, SIGKILL);
 	while (waitpid(r->pid, &status, 0) == -1 && errno == EINTR)
 		;
-	child_group = 0;
 	r->pid = -1;
+	subtree_kill();
 	return status;
 }
 
@@ -211,7 +200,7 @@ relay_exit(struct relay *r, int status)
 	if (r->to_child != -1)
 		close(r->to_child);
 	reap(r, 0);
-	_exit(status);
+	worker_exit(status);
 }
 
 static void
@@ -285,7 +274,6 @@ spawn_child(struct relay *r)
 		exec_child(r, in[0], out[1], ep[1], self);
 	}
 	setpgid(r->pid, r->pid);	/* either side may be first */
-	child_group = r->pid;
 	close(in[0]);
 	close(out[1]);
 	close(ep[1]);
@@ -641,7 +629,7 @@ await_hello(struct relay *r)
 	enum frame_decode_result rc;
 
 	pfd.fd = r->from_child;
-	deadline = worker_clock_ns() + HELLO_TIMEOUT_MS * 1000000ULL;
+	deadline = worker_clock_ns() + opts.start_timeout_ns;
 	for (;;) {
 		rc = frame_decode(buf_head(&r->fromchild), r->fromchild.len,
 		    opts.frame_max, &f, &need, &why);
@@ -650,8 +638,8 @@ await_hello(struct relay *r)
 		if (rc == FRAME_OK)
 			break;
 		if ((now = worker_clock_ns()) >= deadline)
-			start_failed(r, "%s sent no HELLO within 30 s",
-			    program(r));
+			start_failed(r, "%s sent no HELLO within the start "
+			    "timeout (--start-timeout)", program(r));
 		left = (int)((deadline - now) / 1000000) + 1;
 		if (poll(&pfd, 1, left) == -1 && errno != EINTR)
 			fatal("poll");
@@ -677,6 +665,20 @@ await_hello(struct relay *r)
 }
 
 /*
+ * The moment a program gets to exit once its input is closed: within the
+ * supervisor's --kill-grace, which then kills the worker, so that the
+ * worker is still there to kill what the program leaves behind.
+ */
+static uint64_t
+exit_grace_ns(void)
+{
+	uint64_t	grace = opts.kill_grace_ns / 2;
+
+	return grace < EXIT_GRACE_MS * 1000000ULL ? grace :
+	    EXIT_GRACE_MS * 1000000ULL;
+}
+
+/*
  * EOF from the supervisor: the program gets EOF on its input and a
  * moment to exit; what it still writes has nowhere to go.
  */
@@ -690,7 +692,7 @@ relay_finish(struct relay *r)
 	pfd.fd = r->from_child;
 	close(r->to_child);
 	r->to_child = -1;
-	deadline = worker_clock_ns() + EXIT_GRACE_MS * 1000000ULL;
+	deadline = worker_clock_ns() + exit_grace_ns();
 	while ((now = worker_clock_ns()) < deadline) {
 		if (poll(&pfd, 1, (int)((deadline - now) / 1000000) + 1) <= 0)
 			continue;
@@ -700,7 +702,7 @@ relay_finish(struct relay *r)
 	/* Its output closed: a moment more to exit by itself. */
 	now = worker_clock_ns();
 	reap(r, now < deadline ? (int)((deadline - now) / 1000000) : 0);
-	_exit(0);
+	worker_exit(0);
 }
 
 /*
@@ -815,7 +817,6 @@ external_main(const struct handler *h, int slot, struct slot_board *board)
 		fatal("out of memory for buffers");
 	/* A write to a program that has gone must be an error, not death. */
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_sigterm);
 	spawn_child(&r);
 	if (h->kind == HANDLER_EXEC)
 		await_hello(&r);

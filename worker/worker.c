@@ -22,6 +22,7 @@
 #include "handler.h"
 #include "log.h"
 #include "proctitle.h"
+#include "subtree.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -48,6 +49,48 @@ reset_signals(void)
 	signal(SIGINT, SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
+ * SIGTERM (a timeout, or the supervisor's death through PR_SET_PDEATHSIG):
+ * whatever the handler started goes first, however deep, then the worker
+ * dies of the signal, so that the supervisor sees what it sent.
+ */
+static void
+on_sigterm(int sig)
+{
+	subtree_kill();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * A worker is a subreaper: what its handler starts stays its own to kill,
+ * even once abandoned, and dies with it on every path.
+ */
+static void
+own_descendants(pid_t parent)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigterm;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	/* Die with the supervisor, even if it died before the prctl. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(0);
+	if (subtree_adopt() == -1)
+		log_warn("PR_SET_CHILD_SUBREAPER");
+}
+
+/* The worker's end: nothing it started outlives it. */
+void
+worker_exit(int status)
+{
+	subtree_kill();
+	_exit(status);
 }
 
 /* Leaves the link on WORKER_LINK_FD, stdio harmless, nothing else open. */
@@ -77,7 +120,7 @@ write_all(struct buf *out, int status)
 	while (out->len > 0)
 		if (buf_write(out, WORKER_LINK_FD) == -1) {
 			if (errno == EPIPE)
-				_exit(status);	/* the supervisor is gone */
+				worker_exit(status);	/* the supervisor is gone */
 			fatal("write");
 		}
 }
@@ -126,7 +169,7 @@ worker_start_failed(const char *why)
 		told = buf_write(&out, WORKER_LINK_FD) != -1;
 	if (!told)
 		log_warnx("%s", why);
-	_exit(EX_HANDLER_INIT);
+	worker_exit(EX_HANDLER_INIT);
 }
 
 /* Loads the plugin if the supervisor did not, and runs init. */
@@ -357,11 +400,8 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 	struct sigaction	 sa;
 	enum frame_decode_result r;
 
-	/* Die with the supervisor, even if it died before the prctl. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(0);
 	reset_signals();
+	own_descendants(parent);
 	own_descriptors(fd);
 	snprintf(name, sizeof name, "worker %d", slot);
 	log_procname(name);
@@ -400,7 +440,7 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 			if (f.type != FRAME_JOB) {
 				log_warnx("protocol error: unexpected %s",
 				    frame_type_name(f.type));
-				_exit(EX_PROTOCOL);
+				worker_exit(EX_PROTOCOL);
 			}
 			if (out.len > 0 && eager)
 				arm_flush_timer();
@@ -412,12 +452,12 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 		}
 		if (r == FRAME_BAD) {
 			log_warnx("protocol error: %s", why);
-			_exit(EX_PROTOCOL);
+			worker_exit(EX_PROTOCOL);
 		}
 		write_all(&out, 0);
 		buf_shrink(&in, 4 * READ_CHUNK);
 		buf_shrink(&out, 4 * READ_CHUNK);
 	}
 	handler_fini(h, state);
-	_exit(0);
+	worker_exit(0);
 }

@@ -30,6 +30,7 @@ int		 worker_handle(const struct handler *, void *,
 		    const struct frame *, struct slot_board *, struct buf *);
 void		 worker_confine(struct handler *);
 void		 worker_start_failed(const char *) __attribute__((noreturn));
+void		 worker_exit(int) __attribute__((noreturn));
 void		 external_main(const struct handler *, int,
 		    struct slot_board *) __attribute__((noreturn));
 
