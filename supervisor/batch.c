@@ -38,6 +38,7 @@ static uint64_t		 out_next = 1;
 static uint32_t		*reorder;
 static uint32_t		 reorder_mask;
 static uint64_t		 nfailed;
+static uint64_t		 nkeyless;	/* lines with no field -k N */
 static FILE		*failed_fp;
 static int		 halting;	/* --halt: 1 due, 2 done */
 
@@ -217,8 +218,13 @@ take_line(const char *line, size_t len)
 	uint32_t	 idx;
 	struct job	*j;
 
-	if (opts.key_field > 0)
+	if (opts.key_field > 0) {
 		line_field(line, len, opts.key_field, &key, &keylen);
+		if (keylen == 0 && nkeyless++ == 0)
+			log_warnx("line %llu has no field %d: such lines share "
+			    "the empty key, and run one at a time",
+			    (unsigned long long)next_line, opts.key_field);
+	}
 	if (frame_size(keylen, len) > opts.frame_max) {
 		reject_line("longer than the maximum frame size", line, len, 1);
 		return;
@@ -457,6 +463,9 @@ batch_finished(void)
 static int
 batch_status(void)
 {
+	if (nkeyless > 0)
+		log_warnx("%llu line%s had no field %d", (unsigned long long)
+		    nkeyless, nkeyless == 1 ? "" : "s", opts.key_field);
 	if (stop_signal != 0)
 		return 128 + stop_signal;
 	return nfailed > 0 ? 1 : 0;

@@ -2,9 +2,10 @@
  * A supervisor started as root to run its workers as another user keeps
  * root only for what that takes: starting workers that drop to the user
  * (setuid, setgid, chroot, resource limits), signalling them, and reading
- * its configuration and plugins again on a reload.  Every other
- * capability goes, from the bounding set too, so that neither it nor
- * anything it starts can get one back.
+ * its configuration and plugins again on a reload (CAP_DAC_READ_SEARCH:
+ * to read any file, never to write one).  Every other capability goes,
+ * from the bounding set too, so that neither it nor anything it starts
+ * can get one back.
  */
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -21,7 +22,8 @@
 
 static const int	 kept[] = {
 	CAP_SETUID, CAP_SETGID, CAP_KILL, CAP_SYS_CHROOT, CAP_SYS_RESOURCE,
-	CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
+	CAP_DAC_READ_SEARCH,
+	CAP_DAC_OVERRIDE,	/* only with Redis on a Unix socket: see below */
 };
 
 static int
@@ -39,12 +41,28 @@ last_cap(void)
 	return n;
 }
 
+/*
+ * Connecting to a Unix socket takes write access to its file: Redis's
+ * belongs to the redis user, and the link is made again each time Redis
+ * comes back.  Nothing else the supervisor does once running writes to
+ * a file that is not its own.
+ */
+static size_t
+nkept(void)
+{
+	size_t	n = sizeof kept / sizeof kept[0];
+
+	if (opts.source != NULL && strncmp(opts.source, "redis+unix:", 11) == 0)
+		return n;
+	return n - 1;
+}
+
 static int
 is_kept(int cap)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof kept / sizeof kept[0]; i++)
+	for (i = 0; i < nkept(); i++)
 		if (kept[i] == cap)
 			return 1;
 	return 0;
@@ -70,7 +88,7 @@ caps_limit(void)
 	if (syscall(SYS_capget, &hdr, have) == -1)
 		fatal("capget");
 	memset(data, 0, sizeof data);
-	for (i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+	for (i = 0; i < nkept(); i++) {
 		data[kept[i] / 32].effective |= 1U << (kept[i] % 32);
 		data[kept[i] / 32].permitted |= 1U << (kept[i] % 32);
 	}

@@ -29,7 +29,6 @@
 #define QUEUE_MAX	(1 << 24)	/* as -q */
 #define PARTITIONS_MAX	(1 << 20)	/* as --partitions */
 #define ATTEMPTS_MAX	1000		/* as -a */
-#define RESTARTS_MAX	1000000
 #define RATE_MAX	1e9
 #define SECONDS_RANGE	"0.001 to 1000000"
 /* (uid_t)-1 and (gid_t)-1 mean "no change" to chown(2) and setresuid(2). */
@@ -80,18 +79,43 @@ get_int(struct parse *p, const char *s, long long min, long long max,
 	return 0;
 }
 
-/* A decimal number: strtod alone would also take hex, "inf" and "nan". */
-static int
-get_number(struct parse *p, const char *s, double min, double max,
-    const char *range, double *out)
+/*
+ * A decimal number, for the file and the command line alike: strtod alone
+ * would also take hex, blanks, "inf" and "nan".
+ */
+int
+conf_decimal(const char *s, double *out)
 {
 	char	*end;
 
 	if (s[strspn(s, "0123456789.eE+-")] != '\0')
-		return config_fail(p, "%s %s: not a number", p->key, s);
+		return -1;
 	errno = 0;
 	*out = strtod(s, &end);
 	if (end == s || *end != '\0' || errno != 0)
+		return -1;
+	return 0;
+}
+
+/* Octal digits only, up to 0777: strtol would also take signs, blanks
+ * and "0x". */
+int
+conf_octal_mode(const char *s, unsigned *mode)
+{
+	*mode = 0;
+	for (; *s >= '0' && *s <= '7'; s++) {
+		*mode = *mode * 8 + (*s - '0');
+		if (*mode > 0777)
+			return -1;
+	}
+	return *s == '\0' ? 0 : -1;
+}
+
+static int
+get_number(struct parse *p, const char *s, double min, double max,
+    const char *range, double *out)
+{
+	if (conf_decimal(s, out) == -1)
 		return config_fail(p, "%s %s: not a number", p->key, s);
 	if (*out < min || *out > max)
 		return config_fail(p, "%s %s: out of range (expected %s)", p->key, s,
@@ -208,19 +232,12 @@ parse_listen(struct parse *p, const char *v, struct options *o)
 	return 0;
 }
 
-/* Octal digits only: strtol would also take signs, blanks and "0x". */
 static int
 parse_listen_mode(struct parse *p, const char *v, struct options *o)
 {
-	const char	*s;
-	unsigned	 mode = 0;
+	unsigned	mode;
 
-	for (s = v; *s >= '0' && *s <= '7'; s++) {
-		mode = mode * 8 + (*s - '0');
-		if (mode > 0777)
-			break;
-	}
-	if (*s != '\0' || mode > 0777)
+	if (conf_octal_mode(v, &mode) == -1)
 		return config_fail(p, "listen_mode %s: not an octal mode from 0 to "
 		    "0777", v);
 	o->listen_mode = mode;

@@ -69,4 +69,9 @@ int	config_load(const char *, struct options *,
  * (the options it started from) does not share. */
 void	config_free(struct options *, const struct options *);
 
+/* The numbers the file takes, which the command line takes the same way:
+ * 0, or -1 if s is not one. */
+int	conf_decimal(const char *, double *);
+int	conf_octal_mode(const char *, unsigned *);
+
 #endif

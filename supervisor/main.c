@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,6 +60,7 @@ enum {
 	OPT_ISOLATION,
 	OPT_MAX_CLIENTS,
 	OPT_CLIENT_BUDGET,
+	OPT_RESTART_INTENSITY,
 };
 
 static const struct option longopts[] = {
@@ -103,11 +103,14 @@ static const struct option longopts[] = {
 	{ "rlimit-nofile",	required_argument,	NULL, OPT_RLIMIT_NOFILE },
 	{ "halt",		required_argument,	NULL, OPT_HALT },
 	{ "isolation",		required_argument,	NULL, OPT_ISOLATION },
+	{ "restart-intensity",	required_argument,	NULL, OPT_RESTART_INTENSITY },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
 	{ NULL,			0,			NULL, 0 }
 };
+
+#define SHORTOPTS	"+w:k:o:a:t:q:l:f:nvhV"
 
 static void
 usage(FILE *fp)
@@ -133,6 +136,10 @@ usage(FILE *fp)
 "      --heartbeat-timeout SEC\n"
 "                        kill a worker that holds jobs and has sent no\n"
 "                        heartbeat for SEC seconds (default: never)\n"
+"      --restart-intensity R/T\n"
+"                        more than R workers failing before their first\n"
+"                        result in T seconds: the pool is degraded and\n"
+"                        backs off (default 5/10)\n"
 "  -k, --key-field N     field N of each line is its key: jobs of one key\n"
 "                        run one at a time, in input order\n"
 "  -o, --order ORDER     input (default) or completion\n"
@@ -221,30 +228,22 @@ number(const char *arg, long long min, long long max, const char *what)
 static uint64_t
 seconds(const char *arg, const char *what)
 {
-	char	*end;
-	double	 s;
+	double	s;
 
-	errno = 0;
-	s = strtod(arg, &end);
-	if (errno != 0 || end == arg || *end != '\0' || !isfinite(s) ||
-	    s < 0.001 || s > 1e6) {
+	if (conf_decimal(arg, &s) == -1 || s < 0.001 || s > 1e6) {
 		fprintf(stderr, "forkpool: %s %s: not a number of seconds "
 		    "from 0.001 to 1000000\n", what, arg);
 		exit(2);
 	}
-	return (uint64_t)(s * 1e9);
+	return (uint64_t)(s * 1e9 + 0.5);
 }
 
 static mode_t
 octal_mode(const char *arg)
 {
-	char		*end;
-	unsigned long	 mode;
+	unsigned	mode;
 
-	errno = 0;
-	mode = strtoul(arg, &end, 8);
-	if (errno != 0 || end == arg || *end != '\0' || mode > 0777 ||
-	    mode == 0) {
+	if (conf_octal_mode(arg, &mode) == -1 || mode == 0) {
 		fprintf(stderr, "forkpool: socket mode %s: not an octal mode "
 		    "from 1 to 0777\n", arg);
 		exit(2);
@@ -255,13 +254,9 @@ octal_mode(const char *arg)
 static double
 rate(const char *arg)
 {
-	char	*end;
-	double	 r;
+	double	r;
 
-	errno = 0;
-	r = strtod(arg, &end);
-	if (errno != 0 || end == arg || *end != '\0' || !isfinite(r) ||
-	    r <= 0 || r > 1e9) {
+	if (conf_decimal(arg, &r) == -1 || r <= 0 || r > 1e9) {
 		fprintf(stderr, "forkpool: rate limit %s: not a positive number "
 		    "of jobs per second\n", arg);
 		exit(2);
@@ -413,31 +408,90 @@ halt_option(const char *arg)
 	opts.halt_fail = number(rest, 1, UINT32_MAX, "halt fail");
 }
 
+/*
+ * A value of two parts, A-B or A/B: A is copied into first (of size len),
+ * and B is returned; NULL if sep is not there or A is empty or too long.
+ */
+static const char *
+two_parts(const char *arg, int sep, char *first, size_t len)
+{
+	const char	*at = strchr(arg, sep);
+
+	if (at == NULL || at == arg || (size_t)(at - arg) >= len)
+		return NULL;
+	memcpy(first, arg, at - arg);
+	first[at - arg] = '\0';
+	return at + 1;
+}
+
 /* -w N, or -w MIN-MAX for a pool that sizes itself. */
 static void
 workers_option(const char *arg)
 {
 	char		 min[16];
-	const char	*dash = strchr(arg, '-');
-	size_t		 len;
+	const char	*max;
 
 	opts.workers_min = opts.workers_max = 0;
-	if (dash == NULL) {
+	if (strchr(arg, '-') == NULL) {
 		opts.workers = number(arg, 1, WORKERS_CAP, "workers");
 		return;
 	}
-	len = dash - arg;
-	if (len == 0 || len >= sizeof min)
+	if ((max = two_parts(arg, '-', min, sizeof min)) == NULL)
 		usage_error("workers %s: expected N or MIN-MAX", arg);
-	memcpy(min, arg, len);
-	min[len] = '\0';
 	opts.workers_min = number(min, 1, WORKERS_CAP, "workers");
-	opts.workers_max = number(dash + 1, 1, WORKERS_CAP, "workers");
+	opts.workers_max = number(max, 1, WORKERS_CAP, "workers");
 	if (opts.workers_max < opts.workers_min)
 		usage_error("workers %s: MAX is below MIN", arg);
 	opts.workers = opts.workers_min;
 	if (opts.workers_max == opts.workers_min)
 		opts.workers_min = opts.workers_max = 0;
+}
+
+/* --restart-intensity R/T: as restart_intensity = R T in the file. */
+static void
+restart_intensity_option(const char *arg)
+{
+	char		 r[16];
+	const char	*t;
+
+	if ((t = two_parts(arg, '/', r, sizeof r)) == NULL)
+		usage_error("restart intensity %s: expected RESTARTS/SECONDS, "
+		    "as in 5/10", arg);
+	opts.restart_max = number(r, 1, RESTARTS_MAX, "restart intensity");
+	opts.restart_period_ns = seconds(t, "restart intensity period");
+}
+
+/*
+ * The first argument of the handler that is also an option of forkpool,
+ * as in "forkpool builtin:fnv -w 2", or NULL.  Words after the handler
+ * are its own, so this is only a hint, given when the handler did not
+ * start.
+ */
+const char *
+handler_option_arg(void)
+{
+	const struct option	*lo;
+	const char		*a;
+	size_t			 len;
+	int			 i;
+
+	for (i = 0; i < opts.handler_argc; i++) {
+		a = opts.handler_argv[i];
+		if (a[0] != '-' || a[1] == '\0')
+			continue;
+		if (a[1] != '-') {
+			if (a[1] != ':' && a[1] != '+' &&
+			    strchr(SHORTOPTS, a[1]) != NULL)
+				return a;
+			continue;
+		}
+		len = strcspn(a + 2, "=");
+		for (lo = longopts; lo->name != NULL; lo++)
+			if (strlen(lo->name) == len &&
+			    strncmp(lo->name, a + 2, len) == 0)
+				return a;
+	}
+	return NULL;
 }
 
 /*
@@ -506,8 +560,8 @@ parse_options(int argc, char **argv)
 	opts.max_clients = MAX_CLIENTS_DEFAULT;
 	opts.client_budget = CLIENT_BUDGET_DEFAULT;
 
-	while ((ch = getopt_long(argc, argv, "+w:k:o:a:t:q:l:f:nvhV", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'w':
 			workers_option(optarg);
@@ -681,6 +735,10 @@ parse_options(int argc, char **argv)
 				usage_error("isolation %s: use process or "
 				    "thread", optarg);
 			cli.isolation = 1;
+			break;
+		case OPT_RESTART_INTENSITY:
+			restart_intensity_option(optarg);
+			cli.restart_intensity = 1;
 			break;
 		case OPT_NO_PRELOAD:
 			opts.preload = 0;

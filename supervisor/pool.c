@@ -27,6 +27,7 @@
 #define BACKOFF_CAP_NS		5000000000ULL	/* 5 s */
 #define EX_HANDLER_INIT		78		/* worker: handler init failed */
 #define HELLO_FAILURES_MAX	5
+#define CRASH_LOOP		3		/* crash-loop ends in a row */
 
 struct worker		*workers;
 int			 pool_shutting_down;
@@ -110,17 +111,33 @@ pool_start(void)
 		pool_spawn(&workers[i], &opts);
 }
 
+/*
+ * Restart intensity, as OTP supervisors have it, counted over crash-loop
+ * restarts only: more than restart_max within restart_period marks the
+ * pool degraded, and a slot that keeps failing then waits the longest
+ * backoff, until the storm has passed: fewer than restart_max within twice
+ * the period.
+ */
+static void
+calm_down(uint64_t now)
+{
+	uint64_t	oldest = restart_times[restart_next];
+
+	if (degraded && (oldest == 0 ||
+	    now - oldest >= 2 * opts.restart_period_ns)) {
+		log_warnx("restarts have calmed down: the pool is no longer "
+		    "degraded");
+		degraded = 0;
+	}
+}
+
 int
 pool_degraded(void)
 {
+	calm_down(now_ns());
 	return degraded;
 }
 
-/*
- * Restart intensity, as OTP supervisors have it: more than restart_max
- * restarts within restart_period marks the pool degraded, and restarts
- * then wait the longest backoff until the storm has passed.
- */
 static void
 count_restart(void)
 {
@@ -131,28 +148,39 @@ count_restart(void)
 	restart_next = (restart_next + 1) % opts.restart_max;
 	if (oldest != 0 && now - oldest < opts.restart_period_ns) {
 		if (!degraded)
-			log_warnx("%u restarts within %.3g s: the pool is "
-			    "degraded; restarts back off to %.3g s",
+			log_warnx("more than %u workers failed before a "
+			    "first result within %.3g s: the pool is "
+			    "degraded; a slot that keeps failing waits %.3g s",
 			    opts.restart_max, opts.restart_period_ns / 1e9,
 			    BACKOFF_CAP_NS / 1e9);
 		degraded = 1;
-	} else if (degraded && (oldest == 0 ||
-	    now - oldest >= 2 * opts.restart_period_ns)) {
-		log_warnx("restarts have calmed down: the pool is no longer "
-		    "degraded");
-		degraded = 0;
-	}
+	} else
+		calm_down(now);
 }
 
+/*
+ * failed_starts is how many of the slot's processes in a row ended in a
+ * crash loop's way (crash_looping()).  None: its replacement starts at
+ * once.  Otherwise the delay doubles each time; in a degraded pool a slot
+ * that keeps failing waits the longest at once.  Two such ends in a row
+ * are not yet that: a poison job's later attempts kill fresh workers too,
+ * and it fails after its attempts anyway.
+ */
 void
 pool_schedule_restart(struct worker *w)
 {
 	uint64_t	delay;
 	unsigned	shift;
 
-	shift = w->failed_starts > 0 ? w->failed_starts - 1 : 0;
+	if (w->failed_starts == 0) {
+		log_info("worker %d: restarting at once", w->slot);
+		pool_timer_in(w, 0);
+		return;
+	}
+	shift = w->failed_starts - 1;
 	delay = shift >= 20 ? BACKOFF_CAP_NS : BACKOFF_BASE_NS << shift;
-	if (delay > BACKOFF_CAP_NS || (degraded && w->failed_starts > 0))
+	if (delay > BACKOFF_CAP_NS || (degraded &&
+	    w->failed_starts >= CRASH_LOOP))
 		delay = BACKOFF_CAP_NS;
 	/* Jitter of +-25% keeps slots that died together from restarting
 	 * in lockstep. */
@@ -528,6 +556,30 @@ describe_exit(struct worker *w, int status, char *out, size_t len)
 		    (int)w->pid, WEXITSTATUS(status));
 }
 
+/*
+ * Whether a worker's end is a crash loop's: it died before its HELLO, or
+ * on its own before its first result.  One that returned results was
+ * working.  One that said HELLO and then died of a SIGKILL or SIGTERM that
+ * was not ours was killed from outside (the OOM killer, an operator),
+ * however young: a killer that picks the workers that are up would
+ * otherwise make a crash loop of the replacements of those it killed.
+ */
+static int
+crash_looping(const struct worker *w, int status)
+{
+	int	sig;
+
+	if (!w->greeted)
+		return 1;
+	/* Each job it was sent is in flight until its result comes. */
+	if (w->jobs_sent > w->inflight.count)
+		return 0;
+	if (!WIFSIGNALED(status) || (w->end != END_NONE && w->end != END_CRASH))
+		return 1;
+	sig = WTERMSIG(status);
+	return sig != SIGKILL && sig != SIGTERM;
+}
+
 /* Charges the culprit an attempt; fails it when it has none left. */
 static void
 charge_culprit(struct worker *w)
@@ -566,8 +618,9 @@ void
 worker_reaped(struct worker *w, int status)
 {
 	char	what[128];
-	int	before_hello = !w->greeted, init_failed;
+	int	before_hello = !w->greeted, init_failed, looping;
 
+	looping = crash_looping(w, status);
 	describe_exit(w, status, what, sizeof what);
 	init_failed = before_hello && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == EX_HANDLER_INIT;
@@ -617,16 +670,15 @@ worker_reaped(struct worker *w, int status)
 	}
 	w->restarts++;
 	/*
-	 * A job that killed its worker is charged for it, and the worker is
-	 * not to blame: it starts again at once, degraded pool or not, and
-	 * poison jobs fail fast.  One that died with no job to blame, or
-	 * before its HELLO, backs off further each time.
+	 * Only a crash loop is backed off and counts toward the restart
+	 * intensity; any other end is replaced at once, degraded pool or not
+	 * (a job that killed its worker has been charged for it).
 	 */
-	if (!before_hello && w->culprit != JOB_NONE)
-		w->failed_starts = 0;
-	else
+	if (looping) {
 		w->failed_starts++;
-	count_restart();
+		count_restart();
+	} else
+		w->failed_starts = 0;
 	pool_schedule_restart(w);
 	pool_notify();
 }

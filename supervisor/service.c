@@ -54,7 +54,6 @@ static unsigned			 nclients;	/* records, gone ones too */
 static int			 listen_fd = -1;
 static struct event		*ev_accept;
 static struct event		*ev_accept_again;
-static struct pidfh		*pidfh;
 static uint64_t			 serials;
 static int			 draining;	/* no new jobs; exit when idle */
 static int			 stopping;	/* a signal or a client said stop */
@@ -74,56 +73,81 @@ static void	stop_for(const char *);
 static void
 take_pidfile(void)
 {
-	char	 path[PATH_MAX];
-	pid_t	 other;
+	char		 path[PATH_MAX];
+	const char	*why;
+	pid_t		 other;
 
 	if (opts.pidfile != NULL)
 		strlcpy(path, opts.pidfile, sizeof path);
 	else if ((size_t)snprintf(path, sizeof path, "%s.pid",
 	    opts.listen_path) >= sizeof path)
 		fatalx("%s: path too long", opts.listen_path);
-	if ((pidfh = pidfile_open(path, 0644, &other)) == NULL) {
+	if (pidfile_take(path, &other, &why) == -1) {
+		if (why != NULL)
+			fatalx("pidfile %s %s; not writing it", path, why);
 		if (errno == EEXIST)
 			fatalx("%s: already served by forkpool pid %d",
 			    opts.listen_path, (int)other);
 		fatal("pidfile %s", path);
 	}
-	if (pidfile_write(pidfh) == -1)
-		fatal("pidfile %s", path);
 }
 
-static void
+/*
+ * The job socket; -1 when it cannot be had, with the reason logged, so
+ * that the pidfile just taken is removed before the exit.
+ */
+static int
 open_socket(void)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
 	mode_t			 old;
+	int			 rc;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, opts.listen_path, sizeof sun.sun_path) >=
-	    sizeof sun.sun_path)
-		fatalx("%s: socket path too long", opts.listen_path);
+	    sizeof sun.sun_path) {
+		log_warnx("%s: socket path too long", opts.listen_path);
+		return -1;
+	}
 	/* A stale socket is replaced; anything else there is not ours. */
-	if (lstat(opts.listen_path, &st) == 0 && !S_ISSOCK(st.st_mode))
-		fatalx("%s: exists and is not a socket; not replacing it",
+	if (lstat(opts.listen_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		log_warnx("%s: exists and is not a socket; not replacing it",
 		    opts.listen_path);
-	if (unlink(opts.listen_path) == -1 && errno != ENOENT)
-		fatal("%s", opts.listen_path);
+		return -1;
+	}
+	if (unlink(opts.listen_path) == -1 && errno != ENOENT) {
+		log_warn("%s", opts.listen_path);
+		return -1;
+	}
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0);
-	if (listen_fd == -1)
-		fatal("socket");
+	if (listen_fd == -1) {
+		log_warn("socket");
+		return -1;
+	}
 	/* The socket is born with its mode: no moment of wider access. */
 	old = umask(~opts.listen_mode & 0777);
-	if (bind(listen_fd, (struct sockaddr *)&sun, sizeof sun) == -1)
-		fatal("%s", opts.listen_path);
+	rc = bind(listen_fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
+	if (rc == -1) {
+		log_warn("%s", opts.listen_path);
+		return -1;
+	}
+	/* What is at the path now may not be our socket: no link followed. */
 	if (opts.listen_group != (gid_t)-1 &&
-	    chown(opts.listen_path, (uid_t)-1, opts.listen_group) == -1)
-		fatal("%s: chown", opts.listen_path);
-	if (listen(listen_fd, 128) == -1)
-		fatal("listen");
+	    lchown(opts.listen_path, (uid_t)-1, opts.listen_group) == -1) {
+		log_warn("%s: chown", opts.listen_path);
+		unlink(opts.listen_path);
+		return -1;
+	}
+	if (listen(listen_fd, 128) == -1) {
+		log_warn("listen");
+		unlink(opts.listen_path);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -554,7 +578,10 @@ service_init(void)
 	if (opts.listen_mode == 0)
 		opts.listen_mode = 0600;
 	take_pidfile();
-	open_socket();
+	if (open_socket() == -1) {
+		pidfile_drop();
+		exit(2);
+	}
 	ev_accept = event_new(base, listen_fd, EV_READ | EV_PERSIST,
 	    client_accept, NULL);
 	ev_accept_again = evtimer_new(base, accept_again, NULL);
@@ -624,10 +651,8 @@ service_abort(void)
 	refusal_flush();
 	if (listen_fd != -1)
 		unlink(opts.listen_path);
-	if (pidfh != NULL)
-		pidfile_remove(pidfh);
+	pidfile_drop();
 	listen_fd = -1;
-	pidfh = NULL;
 }
 
 static void

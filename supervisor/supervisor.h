@@ -208,6 +208,7 @@ struct options {
 #define WINDOW_MAX	4096
 #define WORKERS_CAP	1024	/* slots scaling may reach */
 #define WINDOW_START	2	/* grows once results show the job cost */
+#define RESTARTS_MAX	1000000	/* restart intensity: R at most */
 
 extern struct options	 opts;
 extern struct event_base *base;
@@ -404,6 +405,10 @@ extern struct service_totals	 service_totals;
 int		 service_draining(void);
 unsigned	 service_clients(void);
 
+/* pidfile.c */
+int		 pidfile_take(const char *, pid_t *, const char **);
+void		 pidfile_drop(void);
+
 /* refusal.c */
 void		 refusal_init(void);
 void		 refusal_log(uint64_t, uid_t, pid_t, const char *);
@@ -440,6 +445,7 @@ int		 isolation_check(const struct options *, char *, size_t);
 void		 handler_drop(struct handler *);
 void		 supervisor_settle(void);
 void		 supervisor_abort(int) __attribute__((noreturn));
+const char	*handler_option_arg(void);
 
 /* worker/worker.c, run in the child after fork */
 void		 worker_main(int, int, pid_t, struct slot_board *)

@@ -240,15 +240,21 @@ take_result(struct worker *w, const struct frame *f, const char **why)
 static void
 log_error(const struct worker *w, const struct frame *f)
 {
-	static char	last[256];
-	char		msg[sizeof last];
+	static char	 last[256];
+	char		 msg[sizeof last];
+	const char	*opt;
 
 	snprintf(msg, sizeof msg, "%.*s", (int)f->paylen, f->payload);
 	if (!w->greeted && strcmp(msg, last) == 0)
 		return;
 	if (!w->greeted)
 		strlcpy(last, msg, sizeof last);
-	log_warnx("worker %d: %s", w->slot, msg);
+	/* A handler that did not start may have been given our options. */
+	if (!w->greeted && (opt = handler_option_arg()) != NULL)
+		log_warnx("worker %d: %s (%s is an argument of the handler: "
+		    "options go before the handler)", w->slot, msg, opt);
+	else
+		log_warnx("worker %d: %s", w->slot, msg);
 }
 
 /*

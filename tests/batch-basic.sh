@@ -3,7 +3,7 @@
 # usage and start-up errors, process titles and the descriptors of workers.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 48
+plan 62
 
 # --- echo -------------------------------------------------------------------
 
@@ -113,9 +113,23 @@ usage_error "-q 0" -q 0 builtin:echo
 usage_error "-t 0" -t 0 builtin:echo
 usage_error "-t -1" -t -1 builtin:echo
 usage_error "-t soon" -t soon builtin:echo
+usage_error "-t 0x0.2: decimal only" -t 0x0.2 builtin:echo
+usage_error "-t ' 1': no blanks" -t " 1" builtin:echo
+usage_error "-t inf" -t inf builtin:echo
+usage_error "--rate-limit 0x10" --rate-limit 0x10 builtin:echo
+usage_error "--socket-mode +600: octal digits only" -n --listen "$T/no.sock" \
+    --socket-mode +600 builtin:echo
 usage_error "--kill-grace 0" --kill-grace 0 builtin:echo
 usage_error "--window 0" --window 0 builtin:echo
 usage_error "--frame-max 63" --frame-max 63 builtin:echo
+usage_error "--restart-intensity 5" --restart-intensity 5 builtin:echo
+usage_error "--restart-intensity 0/10" --restart-intensity 0/10 builtin:echo
+usage_error "--restart-intensity 5/0" --restart-intensity 5/0 builtin:echo
+usage_error "--restart-intensity /10" --restart-intensity /10 builtin:echo
+fp_run "$T/one.in" "$T/ri.out" "$T/ri.err" --restart-intensity 3/2.5 \
+    builtin:echo
+is "--restart-intensity 3/2.5: taken, exit status 0" "$fp_rc" 0 ||
+    diag_file "$T/ri.err"
 usage_error "an unknown option" --bogus builtin:echo
 usage_error "a handler without builtin:" /bin/cat
 
@@ -139,6 +153,20 @@ ok "builtin:cpu abc: no results" test ! -s "$T/init.out"
 
 fp_run "$T/init.in" "$T/init2.out" "$T/init2.err" -w 2 builtin:echo surplus
 is "builtin:echo with an argument: exit status 2" "$fp_rc" 2
+not_ok "...and no word of options, when none looks like one" \
+    has 'options go before' "$T/init2.err"
+
+# Options after the handler are its arguments: when it does not start, the
+# word that looks like an option of forkpool is named.
+fp_run "$T/init.in" "$T/late.out" "$T/late.err" builtin:fnv -w 2
+is "builtin:fnv -w 2: exit status 2" "$fp_rc" 2
+ok "...saying options go before the handler" \
+    has '(-w is an argument of the handler: options go before the handler)' \
+    "$T/late.err" || diag_file "$T/late.err"
+fp_run "$T/init.in" "$T/late2.out" "$T/late2.err" -w 1 exec:cat --window=4
+ok "exec:cat --window=4, which cat refuses: the same" \
+    has '(--window=4 is an argument of the handler: options go before' \
+    "$T/late2.err" || diag_file "$T/late2.err"
 
 # --- process titles and the workers' descriptors --------------------------------
 

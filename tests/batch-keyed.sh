@@ -4,7 +4,7 @@
 # also while a worker is killed in the middle of the run.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 20
+plan 22
 
 # Lines "k<K> <seq> <ms>": ~20 keys, a global sequence number, and a small
 # random sleep (0..3 ms) that builtin:sleep takes from the last field.
@@ -60,6 +60,11 @@ fp_run "$T/nokey.in" "$T/nokey.out" "$T/nokey.err" -w 4 -k 3 -o completion \
 is "-k 3 on two-field lines: exit status 0" "$fp_rc" 0
 same_file "-k 3 on two-field lines: one (empty) key, so completion order is input order" \
     "$T/nokey.out" "$T/nokey.in"
+printf 'forkpool: supervisor: %s\n' \
+    'line 1 has no field 3: such lines share the empty key, and run one at a time' \
+    '200 lines had no field 3' >"$T/nokey.want.err"
+same_file "-k 3 on two-field lines: said once, and counted at the end" \
+    "$T/nokey.err" "$T/nokey.want.err"
 
 # Fields are separated by spaces and tabs, leading blanks skipped: all these
 # lines have the key "same", so they run one at a time, in input order.
@@ -71,6 +76,7 @@ fp_run "$T/tab.in" "$T/tab.out" "$T/tab.err" -w 4 -k 1 -o completion \
 is "-k 1, keys between tabs and spaces: exit status 0" "$fp_rc" 0
 same_file "-k 1, keys between tabs and spaces: one key, so completion order is input order" \
     "$T/tab.out" "$T/tab.in"
+ok "-k 1, every line has its field: nothing said" test ! -s "$T/tab.err"
 
 # --- a worker killed with SIGKILL in the middle of a keyed run -------------------
 

@@ -52,7 +52,7 @@ diag "faults: $(fault_total short) short, $(fault_total eintr) EINTR," \
 
 # builtin:crash echoes its line; FLAKY lines kill their worker at attempt 1,
 # so jobs are delivered again while the faults go on (four crashes: fewer
-# than the restart intensity, which would slow the restarts down).
+# than the restart intensity, even were each a crash loop's).
 awk 'BEGIN { for (i = 1; i <= 5000; i++)
 	if (i % 1249 == 7) print "k" i % 50, i, "FLAKY"; else print "k" i % 50, i }' \
     >"$T/keyed.in"

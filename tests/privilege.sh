@@ -1,11 +1,12 @@
 #!/bin/sh
 # What workers give up: --user and --group (when forkpool is started as
 # root; skipped otherwise), checked from /proc/PID/status; the
-# supervisor's capabilities cut to what starting workers takes; resource
-# limits from /proc/PID/limits; a chroot from /proc/PID/root.
+# supervisor's capabilities cut to what starting workers takes, and a
+# reload that still reads a file and a plugin only their owner may read;
+# resource limits from /proc/PID/limits; a chroot from /proc/PID/root.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 16
+plan 21
 
 sock=$T/fp.sock
 ctl() {
@@ -27,7 +28,7 @@ stop() {
 }
 
 if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1; then
-	for i in $(seq 16); do
+	for i in $(seq 21); do
 		skip "privileges and limits ($i)" "not run as root, or no user nobody"
 	done
 	finish
@@ -61,6 +62,35 @@ is "--group daemon: the worker's gids" "$(field "$w" Gid)" \
 is "...a lines: program runs as nobody too" "$(field "$prog" Uid)" \
     "$nobody_uid $nobody_uid $nobody_uid $nobody_uid"
 stop
+
+# has_cap PID N: capability N is in the process's effective set.
+has_cap() {
+	python3 -c 'import sys; sys.exit(not int(sys.argv[1], 16) >> int(sys.argv[2]) & 1)' \
+	    "$(field "$1" CapEff)" "$2"
+}
+# A configuration and a plugin that only nobody may read, in a directory
+# only nobody may search: a reload reads them as root, with no more than
+# CAP_DAC_READ_SEARCH, which lets it read any file and write none.
+mkdir "$T/private"
+cp "$TESTS_BUILDDIR/.libs/test-plugin.so" "$T/private/plugin.so"
+printf 'workers = 2\nhandler = %s fnv\n' "$T/private/plugin.so" \
+    >"$T/private/fp.conf"
+chown -R nobody "$T/private"
+chmod 0600 "$T/private/fp.conf" "$T/private/plugin.so"
+chmod 0700 "$T/private"
+start --user nobody -f "$T/private/fp.conf"
+ok "the supervisor keeps CAP_DAC_READ_SEARCH (2), to read" has_cap "$sup" 2
+not_ok "...but not CAP_DAC_OVERRIDE (1), to write anywhere" has_cap "$sup" 1
+printf 'workers = 2\nhandler = %s cpu 2\n' "$T/private/plugin.so" \
+    >"$T/private/fp.conf"
+ctl reload >"$T/reload.out" 2>&1
+is "a reload reads the file and the plugin again" "$?" 0 ||
+    diag_file "$T/reload.out"
+is "...and the plugin answers with the new arguments" \
+    "$(ctl submit hello)" "$(echo hello | "$FNVREF" cpu 2)"
+stop
+ok "at exit the socket and the pidfile are removed" \
+    test ! -e "$sock" -a ! -e "$sock.pid"
 
 # AddressSanitizer reserves terabytes of address space: no --rlimit-as.
 mkdir "$T/root"

@@ -5,7 +5,7 @@
 # drain on SIGTERM that leaves no file behind.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 33
+plan 39
 
 sock=$T/fp.sock
 
@@ -114,7 +114,25 @@ echo "not a socket" >"$T/file"
 is "a regular file at the socket's path: exit status 2" "$?" 2
 ok "...saying why" has "$T/file: exists and is not a socket" "$T/file.err"
 is "...and the file is untouched" "$(cat "$T/file")" "not a socket"
-rm -f "$T/file.pid"
+ok "...and no pidfile is left behind" test ! -e "$T/file.pid"
+
+# The pidfile is never written through a symbolic link, nor into a file
+# with another name: a root service would truncate what they point to.
+echo "precious" >"$T/victim"
+ln -s "$T/victim" "$T/link.sock.pid"
+fp_bg /dev/null /dev/null "$T/link.err" --listen "$T/link.sock" -w 1 \
+    builtin:echo
+fp_wait "$fp_pid" 10
+is "a symbolic link at the pidfile's path: exit status 2" "$fp_rc" 2
+ok "...saying why" has "$T/link.sock.pid is a symbolic link" "$T/link.err"
+is "...and the file it points to is untouched" "$(cat "$T/victim")" precious
+ok "...nor is a socket made" test ! -e "$T/link.sock"
+ln "$T/victim" "$T/hard.sock.pid"
+fp_bg /dev/null /dev/null "$T/hard.err" --listen "$T/hard.sock" -w 1 \
+    builtin:echo
+fp_wait "$fp_pid" 10
+is "a hard link at the pidfile's path: exit status 2, the file untouched" \
+    "$fp_rc:$(cat "$T/victim")" 2:precious
 start_service -w 1 builtin:echo
 
 # --- priority: a high job overtakes the normal ones waiting ----------------------
