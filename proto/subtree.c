@@ -197,14 +197,17 @@ collect(pid_t pid, void *arg)
 /*
  * Each round kills the children there are and waits for them; what they
  * leave behind is reparented to us as they die, and is the next round's.
+ * __WALL: a child cloned with another exit signal (a sanitizer's tracer,
+ * say) is reaped too.  A round that reaps nothing is the last, so that a
+ * child we cannot wait for never holds us here.
  */
 int
 subtree_kill(void)
 {
 	struct batch	b;
-	int		i, killed = 0, saved = errno;
+	int		i, reaped, killed = 0, saved = errno;
 
-	for (;;) {
+	do {
 		b.n = 0;
 		if (subtree_children(collect, &b) == -1 || b.n == 0)
 			break;
@@ -212,12 +215,17 @@ subtree_kill(void)
 			kill(-b.pids[i], SIGKILL);
 			kill(b.pids[i], SIGKILL);
 		}
-		for (i = 0; i < b.n; i++)
-			while (waitpid(b.pids[i], NULL, 0) == -1 &&
+		for (i = reaped = 0; i < b.n; i++) {
+			pid_t	pid;
+
+			while ((pid = waitpid(b.pids[i], NULL, __WALL)) == -1 &&
 			    errno == EINTR)
 				;
-		killed += b.n;
-	}
+			if (pid == b.pids[i])
+				reaped++;
+		}
+		killed += reaped;
+	} while (reaped > 0);
 	errno = saved;
 	return killed;
 }

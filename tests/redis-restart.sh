@@ -17,13 +17,15 @@ sup_start a --source "$U" --partitions 8 --consumer a -w 2 builtin:sleep
 stray_workers $(workers_of "$sup")
 wait_for 20 has connected "$T/a.err" || diag "the supervisor did not connect"
 
-# 800 jobs "KEY SEQ 3", queued only: results go to the pool's stream.
-awk 'BEGIN { for (i = 1; i <= 800; i++) printf "k%02d %d 3\n", i % 20, i }' \
+# 400 jobs "KEY SEQ 10", queued only: results go to the pool's stream.
+# Jobs of 10 ms keep some at the workers when Redis goes, however slow
+# the supervisor (under valgrind, say) is to take the next ones.
+awk 'BEGIN { for (i = 1; i <= 400; i++) printf "k%02d %d 10\n", i % 20, i }' \
     >"$T/jobs"
 ctl -r "$U" submit -d -f 1 <"$T/jobs"
-is "800 jobs queued" "$ctl_rc" 0
+is "400 jobs queued" "$ctl_rc" 0
 some_done() {
-	[ "$(xlen "$R")" -ge 100 ]
+	[ "$(xlen "$R")" -ge 50 ]
 }
 ok "some are done" wait_for 20 some_done
 redis_stop
@@ -40,7 +42,7 @@ ok "Redis back on the same data: the supervisor reconnects" \
     wait_for 20 reconnected
 ok "...and sends the results that waited" \
     wait_for 20 has 'results that waited' "$T/a.err"
-ok "every job ends" wait_for 60 xlen_is 800 "$R"
+ok "every job ends" wait_for 60 xlen_is 400 "$R"
 fields ref "$R" | sort -n | uniq -d >"$T/twice"
 is "...no job answered twice" "$(wc -l <"$T/twice")" 0
 fields result "$R" >"$T/got"
