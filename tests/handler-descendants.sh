@@ -9,12 +9,26 @@
 plan 13
 
 # Each program leaves three sleeps behind it, named by its worker's pid
-# (1<pid>, 2<pid>, 3<pid> seconds), and hangs on a line "hang".
-prog="lines:sh -c 'sleep 1\$PPID & setsid sleep 2\$PPID & (sleep 3\$PPID &); while IFS= read -r l; do case \$l in hang) sleep 4\$PPID;; esac; printf \"%s\\\\n\" \"\$l\"; done'"
+# (1<pid>, 2<pid>, 3<pid> seconds), and hangs on a line "hang".  They run
+# as $nap, a name of this test's own, so that no other sleep on the
+# machine is taken for one of them, or killed.
+nap=$T/nap
+ln -s "$(command -v sleep)" "$nap"
+cat >"$T/leaver" <<EOF
+$nap 1\$PPID & setsid $nap 2\$PPID & ($nap 3\$PPID &)
+while IFS= read -r l; do
+	case \$l in hang) $nap 4\$PPID;; esac
+	printf '%s\\n' "\$l"
+done
+EOF
+prog="lines:sh $T/leaver"
 
 # The pids of the workers whose leftovers are running.
 owners() {
-	ps -e -o args= | sed -n 's/^sleep [1-4]\([0-9][0-9]*\)$/\1/p' | sort -u
+	ps -e -o args= | awk -v nap="$nap" '
+		$1 == nap && NF == 2 && $2 ~ /^[1-4][0-9]+$/ {
+			print substr($2, 2)
+		}' | sort -u
 }
 # orphans: leftovers whose worker is gone (none: true).
 no_orphans() {
@@ -31,7 +45,7 @@ has_leftovers() {
 }
 cleanup_leftovers() {
 	for o_pid in $(owners); do
-		pkill -KILL -f "^sleep [1-4]$o_pid\$" 2>/dev/null
+		pkill -KILL -f "^$nap [1-4]$o_pid\$" 2>/dev/null
 	done
 }
 # feed FIFO: holds the FIFO open on descriptor 3, so forkpool sees no EOF.
@@ -40,7 +54,7 @@ feed() {
 	exec 3<>"$1"
 }
 report() {
-	diag "left: $(ps -e -o pid= -o args= | grep -E 'sleep [1-4][0-9]+$')"
+	diag "left: $(ps -e -o pid= -o args= | grep -F "$nap ")"
 	cleanup_leftovers
 }
 
