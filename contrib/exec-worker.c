@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "forkpool.h"
-#include "fnv.h"
+#include "proto/fnv.h"
 
 #define CHUNK	(256 * 1024)
 

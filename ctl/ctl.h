@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "forkpool.h"
+#include "lib/forkpool.h"
 
 #define EXIT_FAILED	1
 #define EXIT_TROUBLE	2

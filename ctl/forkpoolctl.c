@@ -18,7 +18,7 @@
 #include <err.h>
 
 #include "ctl.h"
-#include "forkpool.h"
+#include "lib/forkpool.h"
 
 /* The socket path chosen at ./configure time (--runstatedir). */
 #ifdef FORKPOOL_SOCKET

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "field.h"
+#include "proto/field.h"
 
 #define WAITING_MAX	100000	/* jobs sent and not answered, at most */
 

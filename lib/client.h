@@ -9,9 +9,9 @@
 #include <sys/types.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "proto/buf.h"
 #include "forkpool.h"
-#include "frame.h"
+#include "proto/frame.h"
 #include "idset.h"
 
 #define READ_CHUNK	(64 * 1024)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "forkpool.h"
-#include "frame.h"
+#include "proto/frame.h"
 
 /* The public constants are the protocol's; a change must break the build. */
 _Static_assert(FP_HEADER_SIZE == FRAME_HEADER_SIZE, "header size");

@@ -11,7 +11,7 @@
 
 #include "forkpool.h"
 #include "idset.h"
-#include "redisurl.h"
+#include "proto/redisurl.h"
 
 struct fp_redis {
 	redisContext	*c;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "proto/buf.h"
 #include "rclient.h"
 
 struct consumer {

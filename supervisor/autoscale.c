@@ -6,7 +6,7 @@
  * idle_timeout are let go, down to MIN.  Slots come and go as with
  * forkpoolctl scale, so no job is lost and every key keeps its order.
  */
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 
 #define TICK_US		100000
@@ -24,11 +24,11 @@ tick(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	if (opts.workers_max == 0 || pool_stopping())
+	if (opts->workers_max == 0 || pool_stopping())
 		return;
 	busy = pool_busy();
 	if (dispatch_queued() > 0) {
-		if (target < opts.workers_max) {
+		if (target < opts->workers_max) {
 			log_info("jobs are waiting: growing to %d workers",
 			    target + 1);
 			pool_scale(target + 1);
@@ -41,13 +41,13 @@ tick(evutil_socket_t fd, short ev, void *arg)
 	}
 	if (busy > peak)
 		peak = busy;
-	if (now - since_ns < opts.idle_timeout_ns)
+	if (now - since_ns < opts->idle_timeout_ns)
 		return;
-	want = peak > opts.workers_min ? peak : opts.workers_min;
+	want = peak > opts->workers_min ? peak : opts->workers_min;
 	if (want < target) {
 		log_info("%d worker%s idle for %.3g s: shrinking to %d",
 		    target - want, target - want == 1 ? "" : "s",
-		    opts.idle_timeout_ns / 1e9, want);
+		    opts->idle_timeout_ns / 1e9, want);
 		pool_scale(want);
 		supervisor_settle();
 	}
@@ -66,7 +66,7 @@ autoscale_update(void)
 		log_warnx("autoscale: event_new failed");
 		return;
 	}
-	if (opts.workers_max == 0) {
+	if (opts->workers_max == 0) {
 		evtimer_del(ev_tick);
 		return;
 	}

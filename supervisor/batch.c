@@ -15,10 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "field.h"
-#include "log.h"
+#include "proto/field.h"
+#include "proto/log.h"
 #include "supervisor.h"
-#include "xmalloc.h"
+#include "proto/xmalloc.h"
 
 #define INPUT_CHUNK	(64 * 1024)
 #define OUTPUT_FLUSH	(64 * 1024)
@@ -56,13 +56,13 @@ batch_init(void)
 
 	buf_init(&in);
 	buf_init(&out);
-	while (size < opts.queue_max)
+	while (size < opts->queue_max)
 		size <<= 1;
 	reorder = xcalloc(size, sizeof *reorder);
 	reorder_mask = size - 1;
-	if (opts.failed_path != NULL &&
-	    (failed_fp = fopen(opts.failed_path, "w")) == NULL)
-		fatal("%s", opts.failed_path);
+	if (opts->failed_path != NULL &&
+	    (failed_fp = fopen(opts->failed_path, "w")) == NULL)
+		fatal("%s", opts->failed_path);
 	/*
 	 * Pipes and terminals are polled; regular files and devices such as
 	 * /dev/null cannot be, and are read whenever there is room.
@@ -125,7 +125,7 @@ failed_write(const char *p, size_t len, int end)
 static void
 count_failure(void)
 {
-	if (++nfailed >= opts.halt_fail && opts.halt_fail != 0 && !halting)
+	if (++nfailed >= opts->halt_fail && opts->halt_fail != 0 && !halting)
 		halting = 1;
 }
 
@@ -176,7 +176,7 @@ batch_job_done(uint32_t idx, const char *res, size_t len)
 {
 	struct job	*j = ledger_job(idx);
 
-	if (opts.order == ORDER_COMPLETION) {
+	if (opts->order == ORDER_COMPLETION) {
 		emit(idx, res, len);
 		return;
 	}
@@ -218,14 +218,14 @@ take_line(const char *line, size_t len)
 	uint32_t	 idx;
 	struct job	*j;
 
-	if (opts.key_field > 0) {
-		line_field(line, len, opts.key_field, &key, &keylen);
+	if (opts->key_field > 0) {
+		line_field(line, len, opts->key_field, &key, &keylen);
 		if (keylen == 0 && nkeyless++ == 0)
 			log_warnx("line %llu has no field %d: such lines share "
 			    "the empty key, and run one at a time",
-			    (unsigned long long)next_line, opts.key_field);
+			    (unsigned long long)next_line, opts->key_field);
 	}
-	if (frame_size(keylen, len) > opts.frame_max) {
+	if (frame_size(keylen, len) > opts->frame_max) {
 		reject_line("longer than the maximum frame size", line, len, 1);
 		return;
 	}
@@ -239,7 +239,7 @@ take_line(const char *line, size_t len)
 	j->line = next_line++;
 	j->seq = next_seq++;
 	j->keylen = keylen;
-	if (opts.key_field > 0)
+	if (opts->key_field > 0)
 		j->partition = partition_of(key, keylen);
 	reorder[j->seq & reorder_mask] = idx;
 	dispatch_submit(idx);
@@ -273,7 +273,7 @@ take_lines(void)
 			continue;
 		}
 		if (nl == NULL) {
-			if (in.len < opts.frame_max && !input_eof)
+			if (in.len < opts->frame_max && !input_eof)
 				break;
 			if (!input_eof) {
 				/* No newline within a frame's size: drop it. */
@@ -369,8 +369,8 @@ batch_stop_input(int sig)
 		    "input after it is not read", strsignal(sig),
 		    (unsigned long long)(next_line - 1));
 	in.len = in.off = 0;
-	if (opts.shutdown_timeout_ns > 0)
-		timer_add_ns(ev_shutdown, opts.shutdown_timeout_ns);
+	if (opts->shutdown_timeout_ns > 0)
+		timer_add_ns(ev_shutdown, opts->shutdown_timeout_ns);
 }
 
 /*
@@ -385,7 +385,7 @@ finish_now(const char *unfinished, int status)
 
 	pool_kill_all();
 	/* Finished results waiting for their turn are written all the same. */
-	for (; opts.order == ORDER_INPUT && out_next < next_seq; out_next++) {
+	for (; opts->order == ORDER_INPUT && out_next < next_seq; out_next++) {
 		idx = reorder[out_next & reorder_mask];
 		j = ledger_job(idx);
 		if (j->state != JOB_DONE) {
@@ -444,8 +444,8 @@ halt(void)
 	halting = 2;
 	log_warnx("halting: %llu job%s failed (--halt %s,fail=%lu)",
 	    (unsigned long long)nfailed, nfailed == 1 ? "" : "s",
-	    opts.halt_now ? "now" : "soon", opts.halt_fail);
-	if (opts.halt_now)
+	    opts->halt_now ? "now" : "soon", opts->halt_fail);
+	if (opts->halt_now)
 		finish_now(not_run, 1);
 	input_stopped = 1;
 	event_del(ev_input);
@@ -465,7 +465,7 @@ batch_status(void)
 {
 	if (nkeyless > 0)
 		log_warnx("%llu line%s had no field %d", (unsigned long long)
-		    nkeyless, nkeyless == 1 ? "" : "s", opts.key_field);
+		    nkeyless, nkeyless == 1 ? "" : "s", opts->key_field);
 	if (stop_signal != 0)
 		return 128 + stop_signal;
 	return nfailed > 0 ? 1 : 0;

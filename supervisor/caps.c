@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 
 static const int	 kept[] = {
@@ -52,7 +52,7 @@ nkept(void)
 {
 	size_t	n = sizeof kept / sizeof kept[0];
 
-	if (opts.source != NULL && strncmp(opts.source, "redis+unix:", 11) == 0)
+	if (opts->source != NULL && strncmp(opts->source, "redis+unix:", 11) == 0)
 		return n;
 	return n - 1;
 }
@@ -76,7 +76,7 @@ caps_limit(void)
 	size_t				 i;
 	int				 cap, last;
 
-	if (!opts.drop_privileges || geteuid() != 0)
+	if (!opts->drop_privileges || geteuid() != 0)
 		return;
 	last = last_cap();
 	for (cap = 0; cap <= last; cap++)
@@ -100,5 +100,5 @@ caps_limit(void)
 	if (syscall(SYS_capset, &hdr, data) == -1)
 		fatal("capset");
 	log_info("keeping only the capabilities that starting workers as "
-	    "uid %d takes", (int)opts.run_uid);
+	    "uid %d takes", (int)opts->run_uid);
 }

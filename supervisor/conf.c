@@ -21,9 +21,9 @@
 
 #include "conf.h"
 #include "confparse.h"
-#include "redisurl.h"
+#include "proto/redisurl.h"
 #include "supervisor.h"
-#include "xmalloc.h"
+#include "proto/xmalloc.h"
 
 #define WORKERS_MAX	1024		/* as -w */
 #define QUEUE_MAX	(1 << 24)	/* as -q */

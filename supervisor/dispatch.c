@@ -9,9 +9,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
-#include "xmalloc.h"
+#include "proto/xmalloc.h"
 
 #define SHARE_CHUNK	64	/* shared jobs a worker takes per round */
 #define WINDOW_TARGET_NS 5000000.0 /* work a full window should hold */
@@ -40,20 +40,20 @@ dispatch_init(void)
 
 	jobq_init(&shared);
 	jobq_init(&shared_high);
-	owner = xcalloc(opts.partitions, sizeof *owner);
-	moving = xcalloc(opts.partitions, sizeof *moving);
-	parked = xcalloc(opts.partitions, sizeof *parked);
-	unparked = xcalloc(opts.partitions, sizeof *unparked);
-	partition_inflight = xcalloc(opts.partitions,
+	owner = xcalloc(opts->partitions, sizeof *owner);
+	moving = xcalloc(opts->partitions, sizeof *moving);
+	parked = xcalloc(opts->partitions, sizeof *parked);
+	unparked = xcalloc(opts->partitions, sizeof *unparked);
+	partition_inflight = xcalloc(opts->partitions,
 	    sizeof *partition_inflight);
-	for (p = 0; p < opts.partitions; p++) {
-		owner[p] = p % opts.workers;
+	for (p = 0; p < opts->partitions; p++) {
+		owner[p] = p % opts->workers;
 		jobq_init(&parked[p]);
 		jobq_init(&unparked[p]);
 	}
 	if ((ev_tokens = evtimer_new(base, tokens_due, NULL)) == NULL)
 		fatalx("evtimer_new failed");
-	tokens = opts.rate_limit > 1 ? opts.rate_limit / 10 : 1;
+	tokens = opts->rate_limit > 1 ? opts->rate_limit / 10 : 1;
 	tokens_ns = now_ns();
 }
 
@@ -74,14 +74,14 @@ tokens_due(evutil_socket_t fd, short ev, void *arg)
 static int
 take_token(void)
 {
-	double		 cap = opts.rate_limit > 10 ? opts.rate_limit / 10 : 1;
+	double		 cap = opts->rate_limit > 10 ? opts->rate_limit / 10 : 1;
 	uint64_t	 now;
 	struct timeval	 tv;
 
-	if (opts.rate_limit <= 0)
+	if (opts->rate_limit <= 0)
 		return 1;
 	now = now_ns();
-	tokens += (now - tokens_ns) / 1e9 * opts.rate_limit;
+	tokens += (now - tokens_ns) / 1e9 * opts->rate_limit;
 	tokens_ns = now;
 	if (tokens > cap)
 		tokens = cap;
@@ -91,7 +91,7 @@ take_token(void)
 	}
 	if (!evtimer_pending(ev_tokens, NULL)) {
 		tv.tv_sec = 0;
-		tv.tv_usec = (long)((1 - tokens) / opts.rate_limit * 1e6) + 1;
+		tv.tv_usec = (long)((1 - tokens) / opts->rate_limit * 1e6) + 1;
 		if (tv.tv_usec >= 1000000) {
 			tv.tv_sec = tv.tv_usec / 1000000;
 			tv.tv_usec %= 1000000;
@@ -118,7 +118,7 @@ partition_of(const char *key, size_t len)
 		h ^= (unsigned char)key[i];
 		h *= 16777619U;
 	}
-	return h % opts.partitions;
+	return h % opts->partitions;
 }
 
 static struct worker *
@@ -168,7 +168,7 @@ dispatch_requeue(struct worker *w)
 	}
 	/* A moving partition's jobs were sent before those it parked. */
 	if (nmoving > 0)
-		for (p = 0; p < opts.partitions; p++)
+		for (p = 0; p < opts->partitions; p++)
 			if (unparked[p].count > 0)
 				jobq_requeue_front(&parked[p], &unparked[p]);
 	jobq_requeue_front(&workers[w->slot].keyed, &keyed);
@@ -206,7 +206,7 @@ dispatch_rebalance(int target)
 	struct jobq	 keep;
 	uint32_t	 p, idx, want;
 
-	for (p = 0; p < opts.partitions; p++) {
+	for (p = 0; p < opts->partitions; p++) {
 		want = p % target;
 		if (owner[p] != want && !moving[p]) {
 			from = &workers[owner[p]];
@@ -240,7 +240,7 @@ dispatch_owns_any(int slot)
 {
 	uint32_t	p;
 
-	for (p = 0; p < opts.partitions; p++)
+	for (p = 0; p < opts->partitions; p++)
 		if (owner[p] == (uint32_t)slot)
 			return 1;
 	return 0;
@@ -257,9 +257,9 @@ dispatch_withdraw(void (*fn)(uint32_t))
 	jobq_init(&all);
 	jobq_requeue_front(&all, &shared);
 	jobq_requeue_front(&all, &shared_high);
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < opts->workers; i++)
 		jobq_requeue_front(&all, &workers[i].keyed);
-	for (p = 0; p < opts.partitions; p++)
+	for (p = 0; p < opts->partitions; p++)
 		jobq_requeue_front(&all, &parked[p]);
 	while ((idx = jobq_pop(&all)) != JOB_NONE)
 		fn(idx);
@@ -271,7 +271,7 @@ dispatch_queued(void)
 	uint32_t	n = shared.count + shared_high.count;
 	int		i;
 
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < opts->workers; i++)
 		n += workers[i].keyed.count;
 	return n;
 }
@@ -283,12 +283,12 @@ dispatch_partition_depths(uint32_t *depth)
 	uint32_t	idx, p;
 	int		i;
 
-	memset(depth, 0, opts.partitions * sizeof *depth);
-	for (i = 0; i < opts.workers; i++)
+	memset(depth, 0, opts->partitions * sizeof *depth);
+	for (i = 0; i < opts->workers; i++)
 		for (idx = workers[i].keyed.head; idx != JOB_NONE;
 		    idx = ledger_job(idx)->next)
 			depth[ledger_job(idx)->partition]++;
-	for (p = 0; p < opts.partitions; p++)
+	for (p = 0; p < opts->partitions; p++)
 		depth[p] += parked[p].count;
 }
 
@@ -303,8 +303,8 @@ dispatch_run(void)
 
 	do {
 		progress = 0;
-		for (i = 0; i < opts.workers; i++) {
-			w = &workers[(rotor + i) % opts.workers];
+		for (i = 0; i < opts->workers; i++) {
+			w = &workers[(rotor + i) % opts->workers];
 			if (w->state != W_READY)
 				continue;
 			/* Keyed jobs wait while the process replaced holds some. */
@@ -345,7 +345,7 @@ dispatch_adapt(struct worker *w, unsigned k, uint64_t now)
 {
 	double		 per, win;
 
-	if (opts.window != 0 || k == 0)
+	if (opts->window != 0 || k == 0)
 		return;
 	if (w->busy_since_ns != 0 && now > w->busy_since_ns) {
 		per = (double)(now - w->busy_since_ns) / k;

@@ -14,15 +14,16 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "handler.h"
-#include "log.h"
-#include "proctitle.h"
-#include "redisurl.h"
-#include "subtree.h"
+#include "worker/handler.h"
+#include "proto/log.h"
+#include "proto/proctitle.h"
+#include "proto/redisurl.h"
+#include "proto/subtree.h"
 #include "supervisor.h"
-#include "xmalloc.h"
+#include "proto/xmalloc.h"
 
-struct options		 opts;
+static struct options	 running;
+struct options		*opts = &running;
 struct event_base	*base;
 const struct intake	*intake = &batch_intake;
 
@@ -281,9 +282,9 @@ allow_user(const char *arg)
 			exit(2);
 		}
 	}
-	opts.allow_uids = xreallocarray(opts.allow_uids, opts.nallow_uids + 1,
-	    sizeof *opts.allow_uids);
-	opts.allow_uids[opts.nallow_uids++] = uid;
+	opts->allow_uids = xreallocarray(opts->allow_uids, opts->nallow_uids + 1,
+	    sizeof *opts->allow_uids);
+	opts->allow_uids[opts->nallow_uids++] = uid;
 }
 
 /* A Redis source: a URL that parses, in a build that has Redis. */
@@ -293,11 +294,11 @@ check_source(int check_only)
 	struct redis_url	 url;
 	char			 err[512];
 
-	if (opts.source == NULL)
+	if (opts->source == NULL)
 		return;
-	if (opts.listen_path != NULL)
+	if (opts->listen_path != NULL)
 		usage_error("%s--source and --listen exclude each other", "");
-	if (redis_url_parse(opts.source, &url, err, sizeof err) == -1)
+	if (redis_url_parse(opts->source, &url, err, sizeof err) == -1)
 		usage_error("%s", err);
 	if (!redis_supported()) {
 		fprintf(stderr, "forkpool: built without Redis support\n");
@@ -379,7 +380,7 @@ watch_crashes(void)
 	    SIGABRT };
 	size_t			 i;
 
-	if (opts.isolation != ISOLATION_THREAD)
+	if (opts->isolation != ISOLATION_THREAD)
 		return;
 	handler_threaded = 1;
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
@@ -393,19 +394,19 @@ halt_option(const char *arg)
 	const char	*rest;
 
 	if (strcmp(arg, "never") == 0) {
-		opts.halt_fail = 0;
+		opts->halt_fail = 0;
 		return;
 	}
 	if (strncmp(arg, "now,fail=", 9) == 0) {
-		opts.halt_now = 1;
+		opts->halt_now = 1;
 		rest = arg + 9;
 	} else if (strncmp(arg, "soon,fail=", 10) == 0) {
-		opts.halt_now = 0;
+		opts->halt_now = 0;
 		rest = arg + 10;
 	} else
 		usage_error("halt %s: expected now,fail=N, soon,fail=N or "
 		    "never", arg);
-	opts.halt_fail = number(rest, 1, UINT32_MAX, "halt fail");
+	opts->halt_fail = number(rest, 1, UINT32_MAX, "halt fail");
 }
 
 /*
@@ -431,20 +432,20 @@ workers_option(const char *arg)
 	char		 min[16];
 	const char	*max;
 
-	opts.workers_min = opts.workers_max = 0;
+	opts->workers_min = opts->workers_max = 0;
 	if (strchr(arg, '-') == NULL) {
-		opts.workers = number(arg, 1, WORKERS_CAP, "workers");
+		opts->workers = number(arg, 1, WORKERS_CAP, "workers");
 		return;
 	}
 	if ((max = two_parts(arg, '-', min, sizeof min)) == NULL)
 		usage_error("workers %s: expected N or MIN-MAX", arg);
-	opts.workers_min = number(min, 1, WORKERS_CAP, "workers");
-	opts.workers_max = number(max, 1, WORKERS_CAP, "workers");
-	if (opts.workers_max < opts.workers_min)
+	opts->workers_min = number(min, 1, WORKERS_CAP, "workers");
+	opts->workers_max = number(max, 1, WORKERS_CAP, "workers");
+	if (opts->workers_max < opts->workers_min)
 		usage_error("workers %s: MAX is below MIN", arg);
-	opts.workers = opts.workers_min;
-	if (opts.workers_max == opts.workers_min)
-		opts.workers_min = opts.workers_max = 0;
+	opts->workers = opts->workers_min;
+	if (opts->workers_max == opts->workers_min)
+		opts->workers_min = opts->workers_max = 0;
 }
 
 /* --restart-intensity R/T: as restart_intensity = R T in the file. */
@@ -457,8 +458,8 @@ restart_intensity_option(const char *arg)
 	if ((t = two_parts(arg, '/', r, sizeof r)) == NULL)
 		usage_error("restart intensity %s: expected RESTARTS/SECONDS, "
 		    "as in 5/10", arg);
-	opts.restart_max = number(r, 1, RESTARTS_MAX, "restart intensity");
-	opts.restart_period_ns = seconds(t, "restart intensity period");
+	opts->restart_max = number(r, 1, RESTARTS_MAX, "restart intensity");
+	opts->restart_period_ns = seconds(t, "restart intensity period");
 }
 
 /*
@@ -475,8 +476,8 @@ handler_option_arg(void)
 	size_t			 len;
 	int			 i;
 
-	for (i = 0; i < opts.handler_argc; i++) {
-		a = opts.handler_argv[i];
+	for (i = 0; i < opts->handler_argc; i++) {
+		a = opts->handler_argv[i];
 		if (a[0] != '-' || a[1] == '\0')
 			continue;
 		if (a[1] != '-') {
@@ -541,24 +542,24 @@ parse_options(int argc, char **argv)
 
 	memset(&cli, 0, sizeof cli);
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	opts.workers = ncpu > 0 ? (int)ncpu : 1;
-	opts.partitions = 256;
-	opts.queue_max = 16384;
-	opts.attempts = 3;
-	opts.kill_grace_ns = 1000000000ULL;
-	opts.start_timeout_ns = 10000000000ULL;
-	opts.shutdown_timeout_ns = 30000000000ULL;
-	opts.frame_max = FRAME_MAX_DEFAULT;
-	opts.order = ORDER_INPUT;
-	opts.listen_mode = 0600;
-	opts.restart_max = 5;
-	opts.restart_period_ns = 10000000000ULL;
-	opts.idle_timeout_ns = 10000000000ULL;
-	opts.listen_group = (gid_t)-1;
-	opts.claim_idle_ns = 30000000000ULL;
-	opts.preload = 1;
-	opts.max_clients = MAX_CLIENTS_DEFAULT;
-	opts.client_budget = CLIENT_BUDGET_DEFAULT;
+	opts->workers = ncpu > 0 ? (int)ncpu : 1;
+	opts->partitions = 256;
+	opts->queue_max = 16384;
+	opts->attempts = 3;
+	opts->kill_grace_ns = 1000000000ULL;
+	opts->start_timeout_ns = 10000000000ULL;
+	opts->shutdown_timeout_ns = 30000000000ULL;
+	opts->frame_max = FRAME_MAX_DEFAULT;
+	opts->order = ORDER_INPUT;
+	opts->listen_mode = 0600;
+	opts->restart_max = 5;
+	opts->restart_period_ns = 10000000000ULL;
+	opts->idle_timeout_ns = 10000000000ULL;
+	opts->listen_group = (gid_t)-1;
+	opts->claim_idle_ns = 30000000000ULL;
+	opts->preload = 1;
+	opts->max_clients = MAX_CLIENTS_DEFAULT;
+	opts->client_budget = CLIENT_BUDGET_DEFAULT;
 
 	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
 	    -1) {
@@ -568,58 +569,58 @@ parse_options(int argc, char **argv)
 			cli.workers = 1;
 			break;
 		case 'k':
-			opts.key_field = number(optarg, 1, INT_MAX,
+			opts->key_field = number(optarg, 1, INT_MAX,
 			    "key field");
 			break;
 		case 'o':
 			if (strcmp(optarg, "input") == 0)
-				opts.order = ORDER_INPUT;
+				opts->order = ORDER_INPUT;
 			else if (strcmp(optarg, "completion") == 0)
-				opts.order = ORDER_COMPLETION;
+				opts->order = ORDER_COMPLETION;
 			else
 				usage_error("order %s: use input or "
 				    "completion", optarg);
 			break;
 		case 'a':
-			opts.attempts = number(optarg, 1, 1000, "attempts");
+			opts->attempts = number(optarg, 1, 1000, "attempts");
 			cli.attempts = 1;
 			break;
 		case 't':
-			opts.timeout_ns = seconds(optarg, "timeout");
+			opts->timeout_ns = seconds(optarg, "timeout");
 			cli.timeout = 1;
 			break;
 		case 'q':
-			opts.queue_max = number(optarg, 1, 1 << 24, "queue");
+			opts->queue_max = number(optarg, 1, 1 << 24, "queue");
 			cli.queue = 1;
 			break;
 		case OPT_KILL_GRACE:
-			opts.kill_grace_ns = seconds(optarg, "kill grace");
+			opts->kill_grace_ns = seconds(optarg, "kill grace");
 			cli.kill_grace = 1;
 			break;
 		case OPT_START_TIMEOUT:
-			opts.start_timeout_ns = seconds(optarg,
+			opts->start_timeout_ns = seconds(optarg,
 			    "start timeout");
 			cli.start_timeout = 1;
 			break;
 		case OPT_WINDOW:
-			opts.window = number(optarg, 1, WINDOW_MAX, "window");
+			opts->window = number(optarg, 1, WINDOW_MAX, "window");
 			cli.window = 1;
 			break;
 		case OPT_PARTITIONS:
-			opts.partitions = number(optarg, 1, 1 << 20,
+			opts->partitions = number(optarg, 1, 1 << 20,
 			    "partitions");
 			cli.partitions = 1;
 			break;
 		case OPT_FRAME_MAX:
-			opts.frame_max = number(optarg, 64, UINT32_MAX,
+			opts->frame_max = number(optarg, 64, UINT32_MAX,
 			    "frame max");
 			cli.frame_max = 1;
 			break;
 		case OPT_FAILED:
-			opts.failed_path = optarg;
+			opts->failed_path = optarg;
 			break;
 		case OPT_SHUTDOWN_TIMEOUT:
-			opts.shutdown_timeout_ns = seconds(optarg,
+			opts->shutdown_timeout_ns = seconds(optarg,
 			    "shutdown timeout");
 			cli.shutdown_timeout = 1;
 			break;
@@ -630,19 +631,19 @@ parse_options(int argc, char **argv)
 			check_only = 1;
 			break;
 		case 'l':
-			opts.listen_path = optarg;
+			opts->listen_path = optarg;
 			cli.listen = 1;
 			break;
 		case OPT_SOCKET_MODE:
-			opts.listen_mode = octal_mode(optarg);
+			opts->listen_mode = octal_mode(optarg);
 			cli.listen_mode = 1;
 			break;
 		case OPT_PIDFILE:
-			opts.pidfile = optarg;
+			opts->pidfile = optarg;
 			cli.pidfile = 1;
 			break;
 		case OPT_RATE_LIMIT:
-			opts.rate_limit = rate(optarg);
+			opts->rate_limit = rate(optarg);
 			cli.rate_limit = 1;
 			break;
 		case OPT_ALLOW_USER:
@@ -650,76 +651,76 @@ parse_options(int argc, char **argv)
 			cli.allow_users = 1;
 			break;
 		case OPT_MAX_CLIENTS:
-			opts.max_clients = number(optarg, 1, MAX_CLIENTS_MAX,
+			opts->max_clients = number(optarg, 1, MAX_CLIENTS_MAX,
 			    "max clients");
 			cli.max_clients = 1;
 			break;
 		case OPT_CLIENT_BUDGET:
-			opts.client_budget = number(optarg, CLIENT_BUDGET_MIN,
+			opts->client_budget = number(optarg, CLIENT_BUDGET_MIN,
 			    CLIENT_BUDGET_MAX, "client budget");
 			cli.client_budget = 1;
 			break;
 		case OPT_IDLE_TIMEOUT:
-			opts.idle_timeout_ns = seconds(optarg, "idle timeout");
+			opts->idle_timeout_ns = seconds(optarg, "idle timeout");
 			cli.idle_timeout = 1;
 			break;
 		case OPT_MAX_JOBS:
-			opts.max_jobs = number(optarg, 1, UINT32_MAX, "max jobs");
+			opts->max_jobs = number(optarg, 1, UINT32_MAX, "max jobs");
 			cli.max_jobs = 1;
 			break;
 		case OPT_MAX_JOBS_JITTER:
-			opts.max_jobs_jitter = number(optarg, 0, UINT32_MAX - 1,
+			opts->max_jobs_jitter = number(optarg, 0, UINT32_MAX - 1,
 			    "max jobs jitter");
 			cli.max_jobs_jitter = 1;
 			break;
 		case OPT_HEARTBEAT_TIMEOUT:
-			opts.heartbeat_ns = seconds(optarg, "heartbeat timeout");
+			opts->heartbeat_ns = seconds(optarg, "heartbeat timeout");
 			cli.heartbeat_timeout = 1;
 			break;
 		case OPT_MAX_RSS:
-			opts.max_rss_kib = number(optarg, 1, 1 << 30, "max rss") *
+			opts->max_rss_kib = number(optarg, 1, 1 << 30, "max rss") *
 			    1024;
 			cli.max_rss = 1;
 			break;
 		case OPT_SOURCE:
-			opts.source = optarg;
+			opts->source = optarg;
 			cli.source = 1;
 			break;
 		case OPT_CONSUMER:
 			if (!redis_consumer_valid(optarg))
 				usage_error("consumer %s: 1 to 128 printable "
 				    "bytes without blanks", optarg);
-			opts.consumer = optarg;
+			opts->consumer = optarg;
 			cli.consumer = 1;
 			break;
 		case OPT_CLAIM_IDLE:
-			opts.claim_idle_ns = seconds(optarg, "claim idle");
+			opts->claim_idle_ns = seconds(optarg, "claim idle");
 			cli.claim_idle = 1;
 			break;
 		case OPT_USER:
-			opts.user = optarg;
+			opts->user = optarg;
 			cli.user = 1;
 			break;
 		case OPT_GROUP:
-			opts.group = optarg;
+			opts->group = optarg;
 			cli.group = 1;
 			break;
 		case OPT_CHROOT:
-			opts.chroot_dir = optarg;
+			opts->chroot_dir = optarg;
 			cli.chroot = 1;
 			break;
 		case OPT_RLIMIT_AS:
-			opts.rlimit_as = number(optarg, 1, 1LL << 40,
+			opts->rlimit_as = number(optarg, 1, 1LL << 40,
 			    "address space limit") << 20;
 			cli.rlimit_as = 1;
 			break;
 		case OPT_RLIMIT_CPU:
-			opts.rlimit_cpu = number(optarg, 1, 1LL << 40,
+			opts->rlimit_cpu = number(optarg, 1, 1LL << 40,
 			    "CPU time limit");
 			cli.rlimit_cpu = 1;
 			break;
 		case OPT_RLIMIT_NOFILE:
-			opts.rlimit_nofile = number(optarg, 8, 1 << 30,
+			opts->rlimit_nofile = number(optarg, 8, 1 << 30,
 			    "open files limit");
 			cli.rlimit_nofile = 1;
 			break;
@@ -728,9 +729,9 @@ parse_options(int argc, char **argv)
 			break;
 		case OPT_ISOLATION:
 			if (strcmp(optarg, "process") == 0)
-				opts.isolation = ISOLATION_PROCESS;
+				opts->isolation = ISOLATION_PROCESS;
 			else if (strcmp(optarg, "thread") == 0)
-				opts.isolation = ISOLATION_THREAD;
+				opts->isolation = ISOLATION_THREAD;
 			else
 				usage_error("isolation %s: use process or "
 				    "thread", optarg);
@@ -741,11 +742,11 @@ parse_options(int argc, char **argv)
 			cli.restart_intensity = 1;
 			break;
 		case OPT_NO_PRELOAD:
-			opts.preload = 0;
+			opts->preload = 0;
 			cli.preload = 1;
 			break;
 		case 'v':
-			opts.verbose++;
+			opts->verbose++;
 			cli.verbose = 1;
 			break;
 		case 'h':
@@ -765,34 +766,34 @@ parse_options(int argc, char **argv)
 	if (argc < 1 && config_path == NULL && access(FORKPOOL_CONF, F_OK) == 0)
 		config_path = FORKPOOL_CONF;
 	if (argc >= 1) {
-		opts.handler = argv[0];
-		opts.handler_argc = argc - 1;
-		opts.handler_argv = argv + 1;
+		opts->handler = argv[0];
+		opts->handler_argc = argc - 1;
+		opts->handler_argv = argv + 1;
 		cli.handler = 1;
 	}
 	/* A reload starts again from here: defaults and command line. */
-	reload_init(config_path, &opts, &cli);
-	if (config_path != NULL && config_load(config_path, &opts, &cli, err,
+	reload_init(config_path, opts, &cli);
+	if (config_path != NULL && config_load(config_path, opts, &cli, err,
 	    sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
 	check_source(check_only);
-	if (opts.handler == NULL)
+	if (opts->handler == NULL)
 		usage_error("%sno handler given", "");
 	/* -n loads a plugin even with no preload: that is the check. */
-	if (handler_check(&opts, opts.preload || check_only, err,
-	    sizeof err) == -1 || confine_check(&opts, err, sizeof err) == -1) {
+	if (handler_check(opts, opts->preload || check_only, err,
+	    sizeof err) == -1 || confine_check(opts, err, sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
-	if (opts.chroot_dir != NULL && handler_is_external(opts.handler_obj))
+	if (opts->chroot_dir != NULL && handler_is_external(opts->handler_obj))
 		usage_error("%s--chroot is for builtin and plugin handlers: an "
 		    "exec: or lines: program would need its files inside", "");
-	if (isolation_check(&opts, err, sizeof err) == -1)
+	if (isolation_check(opts, err, sizeof err) == -1)
 		usage_error("%s", err);
-	if (opts.halt_fail != 0 && (opts.listen_path != NULL ||
-	    opts.source != NULL))
+	if (opts->halt_fail != 0 && (opts->listen_path != NULL ||
+	    opts->source != NULL))
 		usage_error("%s--halt is for batch mode", "");
 	if (check_only) {
 		printf("forkpool: configuration OK\n");
@@ -884,7 +885,7 @@ main(int argc, char **argv, char **envp)
 	argv[0] = (char *)"forkpool";	/* getopt's messages name it */
 	log_init("forkpool", 0);
 	parse_options(argc, argv);
-	log_init("forkpool", opts.verbose);
+	log_init("forkpool", opts->verbose);
 	signal(SIGPIPE, SIG_IGN);
 	watch_crashes();
 
@@ -897,14 +898,14 @@ main(int argc, char **argv, char **envp)
 	add_signal(SIGTTIN);
 	add_signal(SIGTTOU);
 
-	if (opts.listen_path != NULL)
+	if (opts->listen_path != NULL)
 		intake = &service_intake;
-	else if (opts.source != NULL)
+	else if (opts->source != NULL)
 		intake = &redis_intake;
 	/* What a handler starts and abandons is reparented here, to kill. */
 	if (subtree_adopt() == -1)
 		log_warn("PR_SET_CHILD_SUBREAPER");
-	ledger_init(opts.queue_max);
+	ledger_init(opts->queue_max);
 	dispatch_init();
 	intake->init();
 	notify_init();

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 
 static int			 notify_fd = -1;

@@ -17,11 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "handler.h"
-#include "log.h"
+#include "worker/handler.h"
+#include "proto/log.h"
 #include "pool.h"
-#include "subtree.h"
-#include "xmalloc.h"
+#include "proto/subtree.h"
+#include "proto/xmalloc.h"
 
 #define BACKOFF_BASE_NS		10000000ULL	/* 10 ms */
 #define BACKOFF_CAP_NS		5000000000ULL	/* 5 s */
@@ -31,7 +31,7 @@
 
 struct worker		*workers;
 int			 pool_shutting_down;
-int			 pool_target_n;	/* slots wanted; opts.workers: in use */
+int			 pool_target_n;	/* slots wanted; opts->workers: in use */
 unsigned		 pool_ntwins;	/* twins with a process */
 unsigned		 pool_generation; /* of the configuration workers get */
 static struct slot_board *boards;
@@ -64,10 +64,10 @@ pool_init(void)
 	 * hold pointers, so the array never moves.
 	 */
 	workers = xcalloc(2 * WORKERS_CAP, sizeof *workers);
-	if (opts.isolation == ISOLATION_THREAD)
+	if (opts->isolation == ISOLATION_THREAD)
 		tlink_init();
-	pool_target_n = opts.workers;
-	restart_times = xcalloc(opts.restart_max, sizeof *restart_times);
+	pool_target_n = opts->workers;
+	restart_times = xcalloc(opts->restart_max, sizeof *restart_times);
 	/* Shared with the workers: each writes which job it is running. */
 	boards = mmap(NULL, 2 * WORKERS_CAP * sizeof *boards,
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -93,7 +93,7 @@ pool_restart_intensity(void)
 {
 	uint64_t	*times;
 
-	if ((times = calloc(opts.restart_max, sizeof *times)) == NULL)
+	if ((times = calloc(opts->restart_max, sizeof *times)) == NULL)
 		return -1;
 	free(restart_times);
 	restart_times = times;
@@ -107,8 +107,8 @@ pool_start(void)
 	int	i;
 
 	pool_watch_heartbeats();
-	for (i = 0; i < opts.workers; i++)
-		pool_spawn(&workers[i], &opts);
+	for (i = 0; i < opts->workers; i++)
+		pool_spawn(&workers[i], opts);
 }
 
 /*
@@ -124,7 +124,7 @@ calm_down(uint64_t now)
 	uint64_t	oldest = restart_times[restart_next];
 
 	if (degraded && (oldest == 0 ||
-	    now - oldest >= 2 * opts.restart_period_ns)) {
+	    now - oldest >= 2 * opts->restart_period_ns)) {
 		log_warnx("restarts have calmed down: the pool is no longer "
 		    "degraded");
 		degraded = 0;
@@ -145,13 +145,13 @@ count_restart(void)
 
 	oldest = restart_times[restart_next];
 	restart_times[restart_next] = now;
-	restart_next = (restart_next + 1) % opts.restart_max;
-	if (oldest != 0 && now - oldest < opts.restart_period_ns) {
+	restart_next = (restart_next + 1) % opts->restart_max;
+	if (oldest != 0 && now - oldest < opts->restart_period_ns) {
 		if (!degraded)
 			log_warnx("more than %u workers failed before a "
 			    "first result within %.3g s: the pool is "
 			    "degraded; a slot that keeps failing waits %.3g s",
-			    opts.restart_max, opts.restart_period_ns / 1e9,
+			    opts->restart_max, opts->restart_period_ns / 1e9,
 			    BACKOFF_CAP_NS / 1e9);
 		degraded = 1;
 	} else
@@ -225,8 +225,8 @@ pool_spawn(struct worker *w, const struct options *o)
 		return;
 	case 0:
 		close(sv[0]);
-		if (o != &opts)
-			opts = *o;
+		if (o != opts)
+			*opts = *o;
 		worker_main(sv[1], w->slot, self, w->board);
 	}
 	close(sv[1]);
@@ -245,7 +245,7 @@ started:
 	w->rss_checked_ns = 0;
 	w->recycle_at = o->max_jobs == 0 ? 0 : o->max_jobs +
 	    arc4random_uniform((uint32_t)(o->max_jobs_jitter + 1));
-	w->window = opts.window != 0 ? opts.window : WINDOW_START;
+	w->window = opts->window != 0 ? opts->window : WINDOW_START;
 	wlink_open(w, sv[0]);
 	if (o->start_timeout_ns != 0)
 		pool_timer_in(w, o->start_timeout_ns);
@@ -257,7 +257,7 @@ pool_notify(void)
 {
 	int	i, ready = 0;
 
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < opts->workers; i++)
 		if (workers[i].state == W_READY)
 			ready++;
 	notify_pool(ready, pool_target_n);
@@ -329,7 +329,7 @@ find_culprit(struct worker *w, enum worker_end end)
 static void
 signal_worker(struct worker *w, int sig)
 {
-	if (opts.isolation != ISOLATION_THREAD)
+	if (opts->isolation != ISOLATION_THREAD)
 		kill(w->pid, sig);
 	else if (w->tl != NULL)
 		tlink_abandon(w);
@@ -365,16 +365,16 @@ check_timeout(struct worker *w)
 	idx = find_culprit(w, END_TIMEOUT);
 	if (idx == JOB_NONE || id != (uint64_t)idx + 1 || started == 0 ||
 	    started > now) {
-		pool_timer_in(w, opts.timeout_ns);	/* between two jobs */
+		pool_timer_in(w, opts->timeout_ns);	/* between two jobs */
 		return;
 	}
-	if (now - started < opts.timeout_ns) {
-		pool_timer_in(w, opts.timeout_ns - (now - started));
+	if (now - started < opts->timeout_ns) {
+		pool_timer_in(w, opts->timeout_ns - (now - started));
 		return;
 	}
 	log_warnx("worker %d: line %llu ran past the %.3g s timeout; %s %d",
 	    w->slot, (unsigned long long)ledger_job(idx)->line,
-	    opts.timeout_ns / 1e9, opts.isolation == ISOLATION_THREAD ?
+	    opts->timeout_ns / 1e9, opts->isolation == ISOLATION_THREAD ?
 	    "its thread takes no more jobs: giving up on thread" :
 	    "killing pid", (int)w->pid);
 	w->state = W_STOPPING;
@@ -382,7 +382,7 @@ check_timeout(struct worker *w)
 	w->culprit = idx;
 	wlink_close(w);
 	signal_worker(w, SIGTERM);
-	pool_timer_in(w, opts.kill_grace_ns);
+	pool_timer_in(w, opts->kill_grace_ns);
 }
 
 /*
@@ -394,7 +394,7 @@ static void
 check_silence(struct worker *w, uint64_t now)
 {
 	if ((w->state != W_READY && w->state != W_RETIRING) ||
-	    w->inflight.count == 0 || now - w->heard_ns < opts.heartbeat_ns)
+	    w->inflight.count == 0 || now - w->heard_ns < opts->heartbeat_ns)
 		return;
 	log_warnx("worker %d: pid %d sent no heartbeat for %.3g s; killing it",
 	    w->slot, (int)w->pid, (now - w->heard_ns) / 1e9);
@@ -417,8 +417,8 @@ heartbeat_due(evutil_socket_t fd, short ev, void *arg)
 	 * Late by half the timeout: the supervisor itself was stopped or
 	 * starved, and heard nothing either way.  Everyone gets a new start.
 	 */
-	if (last != 0 && now - last > opts.heartbeat_ns / 4 +
-	    opts.heartbeat_ns / 2) {
+	if (last != 0 && now - last > opts->heartbeat_ns / 4 +
+	    opts->heartbeat_ns / 2) {
 		log_warnx("heartbeats: the supervisor did not run for %.3g s; "
 		    "not counting that against the workers",
 		    (now - last) / 1e9);
@@ -426,7 +426,7 @@ heartbeat_due(evutil_socket_t fd, short ev, void *arg)
 			workers[i].heard_ns = now;
 	}
 	last = now;
-	for (i = 0; i < opts.workers; i++) {
+	for (i = 0; i < opts->workers; i++) {
 		check_silence(&workers[i], now);
 		check_silence(TWIN(i), now);
 	}
@@ -438,14 +438,14 @@ void
 pool_watch_heartbeats(void)
 {
 	static struct event	*ev;
-	uint64_t		 every = opts.heartbeat_ns / 4;
+	uint64_t		 every = opts->heartbeat_ns / 4;
 	struct timeval		 tv;
 
 	if (ev == NULL && (ev = event_new(base, -1, EV_PERSIST, heartbeat_due,
 	    NULL)) == NULL)
 		fatalx("event_new failed");
 	evtimer_del(ev);
-	if (opts.heartbeat_ns == 0)
+	if (opts->heartbeat_ns == 0)
 		return;
 	if (every < 1000000)
 		every = 1000000;
@@ -457,9 +457,9 @@ pool_watch_heartbeats(void)
 void
 pool_watch_timeout(struct worker *w)
 {
-	if (opts.timeout_ns == 0 || evtimer_pending(w->ev_timer, NULL))
+	if (opts->timeout_ns == 0 || evtimer_pending(w->ev_timer, NULL))
 		return;
-	pool_timer_in(w, opts.timeout_ns);
+	pool_timer_in(w, opts->timeout_ns);
 }
 
 /* What a worker that has not said HELLO is likely waiting for. */
@@ -487,7 +487,7 @@ start_cause(const struct handler *h)
 static void
 start_expired(struct worker *w)
 {
-	const struct options	*o = &opts;
+	const struct options	*o = opts;
 	char			 why[512];
 
 	if (pool_is_twin(w) && pool_canary != NULL &&
@@ -518,7 +518,7 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 		if (pool_shutting_down)
 			break;
 		if (!pool_is_twin(w))
-			pool_spawn(w, &opts);
+			pool_spawn(w, opts);
 		else
 			pool_recycle_due(&workers[w->slot]);
 		break;
@@ -542,10 +542,10 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 static void
 describe_exit(struct worker *w, int status, char *out, size_t len)
 {
-	if (opts.isolation == ISOLATION_THREAD && WIFSIGNALED(status))
+	if (opts->isolation == ISOLATION_THREAD && WIFSIGNALED(status))
 		snprintf(out, len, "thread %d given up on (a thread cannot be "
 		    "killed: it is left to finish its job)", (int)w->pid);
-	else if (opts.isolation == ISOLATION_THREAD)
+	else if (opts->isolation == ISOLATION_THREAD)
 		snprintf(out, len, "thread %d ended with status %d",
 		    (int)w->pid, WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
@@ -590,7 +590,7 @@ charge_culprit(struct worker *w)
 	if (idx == JOB_NONE)
 		return;
 	j = ledger_job(idx);
-	if (j->attempt < opts.attempts) {
+	if (j->attempt < opts->attempts) {
 		j->attempt++;
 		return;
 	}
@@ -709,7 +709,7 @@ worker_by_pid(pid_t pid)
 {
 	int	i;
 
-	for (i = 0; i < opts.workers; i++) {
+	for (i = 0; i < opts->workers; i++) {
 		if (workers[i].pid == pid)
 			return &workers[i];
 		if (TWIN(i)->pid == pid)
@@ -748,9 +748,9 @@ kill_strays(void)
 {
 	int	children = 0, i, processes = 0;
 
-	if (opts.isolation == ISOLATION_THREAD)
+	if (opts->isolation == ISOLATION_THREAD)
 		return;
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < opts->workers; i++)
 		processes += (workers[i].state != W_EMPTY) +
 		    (TWIN(i)->state != W_EMPTY);
 	if (subtree_children(count_child, &children) == -1 ||
@@ -793,7 +793,7 @@ pool_stop_worker(struct worker *w)
 		w->end = END_SHUTDOWN;
 		wlink_close(w);
 	}
-	pool_timer_in(w, opts.kill_grace_ns);
+	pool_timer_in(w, opts->kill_grace_ns);
 }
 
 void
@@ -807,7 +807,7 @@ pool_shutdown(void)
 		pool_canary = NULL;
 		reload_started(0, "the pool is stopping");
 	}
-	for (i = 0; i < opts.workers; i++) {
+	for (i = 0; i < opts->workers; i++) {
 		pool_stop_worker(&workers[i]);
 		pool_stop_worker(TWIN(i));
 	}
@@ -819,7 +819,7 @@ pool_settled(void)
 {
 	int	i;
 
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < opts->workers; i++)
 		if (workers[i].state == W_STARTING)
 			return 0;
 	return 1;
@@ -830,7 +830,7 @@ pool_alive(void)
 {
 	int	i, n = 0;
 
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < opts->workers; i++)
 		if (workers[i].state != W_EMPTY)
 			n++;
 	return n + pool_ntwins;
@@ -844,17 +844,17 @@ pool_kill_all(void)
 
 	if (workers == NULL)
 		return;
-	if (opts.isolation == ISOLATION_THREAD) {
+	if (opts->isolation == ISOLATION_THREAD) {
 		/* They end with the process, which is about to exit. */
-		for (i = 0; i < WORKERS_CAP + opts.workers; i++)
+		for (i = 0; i < WORKERS_CAP + opts->workers; i++)
 			if (workers[i].tl != NULL)
 				tlink_abandon(&workers[i]);
 		return;
 	}
-	for (i = 0; i < WORKERS_CAP + opts.workers; i++)
+	for (i = 0; i < WORKERS_CAP + opts->workers; i++)
 		if (workers[i].state != W_EMPTY && workers[i].pid > 0)
 			kill(workers[i].pid, SIGKILL);
-	for (i = 0; i < WORKERS_CAP + opts.workers; i++)
+	for (i = 0; i < WORKERS_CAP + opts->workers; i++)
 		if (workers[i].state != W_EMPTY && workers[i].pid > 0) {
 			while (waitpid(workers[i].pid, NULL, 0) == -1 &&
 			    errno == EINTR)

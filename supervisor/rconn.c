@@ -15,7 +15,7 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 #include "redis.h"
 

@@ -4,7 +4,7 @@
  */
 #include <stdlib.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 
 static void

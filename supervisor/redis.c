@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 #include "redis.h"
-#include "xmalloc.h"
+#include "proto/xmalloc.h"
 
 #define TAKE_BATCH	128	/* entries of one partition per take */
 #define FINISH_BATCH	256	/* jobs per finish script */
@@ -114,7 +114,7 @@ budget(void)
 	uint32_t	want = 0, live = ledger_live(), room = ledger_room();
 	int		i;
 
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < opts->workers; i++)
 		if (workers[i].state == W_READY ||
 		    workers[i].state == W_STARTING)
 			want += 2 * workers[i].window;
@@ -223,11 +223,11 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 		snprintf(why, sizeof why, "its key belongs in partition %u, "
 		    "not %u: the producer does not use this pool's %u "
 		    "partitions", partition_of((*key)->str, (*key)->len), p,
-		    opts.partitions);
+		    opts->partitions);
 		return why;
 	}
 	if (frame_size(*key != NULL ? (*key)->len : 0, (*payload)->len) >
-	    opts.frame_max)
+	    opts->frame_max)
 		return "longer than the maximum frame size";
 	return NULL;
 }
@@ -290,10 +290,10 @@ take_entry(uint32_t p, const redisReply *e, long long deliveries)
 		refuse(idx, STATUS_REJECTED, why);
 		return;
 	}
-	if (rj->deliveries > opts.attempts) {
+	if (rj->deliveries > opts->attempts) {
 		snprintf(msg, sizeof msg, "delivered %u times, more than the "
 		    "%u attempts allowed (its supervisors died running it)",
-		    rj->deliveries, opts.attempts);
+		    rj->deliveries, opts->attempts);
 		refuse(idx, STATUS_CRASHED, msg);
 		return;
 	}
@@ -331,7 +331,7 @@ take_done(void *arg, redisReply *r)
 		deliv = r->element[i + 2];
 		from = r->element[i + 3];
 		if (part->type != REDIS_REPLY_INTEGER || part->integer < 0 ||
-		    part->integer >= opts.partitions ||
+		    part->integer >= opts->partitions ||
 		    entries->type != REDIS_REPLY_ARRAY ||
 		    from->type != REDIS_REPLY_STRING ||
 		    (deliv->type == REDIS_REPLY_ARRAY ?
@@ -373,14 +373,14 @@ take_send(uint32_t want)
 	uint32_t	 i, p, n = 0, start = rotor++;
 	int		 argc = 0, k;
 
-	if (scratch_room(2 * opts.partitions + 8) == -1)
+	if (scratch_room(2 * opts->partitions + 8) == -1)
 		return;
 	argv_scratch[argc++] = "EVAL";
 	argv_scratch[argc++] = script_take;
 	argv_scratch[argc++] = nkeys;
 	/* Each take starts at the next partition: none waits behind all. */
-	for (i = 0; i < opts.partitions; i++) {
-		p = (start + i) % opts.partitions;
+	for (i = 0; i < opts->partitions; i++) {
+		p = (start + i) % opts->partitions;
 		if (held[p] == 0) {
 			argv_scratch[argc++] = rpool.stream[p];
 			n++;
@@ -398,8 +398,8 @@ take_send(uint32_t want)
 	argv_scratch[argc++] = claim;
 	argv_scratch[argc++] = room;
 	argv_scratch[argc++] = batch;
-	for (i = 0; i < opts.partitions; i++) {
-		p = (start + i) % opts.partitions;
+	for (i = 0; i < opts->partitions; i++) {
+		p = (start + i) % opts->partitions;
 		if (held[p] == 0)
 			argv_scratch[argc++] = partnum[p];
 	}
@@ -674,9 +674,9 @@ redis_init(void)
 		rjobs[i].meta.p = rjobs[i].meta.small;
 		rjobs[i].meta.cap = BYTES_INLINE;
 	}
-	held = xcalloc(opts.partitions, sizeof *held);
-	partnum = xcalloc(opts.partitions, sizeof *partnum);
-	for (p = 0; p < opts.partitions; p++)
+	held = xcalloc(opts->partitions, sizeof *held);
+	partnum = xcalloc(opts->partitions, sizeof *partnum);
+	for (p = 0; p < opts->partitions; p++)
 		snprintf(partnum[p], sizeof partnum[p], "%u", p);
 	jobq_init(&finishq);
 	jobq_init(&retryq);
@@ -711,9 +711,9 @@ redis_stop(int sig)
 	log_warnx("%s: finishing the jobs taken, then exiting",
 	    strsignal(sig));
 	evtimer_del(ev_poll);
-	if (opts.shutdown_timeout_ns > 0 &&
+	if (opts->shutdown_timeout_ns > 0 &&
 	    (ev_shutdown = evtimer_new(base, shutdown_expired, NULL)) != NULL)
-		timer_add_ns(ev_shutdown, opts.shutdown_timeout_ns);
+		timer_add_ns(ev_shutdown, opts->shutdown_timeout_ns);
 	notify_stopping();
 }
 

@@ -14,7 +14,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "redisurl.h"
+#include "proto/redisurl.h"
 
 /* rconn.c */
 typedef void	 rconn_fn(void *, redisReply *);	/* NULL: link lost */

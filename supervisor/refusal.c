@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 
 #define REFUSAL_INTERVAL	10ULL	/* seconds between two summaries */

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "conf.h"
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 
 static const char		*config_path;
@@ -75,33 +75,33 @@ keep_fixed(struct options *next)
 	static const char	 later[] = "reload: %s changed in %s; it "
 	    "takes effect at the next start";
 
-	if (!same_string(next->listen_path, opts.listen_path))
+	if (!same_string(next->listen_path, opts->listen_path))
 		log_warnx(later, "listen", config_path);
-	if (!same_string(next->pidfile, opts.pidfile))
+	if (!same_string(next->pidfile, opts->pidfile))
 		log_warnx(later, "pidfile", config_path);
-	if (!same_string(next->source, opts.source))
+	if (!same_string(next->source, opts->source))
 		log_warnx(later, "source", config_path);
-	if (!same_string(next->consumer, opts.consumer))
+	if (!same_string(next->consumer, opts->consumer))
 		log_warnx(later, "consumer", config_path);
-	if (next->listen_mode != opts.listen_mode)
+	if (next->listen_mode != opts->listen_mode)
 		log_warnx(later, "listen_mode", config_path);
-	if (next->listen_group != opts.listen_group)
+	if (next->listen_group != opts->listen_group)
 		log_warnx(later, "listen_group", config_path);
-	if (next->queue_max != opts.queue_max)
+	if (next->queue_max != opts->queue_max)
 		log_warnx(later, "queue", config_path);
-	if (next->partitions != opts.partitions)
+	if (next->partitions != opts->partitions)
 		log_warnx(later, "partitions", config_path);
-	if (next->frame_max != opts.frame_max)
+	if (next->frame_max != opts->frame_max)
 		log_warnx(later, "frame_max", config_path);
-	if (next->isolation != opts.isolation)
+	if (next->isolation != opts->isolation)
 		log_warnx(later, "isolation", config_path);
-	next->listen_mode = opts.listen_mode;
-	next->listen_group = opts.listen_group;
-	next->queue_max = opts.queue_max;
-	next->partitions = opts.partitions;
-	next->frame_max = opts.frame_max;
-	next->isolation = opts.isolation;
-	next->claim_idle_ns = opts.claim_idle_ns;
+	next->listen_mode = opts->listen_mode;
+	next->listen_group = opts->listen_group;
+	next->queue_max = opts->queue_max;
+	next->partitions = opts->partitions;
+	next->frame_max = opts->frame_max;
+	next->isolation = opts->isolation;
+	next->claim_idle_ns = opts->claim_idle_ns;
 }
 
 /* A string of next the file allocated gives way to the running one. */
@@ -125,7 +125,7 @@ drop_string(const char *old, const char *now, const char *cli)
 static void
 apply(struct options *next)
 {
-	struct options	old = opts;
+	struct options	old = *opts;
 	int		want = next->workers;
 
 	keep_string(&next->listen_path, old.listen_path, cli_opts.listen_path);
@@ -133,25 +133,25 @@ apply(struct options *next)
 	keep_string(&next->source, old.source, cli_opts.source);
 	keep_string(&next->consumer, old.consumer, cli_opts.consumer);
 	next->workers = old.workers;	/* slots in use: pool_scale() moves it */
-	opts = *next;
+	*opts = *next;
 
 	/* What the old configuration's file had allocated and is unused. */
-	if (old.allow_uids != opts.allow_uids &&
+	if (old.allow_uids != opts->allow_uids &&
 	    old.allow_uids != cli_opts.allow_uids)
 		free(old.allow_uids);
-	if (old.allow_gids != opts.allow_gids &&
+	if (old.allow_gids != opts->allow_gids &&
 	    old.allow_gids != cli_opts.allow_gids)
 		free(old.allow_gids);
-	drop_string(old.user, opts.user, cli_opts.user);
-	drop_string(old.group, opts.group, cli_opts.group);
-	drop_string(old.chroot_dir, opts.chroot_dir, cli_opts.chroot_dir);
-	if (old.handler_obj != opts.handler_obj)
+	drop_string(old.user, opts->user, cli_opts.user);
+	drop_string(old.group, opts->group, cli_opts.group);
+	drop_string(old.chroot_dir, opts->chroot_dir, cli_opts.chroot_dir);
+	if (old.handler_obj != opts->handler_obj)
 		handler_drop(old.handler_obj);
-	if (old.handler != opts.handler && old.handler != cli_opts.handler) {
+	if (old.handler != opts->handler && old.handler != cli_opts.handler) {
 		free((char *)old.handler);
 		free(old.handler_argv);
 	}
-	log_init("forkpool", opts.verbose);
+	log_init("forkpool", opts->verbose);
 	pool_reconfigure(&old, want);
 }
 
@@ -207,10 +207,10 @@ reload_start(reload_done_fn done, void *arg, uint64_t id)
 		finish(done, arg, id, 0, err);
 		return;
 	}
-	if (!workers_differ(&next, &opts)) {
+	if (!workers_differ(&next, opts)) {
 		/* The same handler: the loaded one stays. */
 		handler_drop(next.handler_obj);
-		next.handler_obj = opts.handler_obj;
+		next.handler_obj = opts->handler_obj;
 		apply(&next);
 		finish(done, arg, id, 1, "configuration reloaded");
 		return;

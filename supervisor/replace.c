@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "pool.h"
 
 int			 pool_rolling = -1;	/* replacement starting */
@@ -50,7 +50,7 @@ recycle(struct worker *w, const char *why)
 	log_info("worker %d: pid %d %s: starting its replacement", w->slot,
 	    (int)w->pid, why);
 	t->recycling = 1;
-	pool_spawn(t, &opts);
+	pool_spawn(t, opts);
 }
 
 /*
@@ -86,13 +86,13 @@ pool_result(struct worker *w, unsigned k)
 	if (pool_is_twin(w) || w->state != W_READY || pool_recycle_due(w))
 		return;
 	/* /proc is read at most ten times a second per worker. */
-	if (opts.max_rss_kib == 0)
+	if (opts->max_rss_kib == 0)
 		return;
 	now = loop_now_ns();
 	if (now - w->rss_checked_ns < 100000000ULL)
 		return;
 	w->rss_checked_ns = now;
-	if ((rss = pool_rss_kib(w->pid)) > opts.max_rss_kib) {
+	if ((rss = pool_rss_kib(w->pid)) > opts->max_rss_kib) {
 		snprintf(why, sizeof why, "holds %ld KiB", rss);
 		recycle(w, why);
 	}
@@ -190,7 +190,7 @@ roll_settle(void)
 		if (pool_canary != NULL || w->gen != pool_generation) {
 			pool_rolling = i;
 			pool_spawn(t, pool_canary != NULL ? pool_canary :
-			    &opts);
+			    opts);
 			return;
 		}
 	}
@@ -218,7 +218,7 @@ settle_twins(void)
 	struct worker	*t;
 	int		 i;
 
-	for (i = 0; i < opts.workers; i++) {
+	for (i = 0; i < opts->workers; i++) {
 		t = TWIN(i);
 		if (t->state == W_READY)
 			take_over(&workers[i], t);

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 #include "redis.h"
-#include "xmalloc.h"
+#include "proto/xmalloc.h"
 
 #define LEASE_RETRY_NS	250000000ULL	/* a held lease is asked again */
 
@@ -66,7 +66,7 @@ setup_done(void *arg, redisReply *r)
 	if (strcmp(what, "partitions") == 0) {
 		log_warnx("pool %s has %s partitions in Redis (%s), not %u: "
 		    "start with --partitions %s", rpool.url.pool,
-		    r->element[1]->str, rpool.meta, opts.partitions,
+		    r->element[1]->str, rpool.meta, opts->partitions,
 		    r->element[1]->str);
 		supervisor_abort(2);
 	}
@@ -90,11 +90,11 @@ setup_send(void)
 {
 	const char	**argv = scratch_argv;
 	char		  nkeys[16], parts[16], ttl[24];
-	uint32_t	  p, n = opts.partitions + 2;
+	uint32_t	  p, n = opts->partitions + 2;
 	int		  argc = 0, i;
 
 	snprintf(nkeys, sizeof nkeys, "%u", n);
-	snprintf(parts, sizeof parts, "%u", opts.partitions);
+	snprintf(parts, sizeof parts, "%u", opts->partitions);
 	snprintf(ttl, sizeof ttl, "%llu",
 	    (unsigned long long)rpool.claim_idle_ms);
 	argv[argc++] = "EVAL";
@@ -102,7 +102,7 @@ setup_send(void)
 	argv[argc++] = nkeys;
 	argv[argc++] = rpool.meta;
 	argv[argc++] = rpool.lease;
-	for (p = 0; p < opts.partitions; p++)
+	for (p = 0; p < opts->partitions; p++)
 		argv[argc++] = rpool.stream[p];
 	argv[argc++] = rpool.url.pool;
 	argv[argc++] = parts;
@@ -184,13 +184,13 @@ heartbeat_cb(evutil_socket_t fd, short ev, void *arg)
 	timer_add_ns(ev_heartbeat, heartbeat_ns());
 	if (!rconn_is_ready())
 		return;
-	if ((held = malloc((1 + opts.partitions) * sizeof *held)) == NULL)
+	if ((held = malloc((1 + opts->partitions) * sizeof *held)) == NULL)
 		return;
 	scratch_argv[argc++] = "EVAL";
 	scratch_argv[argc++] = script_heartbeat;
 	scratch_argv[argc++] = nkeys;
 	scratch_argv[argc++] = rpool.lease;
-	for (p = 0; p < opts.partitions; p++)
+	for (p = 0; p < opts->partitions; p++)
 		if (redis_partition_live(p) > 0) {
 			scratch_argv[argc++] = rpool.stream[p];
 			held[1 + n++] = p;
@@ -272,11 +272,11 @@ rpool_init(void)
 	const char	*pool;
 	uint32_t	 p;
 
-	if (redis_url_parse(opts.source, &rpool.url, err, sizeof err) == -1)
+	if (redis_url_parse(opts->source, &rpool.url, err, sizeof err) == -1)
 		fatalx("%s", err);
 	pool = rpool.url.pool;
-	if (opts.consumer != NULL)
-		rpool.consumer = opts.consumer;
+	if (opts->consumer != NULL)
+		rpool.consumer = opts->consumer;
 	else {
 		if (gethostname(host, sizeof host) == -1)
 			fatal("gethostname");
@@ -289,11 +289,11 @@ rpool_init(void)
 		rpool.consumer = name;
 	}
 	random_token(rpool.token, sizeof rpool.token);
-	rpool.claim_idle_ms = opts.claim_idle_ns / 1000000;
+	rpool.claim_idle_ms = opts->claim_idle_ns / 1000000;
 	if (rpool.claim_idle_ms == 0)
 		rpool.claim_idle_ms = 1;
-	rpool.stream = xcalloc(opts.partitions, sizeof *rpool.stream);
-	for (p = 0; p < opts.partitions; p++) {
+	rpool.stream = xcalloc(opts->partitions, sizeof *rpool.stream);
+	for (p = 0; p < opts->partitions; p++) {
 		rpool.stream[p] = xmalloc(REDIS_KEY_MAX);
 		snprintf(rpool.stream[p], REDIS_KEY_MAX, REDIS_KEY_PARTITION,
 		    pool, p);
@@ -305,8 +305,8 @@ rpool_init(void)
 	    rpool.consumer);
 	snprintf(rpool.reply_prefix, sizeof rpool.reply_prefix,
 	    REDIS_KEY_REPLY, pool);
-	scratch_argv = xcalloc(opts.partitions + 16, sizeof *scratch_argv);
-	scratch_len = xcalloc(opts.partitions + 16, sizeof *scratch_len);
+	scratch_argv = xcalloc(opts->partitions + 16, sizeof *scratch_argv);
+	scratch_len = xcalloc(opts->partitions + 16, sizeof *scratch_len);
 	ev_heartbeat = evtimer_new(base, heartbeat_cb, NULL);
 	ev_claim = evtimer_new(base, claim_cb, NULL);
 	ev_setup = evtimer_new(base, setup_cb, NULL);
@@ -317,6 +317,6 @@ rpool_init(void)
 	rpool.claim_due = 1;
 	timer_add_ns(ev_claim, rpool.claim_idle_ms * 1000000ULL / 2);
 	log_info("pool %s: %u partitions, consumer %s, claim idle %llu ms",
-	    pool, opts.partitions, rpool.consumer,
+	    pool, opts->partitions, rpool.consumer,
 	    (unsigned long long)rpool.claim_idle_ms);
 }

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "pool.h"
 
 int
@@ -32,7 +32,7 @@ pool_busy(void)
 {
 	int	i, n = 0;
 
-	for (i = 0; i < pool_target_n && i < opts.workers; i++)
+	for (i = 0; i < pool_target_n && i < opts->workers; i++)
 		if (workers[i].inflight.count > 0)
 			n++;
 	return n;
@@ -46,10 +46,10 @@ pool_scale_allowed(int n, char *err, size_t len)
 		snprintf(err, len, "the pool is stopping");
 		return 0;
 	}
-	if (opts.workers_max != 0 && (n < opts.workers_min ||
-	    n > opts.workers_max)) {
+	if (opts->workers_max != 0 && (n < opts->workers_min ||
+	    n > opts->workers_max)) {
 		snprintf(err, len, "the pool sizes itself between %d and %d "
-		    "workers", opts.workers_min, opts.workers_max);
+		    "workers", opts->workers_min, opts->workers_max);
 		return 0;
 	}
 	if (n < 1 || n > WORKERS_CAP) {
@@ -74,14 +74,14 @@ pool_scale(int n)
 		return;
 	log_info("scaling from %d to %d workers", pool_target_n, n);
 	pool_target_n = n;
-	for (i = opts.workers; i < n; i++)
+	for (i = opts->workers; i < n; i++)
 		workers[i].failed_starts = 0;
-	if (n > opts.workers)
-		opts.workers = n;
+	if (n > opts->workers)
+		opts->workers = n;
 	for (i = 0; i < n; i++)
 		if (workers[i].state == W_EMPTY &&
 		    !evtimer_pending(workers[i].ev_timer, NULL))
-			pool_spawn(&workers[i], &opts);
+			pool_spawn(&workers[i], opts);
 	dispatch_rebalance(pool_target_n);
 }
 
@@ -94,23 +94,23 @@ pool_reconfigure(const struct options *old, int want)
 {
 	int	i;
 
-	if (opts.restart_max != old->restart_max &&
+	if (opts->restart_max != old->restart_max &&
 	    pool_restart_intensity() == -1) {
 		log_warn("reload: restart intensity");
-		opts.restart_max = old->restart_max;
+		opts->restart_max = old->restart_max;
 	}
-	if (opts.heartbeat_ns != old->heartbeat_ns)
+	if (opts->heartbeat_ns != old->heartbeat_ns)
 		pool_watch_heartbeats();
-	if (opts.window != old->window)
+	if (opts->window != old->window)
 		for (i = 0; i < 2 * WORKERS_CAP; i++)
-			workers[i].window = opts.window != 0 ? opts.window :
+			workers[i].window = opts->window != 0 ? opts->window :
 			    WINDOW_START;
-	if (opts.workers_max != 0) {
+	if (opts->workers_max != 0) {
 		want = pool_target_n;
-		if (want < opts.workers_min)
-			want = opts.workers_min;
-		if (want > opts.workers_max)
-			want = opts.workers_max;
+		if (want < opts->workers_min)
+			want = opts->workers_min;
+		if (want > opts->workers_max)
+			want = opts->workers_max;
 	}
 	if (want != pool_target_n)
 		pool_scale(want);
@@ -127,12 +127,12 @@ pool_scale_settle(void)
 	struct worker	*w;
 	int		 i;
 
-	if (pool_target_n == opts.workers && !dispatch_moving() &&
+	if (pool_target_n == opts->workers && !dispatch_moving() &&
 	    pool_ntwins == 0 && !pool_rolling_all && pool_canary == NULL)
 		return;
 	pool_replace_settle();
 	dispatch_rebalance(pool_target_n);
-	for (i = pool_target_n; i < opts.workers; i++) {
+	for (i = pool_target_n; i < opts->workers; i++) {
 		w = &workers[i];
 		if ((w->state == W_READY || w->state == W_STARTING) &&
 		    w->inflight.count == 0 && w->keyed.count == 0 &&
@@ -141,9 +141,9 @@ pool_scale_settle(void)
 		else if (w->state == W_EMPTY)
 			evtimer_del(w->ev_timer);
 	}
-	while (opts.workers > pool_target_n &&
-	    workers[opts.workers - 1].state == W_EMPTY &&
-	    TWIN(opts.workers - 1)->state == W_EMPTY)
-		opts.workers--;
+	while (opts->workers > pool_target_n &&
+	    workers[opts->workers - 1].state == W_EMPTY &&
+	    TWIN(opts->workers - 1)->state == W_EMPTY)
+		opts->workers--;
 	pool_notify();
 }

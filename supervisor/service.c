@@ -24,9 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
-#include "xmalloc.h"
+#include "proto/xmalloc.h"
 
 #define READ_CHUNK	(64 * 1024)
 #define ACCEPT_BACKOFF	{ 0, 100000 }	/* out of descriptors: wait 0.1 s */
@@ -77,17 +77,17 @@ take_pidfile(void)
 	const char	*why;
 	pid_t		 other;
 
-	if (opts.pidfile != NULL)
-		strlcpy(path, opts.pidfile, sizeof path);
+	if (opts->pidfile != NULL)
+		strlcpy(path, opts->pidfile, sizeof path);
 	else if ((size_t)snprintf(path, sizeof path, "%s.pid",
-	    opts.listen_path) >= sizeof path)
-		fatalx("%s: path too long", opts.listen_path);
+	    opts->listen_path) >= sizeof path)
+		fatalx("%s: path too long", opts->listen_path);
 	if (pidfile_take(path, &other, &why) == -1) {
 		if (why != NULL)
 			fatalx("pidfile %s %s; not writing it", path, why);
 		if (errno == EEXIST)
 			fatalx("%s: already served by forkpool pid %d",
-			    opts.listen_path, (int)other);
+			    opts->listen_path, (int)other);
 		fatal("pidfile %s", path);
 	}
 }
@@ -106,19 +106,19 @@ open_socket(void)
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, opts.listen_path, sizeof sun.sun_path) >=
+	if (strlcpy(sun.sun_path, opts->listen_path, sizeof sun.sun_path) >=
 	    sizeof sun.sun_path) {
-		log_warnx("%s: socket path too long", opts.listen_path);
+		log_warnx("%s: socket path too long", opts->listen_path);
 		return -1;
 	}
 	/* A stale socket is replaced; anything else there is not ours. */
-	if (lstat(opts.listen_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+	if (lstat(opts->listen_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 		log_warnx("%s: exists and is not a socket; not replacing it",
-		    opts.listen_path);
+		    opts->listen_path);
 		return -1;
 	}
-	if (unlink(opts.listen_path) == -1 && errno != ENOENT) {
-		log_warn("%s", opts.listen_path);
+	if (unlink(opts->listen_path) == -1 && errno != ENOENT) {
+		log_warn("%s", opts->listen_path);
 		return -1;
 	}
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -128,23 +128,23 @@ open_socket(void)
 		return -1;
 	}
 	/* The socket is born with its mode: no moment of wider access. */
-	old = umask(~opts.listen_mode & 0777);
+	old = umask(~opts->listen_mode & 0777);
 	rc = bind(listen_fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
 	if (rc == -1) {
-		log_warn("%s", opts.listen_path);
+		log_warn("%s", opts->listen_path);
 		return -1;
 	}
 	/* What is at the path now may not be our socket: no link followed. */
-	if (opts.listen_group != (gid_t)-1 &&
-	    lchown(opts.listen_path, (uid_t)-1, opts.listen_group) == -1) {
-		log_warn("%s: chown", opts.listen_path);
-		unlink(opts.listen_path);
+	if (opts->listen_group != (gid_t)-1 &&
+	    lchown(opts->listen_path, (uid_t)-1, opts->listen_group) == -1) {
+		log_warn("%s: chown", opts->listen_path);
+		unlink(opts->listen_path);
 		return -1;
 	}
 	if (listen(listen_fd, 128) == -1) {
 		log_warn("listen");
-		unlink(opts.listen_path);
+		unlink(opts->listen_path);
 		return -1;
 	}
 	return 0;
@@ -160,18 +160,18 @@ peer_allowed(uid_t uid, gid_t gid)
 
 	if (uid == 0 || uid == geteuid())
 		return 1;
-	for (k = 0; k < opts.nallow_uids; k++)
-		if (opts.allow_uids[k] == uid)
+	for (k = 0; k < opts->nallow_uids; k++)
+		if (opts->allow_uids[k] == uid)
 			return 1;
-	if (opts.nallow_gids == 0)
+	if (opts->nallow_gids == 0)
 		return 0;
 	groups[0] = gid;
 	if ((pw = getpwuid(uid)) == NULL ||
 	    getgrouplist(pw->pw_name, gid, groups, &ngroups) == -1)
 		ngroups = 1;
 	for (i = 0; i < ngroups; i++)
-		for (k = 0; k < opts.nallow_gids; k++)
-			if (opts.allow_gids[k] == groups[i])
+		for (k = 0; k < opts->nallow_gids; k++)
+			if (opts->allow_gids[k] == groups[i])
 				return 1;
 	return 0;
 }
@@ -218,7 +218,7 @@ static int
 client_room(const struct client *c)
 {
 	return ledger_room() > 0 &&
-	    c->held + c->out.len < opts.client_budget;
+	    c->held + c->out.len < opts->client_budget;
 }
 
 /* What a job costs its client's budget while the ledger holds it. */
@@ -348,7 +348,7 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	/* Each record may hold a budget: their number bounds the memory. */
-	if (nclients >= opts.max_clients) {
+	if (nclients >= opts->max_clients) {
 		refuse_connection(s, cred.uid, cred.pid, "too many clients");
 		return;
 	}
@@ -525,7 +525,7 @@ client_take(struct client *c)
 
 	while (!c->gone && !c->closing && client_room(c)) {
 		r = request_decode(buf_head(&c->in), c->in.len,
-		    opts.frame_max, &f, &need, &why);
+		    opts->frame_max, &f, &need, &why);
 		if (r == FRAME_SHORT)
 			break;
 		if (r == FRAME_BAD) {
@@ -575,8 +575,8 @@ client_writable(evutil_socket_t fd, short ev, void *arg)
 static void
 service_init(void)
 {
-	if (opts.listen_mode == 0)
-		opts.listen_mode = 0600;
+	if (opts->listen_mode == 0)
+		opts->listen_mode = 0600;
 	take_pidfile();
 	if (open_socket() == -1) {
 		pidfile_drop();
@@ -589,7 +589,7 @@ service_init(void)
 		fatalx("event_new failed");
 	event_add(ev_accept, NULL);
 	refusal_init();
-	log_info("listening on %s", opts.listen_path);
+	log_info("listening on %s", opts->listen_path);
 }
 
 /* Reads clients while there is room; stops reading them when full. */
@@ -650,7 +650,7 @@ service_abort(void)
 			(void)buf_write(&c->out, c->fd);
 	refusal_flush();
 	if (listen_fd != -1)
-		unlink(opts.listen_path);
+		unlink(opts->listen_path);
 	pidfile_drop();
 	listen_fd = -1;
 }
@@ -704,10 +704,10 @@ stop_for(const char *why)
 {
 	if (!stopping) {
 		log_warnx("%s: finishing the jobs taken, then exiting", why);
-		if (opts.shutdown_timeout_ns > 0 &&
+		if (opts->shutdown_timeout_ns > 0 &&
 		    (ev_shutdown = evtimer_new(base, shutdown_expired,
 		    NULL)) != NULL)
-			timer_add_ns(ev_shutdown, opts.shutdown_timeout_ns);
+			timer_add_ns(ev_shutdown, opts->shutdown_timeout_ns);
 	}
 	stopping = 1;
 	draining = 1;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 
 #define LATENCY_BUCKETS	32	/* powers of two of microseconds */
@@ -136,7 +136,7 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 
 	put(t, "slot  pid      state       jobs  restarts  recycles  "
 	    "rss_kib  job_age_s\n");
-	for (i = 0; i < opts.workers; i++) {
+	for (i = 0; i < opts->workers; i++) {
 		w = &workers[i];
 		put(t, "%-5d %-8d %-10s %6llu %9u %9u %8ld %10.3f\n",
 		    w->slot, (int)w->pid, state_name(w),
@@ -150,7 +150,7 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 			    pool_rss_kib(w->pid), age_s(w, now));
 	}
 	put(t, "partitions with jobs waiting:");
-	for (p = 0; p < opts.partitions; p++)
+	for (p = 0; p < opts->partitions; p++)
 		if (depths[p] > 0) {
 			put(t, " p%u=%u", p, depths[p]);
 			any = 1;
@@ -167,9 +167,9 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 	    percentile(0.99));
 	put(t, "clients: %u%s\n", service_clients(),
 	    service_draining() ? "; draining" : "");
-	if (opts.workers_max != 0)
+	if (opts->workers_max != 0)
 		put(t, "workers: %d, sized by the pool within %d to %d\n",
-		    pool_target(), opts.workers_min, opts.workers_max);
+		    pool_target(), opts->workers_min, opts->workers_max);
 	if (pool_degraded())
 		put(t, "degraded: workers restart too often\n");
 }
@@ -182,7 +182,7 @@ render_json(struct text *t, uint64_t now, const uint32_t *depths)
 	int			 i, first = 1;
 
 	put(t, "{\"workers\":[");
-	for (i = 0; i < opts.workers; i++) {
+	for (i = 0; i < opts->workers; i++) {
 		w = &workers[i];
 		put(t, "%s{\"slot\":%d,\"pid\":%d,\"state\":\"%s\","
 		    "\"jobs\":%llu,\"restarts\":%u,\"recycles\":%u,\"rss_kib\":%ld,"
@@ -198,11 +198,11 @@ render_json(struct text *t, uint64_t now, const uint32_t *depths)
 	}
 	put(t, "],\"target\":%d,\"degraded\":%s", pool_target(),
 	    pool_degraded() ? "true" : "false");
-	if (opts.workers_max != 0)
+	if (opts->workers_max != 0)
 		put(t, ",\"workers_min\":%d,\"workers_max\":%d",
-		    opts.workers_min, opts.workers_max);
+		    opts->workers_min, opts->workers_max);
 	put(t, ",\"partitions\":{");
-	for (p = 0; p < opts.partitions; p++)
+	for (p = 0; p < opts->partitions; p++)
 		if (depths[p] > 0) {
 			put(t, "%s\"%u\":%u", first ? "" : ",", p, depths[p]);
 			first = 0;
@@ -239,19 +239,19 @@ render_prometheus(struct text *t)
 	    "forkpool_jobs_in_flight %u\n", ledger_live() - dispatch_queued());
 	put(t, "# HELP forkpool_worker_jobs_total Jobs done, by slot.\n"
 	    "# TYPE forkpool_worker_jobs_total counter\n");
-	for (i = 0; i < opts.workers; i++) {
+	for (i = 0; i < opts->workers; i++) {
 		w = &workers[i];
 		put(t, "forkpool_worker_jobs_total{slot=\"%d\"} %llu\n",
 		    w->slot, (unsigned long long)w->jobs_done);
 	}
 	put(t, "# HELP forkpool_worker_restarts_total Restarts, by slot.\n"
 	    "# TYPE forkpool_worker_restarts_total counter\n");
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < opts->workers; i++)
 		put(t, "forkpool_worker_restarts_total{slot=\"%d\"} %u\n",
 		    workers[i].slot, workers[i].restarts);
 	put(t, "# HELP forkpool_worker_recycles_total Recycles, by slot.\n"
 	    "# TYPE forkpool_worker_recycles_total counter\n");
-	for (i = 0; i < opts.workers; i++)
+	for (i = 0; i < opts->workers; i++)
 		put(t, "forkpool_worker_recycles_total{slot=\"%d\"} %u\n",
 		    workers[i].slot, workers[i].recycles);
 	put(t, "# HELP forkpool_job_latency_seconds Submit to result.\n"
@@ -279,7 +279,7 @@ status_render(unsigned format, size_t *len)
 	t.failed = 0;
 	if ((t.p = malloc(t.cap)) == NULL)
 		return NULL;
-	if ((depths = calloc(opts.partitions, sizeof *depths)) == NULL) {
+	if ((depths = calloc(opts->partitions, sizeof *depths)) == NULL) {
 		free(t.p);
 		return NULL;
 	}

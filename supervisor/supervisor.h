@@ -12,8 +12,8 @@
 
 #include <event2/event.h>
 
-#include "buf.h"
-#include "frame.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
 
 #define JOB_NONE	UINT32_MAX	/* end of a job list */
 #define PARTITION_NONE	UINT32_MAX	/* an unkeyed job */
@@ -210,7 +210,7 @@ struct options {
 #define WINDOW_START	2	/* grows once results show the job cost */
 #define RESTARTS_MAX	1000000	/* restart intensity: R at most */
 
-extern struct options	 opts;
+extern struct options	*opts;	/* the running configuration */
 extern struct event_base *base;
 
 /* ledger.c */

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
-#include "thread.h"
+#include "worker/thread.h"
 
 static pthread_mutex_t	 queue_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct tlink	*queue;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "proto/log.h"
 #include "supervisor.h"
 
 #define READ_CHUNK	(256 * 1024)
@@ -133,7 +133,7 @@ wlink_send_job(struct worker *w, uint32_t idx)
 	f.type = FRAME_JOB;
 	f.flags = j->partition == PARTITION_NONE ? 0 : FRAME_F_KEYED;
 	f.aux = j->attempt;
-	f.arg = (uint32_t)((opts.timeout_ns + 999999) / 1000000);
+	f.arg = (uint32_t)((opts->timeout_ns + 999999) / 1000000);
 	f.id = (uint64_t)idx + 1;
 	f.key = j->data.p;
 	f.keylen = j->keylen;
@@ -272,7 +272,7 @@ wlink_last_words(struct worker *w)
 		return;
 	while (buf_read(&w->in, w->fd, READ_CHUNK) > 0)
 		continue;
-	while (frame_decode(buf_head(&w->in), w->in.len, opts.frame_max, &f,
+	while (frame_decode(buf_head(&w->in), w->in.len, opts->frame_max, &f,
 	    &need, &why) == FRAME_OK) {
 		if (f.type == FRAME_ERROR)
 			log_error(w, &f);
@@ -347,7 +347,7 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	for (;;) {
-		r = frame_decode(buf_head(&w->in), w->in.len, opts.frame_max,
+		r = frame_decode(buf_head(&w->in), w->in.len, opts->frame_max,
 		    &f, &need, &why);
 		if (r == FRAME_SHORT)
 			break;

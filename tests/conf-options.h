@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../supervisor/conf.h"
-#include "supervisor.h"
+#include "supervisor/conf.h"
+#include "supervisor/supervisor.h"
 
 static char	 default_handler[] = "builtin:echo";
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "proto/buf.h"
 #include "tap.h"
 
 int

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdline.h"
+#include "worker/cmdline.h"
 #include "tap.h"
 
 /* The command as one TAP line: a newline shown as \n. */

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 /* Not "config.h": that name finds autoconf's header first from tests/. */
-#include "../supervisor/conf.h"
-#include "supervisor.h"
+#include "supervisor/conf.h"
+#include "supervisor/supervisor.h"
 #include "conf-options.h"
 #include "tap.h"
 

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 #include "tap.h"
 
 #define NFRAMES	5

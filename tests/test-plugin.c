@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fnv.h"
+#include "proto/fnv.h"
 #include "forkpool_handler.h"
 
 #ifndef TEST_PLUGIN_ABI

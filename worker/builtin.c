@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fnv.h"
+#include "proto/fnv.h"
 #include "handler.h"
 
 /* The one number a handler's arguments give (cpu ITER, sleep MS). */

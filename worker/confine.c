@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "handler.h"
-#include "supervisor.h"
+#include "supervisor/supervisor.h"
 #include "worker.h"
 
 /*
@@ -82,22 +82,22 @@ static void
 drop_privileges(void)
 {
 	uid_t	ruid, euid, suid;
-	gid_t	rgid, egid, sgid, gid = opts.run_gid;
+	gid_t	rgid, egid, sgid, gid = opts->run_gid;
 	char	msg[128];
 
 	if (setgroups(1, &gid) == -1 ||
 	    setresgid(gid, gid, gid) == -1 ||
-	    setresuid(opts.run_uid, opts.run_uid, opts.run_uid) == -1) {
+	    setresuid(opts->run_uid, opts->run_uid, opts->run_uid) == -1) {
 		snprintf(msg, sizeof msg, "dropping privileges to uid %d, gid "
-		    "%d: %s", (int)opts.run_uid, (int)gid, strerror(errno));
+		    "%d: %s", (int)opts->run_uid, (int)gid, strerror(errno));
 		worker_start_failed(msg);
 	}
 	/* Checked, not trusted: every id changed, and no way back. */
 	if (getresuid(&ruid, &euid, &suid) == -1 ||
 	    getresgid(&rgid, &egid, &sgid) == -1 ||
-	    ruid != opts.run_uid || euid != ruid || suid != ruid ||
+	    ruid != opts->run_uid || euid != ruid || suid != ruid ||
 	    rgid != gid || egid != gid || sgid != gid ||
-	    (opts.run_uid != 0 && setuid(0) != -1))
+	    (opts->run_uid != 0 && setuid(0) != -1))
 		worker_start_failed("dropping privileges: the ids did not "
 		    "all change");
 }
@@ -107,21 +107,21 @@ worker_confine(struct handler *h)
 {
 	char	err[512], msg[768];
 
-	limit(RLIMIT_AS, opts.rlimit_as, "address space");
-	limit(RLIMIT_CPU, opts.rlimit_cpu, "CPU time");
-	limit(RLIMIT_NOFILE, opts.rlimit_nofile, "open files");
-	if (opts.chroot_dir != NULL) {
+	limit(RLIMIT_AS, opts->rlimit_as, "address space");
+	limit(RLIMIT_CPU, opts->rlimit_cpu, "CPU time");
+	limit(RLIMIT_NOFILE, opts->rlimit_nofile, "open files");
+	if (opts->chroot_dir != NULL) {
 		/* A plugin not preloaded must be read before the chroot. */
 		if (handler_load(h, err, sizeof err) == -1)
 			worker_start_failed(err);
-		if (chroot(opts.chroot_dir) == -1 || chdir("/") == -1) {
+		if (chroot(opts->chroot_dir) == -1 || chdir("/") == -1) {
 			snprintf(msg, sizeof msg, "chroot %s: %s",
-			    opts.chroot_dir, strerror(errno));
+			    opts->chroot_dir, strerror(errno));
 			worker_start_failed(msg);
 		}
 	}
-	if (opts.drop_privileges)
+	if (opts->drop_privileges)
 		drop_privileges();
-	if (opts.drop_privileges || opts.chroot_dir != NULL)
+	if (opts->drop_privileges || opts->chroot_dir != NULL)
 		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }

@@ -44,12 +44,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 #include "idle.h"
-#include "log.h"
+#include "proto/log.h"
 #include "relay.h"
-#include "subtree.h"
-#include "supervisor.h"
+#include "proto/subtree.h"
+#include "supervisor/supervisor.h"
 #include "worker.h"
 
 #define READ_CHUNK	(256 * 1024)
@@ -483,7 +483,7 @@ read_link(struct relay *r)
 			return 1;
 		fatal("read");
 	}
-	while ((rc = frame_decode(buf_head(&r->in), r->in.len, opts.frame_max,
+	while ((rc = frame_decode(buf_head(&r->in), r->in.len, opts->frame_max,
 	    &f, &need, &why)) == FRAME_OK) {
 		take_job(r, &f, need);
 		buf_consume(&r->in, need);
@@ -543,7 +543,7 @@ take_child_frames(struct relay *r)
 	enum frame_decode_result rc;
 
 	while ((rc = frame_decode(buf_head(&r->fromchild), r->fromchild.len,
-	    opts.frame_max, &f, &need, &why)) == FRAME_OK) {
+	    opts->frame_max, &f, &need, &why)) == FRAME_OK) {
 		take_child_frame(r, &f, need);
 		buf_consume(&r->fromchild, need);
 	}
@@ -639,10 +639,10 @@ await_hello(struct relay *r)
 	enum frame_decode_result rc;
 
 	pfd.fd = r->from_child;
-	deadline = worker_clock_ns() + opts.start_timeout_ns;
+	deadline = worker_clock_ns() + opts->start_timeout_ns;
 	for (;;) {
 		rc = frame_decode(buf_head(&r->fromchild), r->fromchild.len,
-		    opts.frame_max, &f, &need, &why);
+		    opts->frame_max, &f, &need, &why);
 		if (rc == FRAME_BAD)
 			start_failed(r, "protocol error before HELLO: %s", why);
 		if (rc == FRAME_OK)
@@ -682,7 +682,7 @@ await_hello(struct relay *r)
 static uint64_t
 exit_grace_ns(void)
 {
-	uint64_t	grace = opts.kill_grace_ns / 2;
+	uint64_t	grace = opts->kill_grace_ns / 2;
 
 	return grace < EXIT_GRACE_MS * 1000000ULL ? grace :
 	    EXIT_GRACE_MS * 1000000ULL;
@@ -723,7 +723,7 @@ relay_finish(struct relay *r)
 static uint64_t
 beat_every(void)
 {
-	uint64_t	every = opts.heartbeat_ns / 4;
+	uint64_t	every = opts->heartbeat_ns / 4;
 
 	return every < 1000000 ? 1000000 : every;
 }
@@ -733,7 +733,7 @@ heartbeat(struct relay *r)
 {
 	uint64_t	now;
 
-	if (opts.heartbeat_ns == 0 || r->count == 0)
+	if (opts->heartbeat_ns == 0 || r->count == 0)
 		return;
 	now = worker_clock_ns();
 	if (now - r->beat_ns < beat_every())
@@ -768,7 +768,7 @@ relay_wait_ns(struct relay *r)
 {
 	uint64_t	now = worker_clock_ns(), wait = UINT64_MAX, at;
 
-	if (opts.heartbeat_ns != 0 && r->count > 0)
+	if (opts->heartbeat_ns != 0 && r->count > 0)
 		wait = beat_every();
 	if (r->h->kind == HANDLER_LINES)
 		at = lines_look_ns(r);

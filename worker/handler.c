@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cmdline.h"
-#include "frame.h"
+#include "proto/frame.h"
 #include "handler.h"
 
 _Static_assert(FP_HANDLER_OK == STATUS_OK && FP_HANDLER_ERROR == STATUS_ERROR,

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "forkpool_handler.h"
+#include "proto/buf.h"
+#include "lib/forkpool_handler.h"
 
 enum handler_kind {
 	HANDLER_BUILTIN,

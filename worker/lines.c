@@ -41,11 +41,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 #include "idle.h"
-#include "log.h"
+#include "proto/log.h"
 #include "relay.h"
-#include "supervisor.h"
+#include "supervisor/supervisor.h"
 #include "worker.h"
 
 #define WIN_MAX		4096		/* lines in a window */
@@ -124,7 +124,7 @@ lines_take(struct relay *r)
 
 	while ((nl = memchr(p + r->seen, '\n', r->fromchild.len - r->seen))
 	    != NULL) {
-		if (frame_size(0, nl - p - r->held) > opts.frame_max)
+		if (frame_size(0, nl - p - r->held) > opts->frame_max)
 			relay_protocol_error(r, "a line longer than the "
 			    "maximum frame size");
 		r->seen = nl - p + 1;
@@ -137,7 +137,7 @@ lines_take(struct relay *r)
 		}
 	}
 	r->seen = r->fromchild.len;
-	if (frame_size(0, r->fromchild.len - r->held) > opts.frame_max)
+	if (frame_size(0, r->fromchild.len - r->held) > opts->frame_max)
 		relay_protocol_error(r, "a line longer than the maximum frame "
 		    "size");
 	/* Answered in full (or more): it should be idle in a moment. */

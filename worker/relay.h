@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "proto/buf.h"
 #include "handler.h"
 
 /* A program silent this long with lines or jobs to answer gets a hint. */

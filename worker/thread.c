@@ -15,10 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 #include "handler.h"
-#include "log.h"
-#include "supervisor.h"
+#include "proto/log.h"
+#include "supervisor/supervisor.h"
 #include "thread.h"
 #include "worker.h"
 

@@ -15,7 +15,7 @@
 
 #include <pthread.h>
 
-#include "buf.h"
+#include "proto/buf.h"
 
 struct handler;
 struct slot_board;

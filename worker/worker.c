@@ -18,12 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 #include "handler.h"
-#include "log.h"
-#include "proctitle.h"
-#include "subtree.h"
-#include "supervisor.h"
+#include "proto/log.h"
+#include "proto/proctitle.h"
+#include "proto/subtree.h"
+#include "supervisor/supervisor.h"
 #include "worker.h"
 
 #define READ_CHUNK	(256 * 1024)
@@ -226,7 +226,7 @@ run_job(const struct handler *h, void *state, const struct frame *f,
 	int	status;
 
 	/* Room for the heartbeats that may come while it runs. */
-	if (opts.heartbeat_ns != 0 && buf_reserve(out, 64 *
+	if (opts->heartbeat_ns != 0 && buf_reserve(out, 64 *
 	    (FRAME_HEADER_SIZE + FRAME_BODY_MIN)) == -1)
 		fatal("out of memory for heartbeats");
 	job_running = 1;
@@ -348,9 +348,9 @@ start_heartbeat(void)
 	struct sigevent		sev;
 	struct itimerspec	its;
 	timer_t			timer;
-	uint64_t		every = opts.heartbeat_ns / 4;
+	uint64_t		every = opts->heartbeat_ns / 4;
 
-	if (opts.heartbeat_ns == 0)
+	if (opts->heartbeat_ns == 0)
 		return;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = heartbeat;
@@ -385,7 +385,7 @@ arm_flush_timer(void)
 void
 worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 {
-	struct handler		*h = opts.handler_obj;
+	struct handler		*h = opts->handler_obj;
 	/* Static: still reachable when a signal ends a job, for valgrind. */
 	static void		*state;
 	struct buf		 in, out, res;
@@ -435,7 +435,7 @@ worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
 			fatal("read");
 		eager = count_frames(&in, EAGER_FRAMES) <= EAGER_FRAMES;
 		i = 0;
-		while ((r = frame_decode(buf_head(&in), in.len, opts.frame_max,
+		while ((r = frame_decode(buf_head(&in), in.len, opts->frame_max,
 		    &f, &need, &why)) == FRAME_OK) {
 			if (f.type != FRAME_JOB) {
 				log_warnx("protocol error: unexpected %s",

@@ -21,9 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../conf-options.h"
-#include "conf.h"
-#include "supervisor.h"
+#include "tests/conf-options.h"
+#include "supervisor/conf.h"
+#include "supervisor/supervisor.h"
 
 #define CANARY	0x5a
 

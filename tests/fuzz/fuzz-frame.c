@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 
 #define MAX_FRAME	4096
 

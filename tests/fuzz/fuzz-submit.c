@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "frame.h"
-#include "supervisor.h"
+#include "proto/buf.h"
+#include "proto/frame.h"
+#include "supervisor/supervisor.h"
 
 #define LEDGER_SIZE	4
 
