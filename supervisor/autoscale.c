@@ -32,7 +32,7 @@ tick(evutil_socket_t fd, short ev, void *arg)
 			log_info("jobs are waiting: growing to %d workers",
 			    target + 1);
 			pool_scale(target + 1);
-			supervisor_settle();
+			supervisor_wake();
 		}
 		/* Every worker is needed, the new one too, for a while. */
 		since_ns = now;
@@ -49,7 +49,7 @@ tick(evutil_socket_t fd, short ev, void *arg)
 		    target - want, target - want == 1 ? "" : "s",
 		    opts->idle_timeout_ns / 1e9, want);
 		pool_scale(want);
-		supervisor_settle();
+		supervisor_wake();
 	}
 	since_ns = now;
 	peak = busy;

@@ -42,11 +42,9 @@ static uint64_t		 nkeyless;	/* lines with no field -k N */
 static FILE		*failed_fp;
 static int		 halting;	/* --halt: 1 due, 2 done */
 
-static struct event	*ev_shutdown;
 
 static void	input_ready(evutil_socket_t, short, void *);
 static void	halt(void);
-static void	shutdown_expired(evutil_socket_t, short, void *);
 
 static void
 batch_init(void)
@@ -71,8 +69,6 @@ batch_init(void)
 		fatal("standard input");
 	input_pollable = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
 	    isatty(STDIN_FILENO);
-	if ((ev_shutdown = evtimer_new(base, shutdown_expired, NULL)) == NULL)
-		fatalx("evtimer_new failed");
 	ev_input = event_new(base, input_pollable ? STDIN_FILENO : -1,
 	    input_pollable ? EV_READ | EV_PERSIST : 0, input_ready, NULL);
 	if (ev_input == NULL)
@@ -319,7 +315,7 @@ input_ready(evutil_socket_t fd, short ev, void *arg)
 		if (skipping)
 			failed_write(NULL, 0, 1);
 	}
-	supervisor_settle();
+	supervisor_wake();
 }
 
 /*
@@ -369,8 +365,7 @@ batch_stop_input(int sig)
 		    "input after it is not read", strsignal(sig),
 		    (unsigned long long)(next_line - 1));
 	in.len = in.off = 0;
-	if (opts->shutdown_timeout_ns > 0)
-		timer_add_ns(ev_shutdown, opts->shutdown_timeout_ns);
+	supervisor_draining();
 }
 
 /*
@@ -406,13 +401,10 @@ finish_now(const char *unfinished, int status)
 
 /* The drain took too long: what is unfinished is reported, not lost. */
 static void
-shutdown_expired(evutil_socket_t fd, short ev, void *arg)
+batch_expired(void)
 {
 	uint32_t	idx, left, n = ledger_size();
 
-	(void)fd;
-	(void)ev;
-	(void)arg;
 	for (idx = 0, left = 0; idx < n; idx++)
 		if (ledger_job(idx)->state == JOB_QUEUED ||
 		    ledger_job(idx)->state == JOB_INFLIGHT)
@@ -486,6 +478,7 @@ const struct intake batch_intake = {
 	.job_done = batch_job_done,
 	.stop = batch_stop_input,
 	.finished = batch_finished,
+	.expired = batch_expired,
 	.abort = batch_abort,
 	.exit_status = batch_status,
 };

@@ -31,7 +31,6 @@ static struct jobq	*unparked;	/* dispatch_requeue's scratch */
 static uint32_t		*partition_inflight;
 static uint32_t		 nmoving;
 
-static void	tokens_due(evutil_socket_t, short, void *);
 
 void
 dispatch_init(void)
@@ -51,19 +50,10 @@ dispatch_init(void)
 		jobq_init(&parked[p]);
 		jobq_init(&unparked[p]);
 	}
-	if ((ev_tokens = evtimer_new(base, tokens_due, NULL)) == NULL)
+	if ((ev_tokens = evtimer_new(base, supervisor_wake_cb, NULL)) == NULL)
 		fatalx("evtimer_new failed");
 	tokens = opts->rate_limit > 1 ? opts->rate_limit / 10 : 1;
 	tokens_ns = now_ns();
-}
-
-static void
-tokens_due(evutil_socket_t fd, short ev, void *arg)
-{
-	(void)fd;
-	(void)ev;
-	(void)arg;
-	supervisor_settle();
 }
 
 /*

@@ -27,6 +27,8 @@ struct options		*opts = &running;
 struct event_base	*base;
 const struct intake	*intake = &batch_intake;
 
+static struct event	*ev_settle;	/* the end of a turn that changed things */
+static struct event	*ev_drain;	/* --shutdown-timeout */
 static int		 finishing;
 static int		 interrupts;
 
@@ -802,12 +804,16 @@ parse_options(int argc, char **argv)
 }
 
 /*
- * After every event: take input while there is room, route what waits,
- * write what was routed, and see whether the run is over.
+ * Once per loop turn, after the callbacks that woke it: take input while
+ * there is room, route what waits, write what was routed, and see whether
+ * the run is over.  Results that arrive together are routed together.
  */
-void
-supervisor_settle(void)
+static void
+settle(evutil_socket_t fd, short ev, void *arg)
 {
+	(void)fd;
+	(void)ev;
+	(void)arg;
 	intake->room();
 	pool_scale_settle();
 	dispatch_run();
@@ -819,6 +825,46 @@ supervisor_settle(void)
 	}
 	if (finishing && pool_alive() == 0)
 		event_base_loopbreak(base);
+}
+
+/*
+ * Something changed: settle at the end of this turn.  An event made
+ * active now runs after those the loop has already made active, so many
+ * callbacks in one turn cost one settle.
+ */
+void
+supervisor_wake(void)
+{
+	event_active(ev_settle, EV_TIMEOUT, 0);
+}
+
+/* For a timer whose only work is to let the loop settle. */
+void
+supervisor_wake_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	supervisor_wake();
+}
+
+/* The drain took too long: the intake says what is unfinished, and exits. */
+static void
+drain_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	intake->expired();
+}
+
+/* The intake takes no more work: its drain has --shutdown-timeout. */
+void
+supervisor_draining(void)
+{
+	if (opts->shutdown_timeout_ns > 0 &&
+	    !evtimer_pending(ev_drain, NULL))
+		timer_add_ns(ev_drain, opts->shutdown_timeout_ns);
 }
 
 /* Exits at once: no worker may outlive the supervisor. */
@@ -865,7 +911,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 			    "SIGTTIN" : "SIGTTOU", why);
 		break;
 	}
-	supervisor_settle();
+	supervisor_wake();
 }
 
 static void
@@ -891,6 +937,10 @@ main(int argc, char **argv, char **envp)
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	ev_settle = event_new(base, -1, 0, settle, NULL);
+	ev_drain = evtimer_new(base, drain_expired, NULL);
+	if (ev_settle == NULL || ev_drain == NULL)
+		fatalx("event_new failed");
 	add_signal(SIGCHLD);
 	add_signal(SIGINT);
 	add_signal(SIGTERM);
@@ -914,7 +964,7 @@ main(int argc, char **argv, char **envp)
 	proctitle_set("supervisor");
 	pool_start();
 	autoscale_update();
-	supervisor_settle();
+	supervisor_wake();
 	event_base_dispatch(base);
 
 	subtree_kill();

@@ -430,7 +430,7 @@ heartbeat_due(evutil_socket_t fd, short ev, void *arg)
 		check_silence(&workers[i], now);
 		check_silence(TWIN(i), now);
 	}
-	supervisor_settle();
+	supervisor_wake();
 }
 
 /* The look for silent workers, four times per --heartbeat-timeout. */
@@ -536,7 +536,7 @@ worker_timer(evutil_socket_t fd, short ev, void *arg)
 		signal_worker(w, SIGKILL);
 		break;
 	}
-	supervisor_settle();
+	supervisor_wake();
 }
 
 static void

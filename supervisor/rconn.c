@@ -46,7 +46,7 @@ static enum rconn_state		 state;
 static struct call		 calls[INFLIGHT_MAX];
 static unsigned			 call_head, call_count;
 static uint64_t			 connect_ns, backoff_ns;
-static struct event		*ev_retry, *ev_watch, *ev_settle, *ev_drop;
+static struct event		*ev_retry, *ev_watch, *ev_drop;
 static char			 drop_why[128];
 static char			 where_text[300];
 static int			 was_ready;	/* a loss is worth a warning */
@@ -58,22 +58,6 @@ const char *
 rconn_where(void)
 {
 	return where_text;
-}
-
-static void
-settle_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	(void)fd;
-	(void)ev;
-	(void)arg;
-	supervisor_settle();
-}
-
-/* Replies arrive inside hiredis: the loop settles once they are read. */
-void
-rconn_settle_soon(void)
-{
-	event_active(ev_settle, 0, 0);
 }
 
 static void
@@ -112,7 +96,7 @@ link_failed(const char *why)
 	    arc4random_uniform((uint32_t)(backoff_ns / 2000000 + 1)) * 1000000;
 	timer_add_ns(ev_retry, delay);
 	on_lost();
-	rconn_settle_soon();
+	supervisor_wake();
 }
 
 static void
@@ -125,7 +109,7 @@ on_connect(const redisAsyncContext *c, int status)
 	}
 	state = RC_SETUP;
 	on_connected();
-	rconn_settle_soon();
+	supervisor_wake();
 }
 
 static void
@@ -242,7 +226,7 @@ on_reply(redisAsyncContext *c, void *reply, void *priv)
 	if (reply == NULL)
 		state = RC_DOWN;	/* the rest come back NULL too */
 	done.fn(done.arg, reply);
-	rconn_settle_soon();
+	supervisor_wake();
 }
 
 /*
@@ -326,10 +310,8 @@ rconn_init(const struct redis_url *u, void (*connected)(void),
 		    u->port);
 	ev_retry = evtimer_new(base, retry_cb, NULL);
 	ev_watch = evtimer_new(base, watch_cb, NULL);
-	ev_settle = event_new(base, -1, 0, settle_cb, NULL);
 	ev_drop = event_new(base, -1, 0, drop_cb, NULL);
-	if (ev_retry == NULL || ev_watch == NULL || ev_settle == NULL ||
-	    ev_drop == NULL)
+	if (ev_retry == NULL || ev_watch == NULL || ev_drop == NULL)
 		fatalx("event_new failed");
 	timer_add_ns(ev_watch, WATCH_NS);
 	connect_now();

@@ -56,7 +56,7 @@ static struct jobq	 retryq;	/* sent, answer lost: sent again first */
 static int		 taking;	/* a take is in flight */
 static uint32_t		 rotor;
 static uint64_t		 poll_ns;
-static struct event	*ev_poll, *ev_shutdown;
+static struct event	*ev_poll;
 static int		 stopping, released, releasing;
 static int		 waiting;	/* results wait for the link */
 static const char	**argv_scratch;
@@ -127,15 +127,6 @@ poll_soon(void)
 {
 	poll_ns = 0;
 	evtimer_del(ev_poll);
-}
-
-static void
-poll_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	(void)fd;
-	(void)ev;
-	(void)arg;
-	supervisor_settle();
 }
 
 static int
@@ -618,7 +609,7 @@ static void
 release_done(void)
 {
 	released = 1;
-	rconn_settle_soon();
+	supervisor_wake();
 }
 
 /* Each turn: take entries while there is room for them. */
@@ -680,7 +671,7 @@ redis_init(void)
 		snprintf(partnum[p], sizeof partnum[p], "%u", p);
 	jobq_init(&finishq);
 	jobq_init(&retryq);
-	if ((ev_poll = evtimer_new(base, poll_cb, NULL)) == NULL)
+	if ((ev_poll = evtimer_new(base, supervisor_wake_cb, NULL)) == NULL)
 		fatalx("evtimer_new failed");
 	rconn_init(&rpool.url, rpool_connected, lost);
 }
@@ -691,11 +682,8 @@ redis_init(void)
  * when it starts again.  Nothing is lost, nothing answered.
  */
 static void
-shutdown_expired(evutil_socket_t fd, short ev, void *arg)
+redis_expired(void)
 {
-	(void)fd;
-	(void)ev;
-	(void)arg;
 	log_warnx("shutdown timeout: %u jobs unfinished; their entries stay "
 	    "pending in Redis for another supervisor or the next start of "
 	    "consumer %s", ledger_live(), rpool.consumer);
@@ -711,9 +699,7 @@ redis_stop(int sig)
 	log_warnx("%s: finishing the jobs taken, then exiting",
 	    strsignal(sig));
 	evtimer_del(ev_poll);
-	if (opts->shutdown_timeout_ns > 0 &&
-	    (ev_shutdown = evtimer_new(base, shutdown_expired, NULL)) != NULL)
-		timer_add_ns(ev_shutdown, opts->shutdown_timeout_ns);
+	supervisor_draining();
 	notify_stopping();
 }
 
@@ -750,6 +736,7 @@ const struct intake redis_intake = {
 	.job_done = redis_job_done,
 	.stop = redis_stop,
 	.finished = redis_finished,
+	.expired = redis_expired,
 	.abort = redis_abort,
 	.exit_status = redis_exit_status,
 };

@@ -28,7 +28,6 @@ int		 rconn_command(rconn_fn *, void *, int, const char **,
 		    const size_t *);
 unsigned	 rconn_outstanding(void);
 void		 rconn_drop(const char *);
-void		 rconn_settle_soon(void);
 const char	*rconn_where(void);
 
 /* rpool.c */

@@ -223,7 +223,7 @@ claim_cb(evutil_socket_t fd, short ev, void *arg)
 		every = 5000000000ULL;
 	timer_add_ns(ev_claim, every);
 	rpool.claim_due = 1;
-	rconn_settle_soon();
+	supervisor_wake();
 }
 
 static void

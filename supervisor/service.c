@@ -57,7 +57,6 @@ static struct event		*ev_accept_again;
 static uint64_t			 serials;
 static int			 draining;	/* no new jobs; exit when idle */
 static int			 stopping;	/* a signal or a client said stop */
-static struct event		*ev_shutdown;
 
 struct service_totals service_totals;
 
@@ -390,7 +389,7 @@ client_accept(evutil_socket_t fd, short ev, void *arg)
 		event_add(c->ev_read, NULL);
 	}
 	/* One gone before its HELLO could be written is freed now. */
-	supervisor_settle();
+	supervisor_wake();
 }
 
 static void
@@ -552,11 +551,11 @@ client_read(evutil_socket_t fd, short ev, void *arg)
 		return;
 	if (n <= 0) {
 		client_drop(c, n == 0 ? "disconnected" : strerror(errno));
-		supervisor_settle();
+		supervisor_wake();
 		return;
 	}
 	client_take(c);
-	supervisor_settle();
+	supervisor_wake();
 }
 
 static void
@@ -569,7 +568,7 @@ client_writable(evutil_socket_t fd, short ev, void *arg)
 		client_drop(c, "refused, and did not read why");
 	else
 		flush_client(c);
-	supervisor_settle();
+	supervisor_wake();
 }
 
 static void
@@ -675,16 +674,13 @@ service_job_done(uint32_t idx, const char *res, size_t len)
  * so no client waits forever for a result that will not come.
  */
 static void
-shutdown_expired(evutil_socket_t fd, short ev, void *arg)
+service_expired(void)
 {
 	static const char	 unfinished[] =
 	    "not finished before the shutdown timeout";
 	struct job		*j;
 	uint32_t		 idx, n = ledger_size();
 
-	(void)fd;
-	(void)ev;
-	(void)arg;
 	log_warnx("shutdown timeout: %u jobs unfinished; stopping the workers",
 	    ledger_live());
 	pool_kill_all();
@@ -704,10 +700,7 @@ stop_for(const char *why)
 {
 	if (!stopping) {
 		log_warnx("%s: finishing the jobs taken, then exiting", why);
-		if (opts->shutdown_timeout_ns > 0 &&
-		    (ev_shutdown = evtimer_new(base, shutdown_expired,
-		    NULL)) != NULL)
-			timer_add_ns(ev_shutdown, opts->shutdown_timeout_ns);
+		supervisor_draining();
 	}
 	stopping = 1;
 	draining = 1;
@@ -759,6 +752,7 @@ const struct intake service_intake = {
 	.job_done = service_job_done,
 	.stop = service_stop,
 	.finished = service_finished,
+	.expired = service_expired,
 	.abort = service_abort,
 	.exit_status = service_exit_status,
 };

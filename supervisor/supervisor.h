@@ -388,6 +388,7 @@ struct intake {
 	void	(*job_done)(uint32_t, const char *, size_t);
 	void	(*stop)(int);		/* SIGTERM, SIGINT: take no more */
 	int	(*finished)(void);	/* nothing more will come or wait */
+	void	(*expired)(void);	/* the drain took too long: exits */
 	void	(*abort)(void);		/* last words before exit */
 	int	(*exit_status)(void);
 };
@@ -443,7 +444,9 @@ int		 handler_check(struct options *, int, char *, size_t);
 int		 confine_check(struct options *, char *, size_t);
 int		 isolation_check(const struct options *, char *, size_t);
 void		 handler_drop(struct handler *);
-void		 supervisor_settle(void);
+void		 supervisor_wake(void);
+void		 supervisor_wake_cb(evutil_socket_t, short, void *);
+void		 supervisor_draining(void);
 void		 supervisor_abort(int) __attribute__((noreturn));
 const char	*handler_option_arg(void);
 

@@ -212,5 +212,5 @@ reap_queued(evutil_socket_t fd, short ev, void *arg)
 			tlink_free(tl);
 		}
 	}
-	supervisor_settle();
+	supervisor_wake();
 }

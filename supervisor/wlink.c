@@ -202,7 +202,7 @@ wlink_writable(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	flush_worker(arg);
-	supervisor_settle();
+	supervisor_wake();
 }
 
 /* Takes one RESULT; -1 (with *why) when the worker broke the protocol. */
@@ -343,7 +343,7 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 	if (n <= 0) {
 		pool_fail_worker(w, END_CRASH, n == 0 ? "closed its link" :
 		    strerror(errno));
-		supervisor_settle();
+		supervisor_wake();
 		return;
 	}
 	for (;;) {
@@ -356,7 +356,7 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 		if (r == FRAME_BAD || take_frame(w, &f, &why) == -1) {
 			log_warnx("worker %d: protocol error: %s", w->slot, why);
 			pool_fail_worker(w, END_PROTOCOL, why);
-			supervisor_settle();
+			supervisor_wake();
 			return;
 		}
 		buf_consume(&w->in, need);
@@ -369,5 +369,5 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 	}
 	if (w->fd != -1 && w->in.len == 0)
 		buf_shrink(&w->in, BUF_KEEP);
-	supervisor_settle();
+	supervisor_wake();
 }
