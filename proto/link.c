@@ -54,7 +54,11 @@ link_take(struct link *l)
 	return LINK_SHORT;
 }
 
-/* The whole frames at the head of in, up to limit + 1: none taken. */
+/*
+ * The whole frames at the head of in, up to limit + 1, none taken: from
+ * their headers alone, which frame_decode() checks and sizes when it is
+ * given no more than a header.
+ */
 unsigned
 link_count(const struct link *l, unsigned limit)
 {
@@ -63,9 +67,10 @@ link_count(const struct link *l, unsigned limit)
 	size_t		 off = 0, need;
 	unsigned	 n = 0;
 
-	while (n <= limit && l->in.len > off &&
-	    frame_decode(buf_head(&l->in) + off, l->in.len - off,
-	    l->frame_max, &f, &need, &why) == FRAME_OK) {
+	while (n <= limit && l->in.len - off >= FRAME_HEADER_SIZE &&
+	    frame_decode(buf_head(&l->in) + off, FRAME_HEADER_SIZE,
+	    l->frame_max, &f, &need, &why) == FRAME_SHORT &&
+	    l->in.len - off >= need) {
 		off += need;
 		n++;
 	}

@@ -177,7 +177,9 @@ main(void)
 	for (cut = 0; cut <= total; cut++) {
 		memset(&s, 0, sizeof s);
 		link_init(&l, FRAME_MAX_DEFAULT, FRAME_FROM_WORKER, see, &s);
-		buf_append(&l.in, buf_head(&stream), cut);
+		/* (Nothing is appended to a buffer with no memory yet.) */
+		if (cut > 0)
+			buf_append(&l.in, buf_head(&stream), cut);
 		if (link_take(&l) != LINK_SHORT)
 			bad++;
 		buf_append(&l.in, buf_head(&stream) + cut, total - cut);
