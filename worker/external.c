@@ -385,8 +385,8 @@ static void	answered(struct relay *);
 void
 relay_answer(struct relay *r, int status, const char *p, size_t len)
 {
-	if (frame_append(&r->link.out, FRAME_RESULT, status, 0, ring_head(r)->id,
-	    p, len) == -1)
+	if (frame_append(&r->link.out, FRAME_RESULT, status, 0,
+	    ring_head(r)->id, p, len) == -1)
 		fatal("out of memory for a result");
 	answered(r);
 }
@@ -733,8 +733,8 @@ heartbeat(struct relay *r)
 	if (now - r->beat_ns < beat_every(r))
 		return;
 	r->beat_ns = now;
-	if (program_runs(r->pid) && frame_append(&r->link.out, FRAME_HEARTBEAT, 0,
-	    0, ring_head(r)->id, NULL, 0) == -1)
+	if (program_runs(r->pid) && frame_append(&r->link.out,
+	    FRAME_HEARTBEAT, 0, 0, ring_head(r)->id, NULL, 0) == -1)
 		fatal("out of memory for a heartbeat");
 }
 

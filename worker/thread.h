@@ -33,7 +33,7 @@ struct tlink {
 
 	/* Set before the thread starts, never changed after. */
 	struct worker_conf	 conf;
-	void			(*gone)(struct tlink *);  /* reap me, once */
+	void			(*gone)(struct tlink *); /* to be reaped */
 	pthread_t		 thread;
 };
 

@@ -39,21 +39,21 @@ struct slot_board {
  */
 struct worker_conf {
 	int			 slot;
-	struct slot_board	*board;		/* shared with the supervisor */
-	pid_t			 parent;	/* the supervisor: die with it */
-	struct handler		*handler;	/* with its arguments, its cmd */
+	struct slot_board	*board;		/* the supervisor reads it */
+	pid_t			 parent;	/* die with it */
+	struct handler		*handler;	/* its arguments, its cmd */
 	uint32_t		 frame_max;
 	uint64_t		 heartbeat_ns;	/* 0: none */
-	uint64_t		 start_timeout_ns;	/* exec: the HELLO's */
-	uint64_t		 kill_grace_ns;	/* then the supervisor kills */
+	uint64_t		 start_timeout_ns; /* exec: for HELLO */
+	uint64_t		 kill_grace_ns;	/* then it is killed */
 
 	/* What it gives up before it takes a job (confine.c). */
 	uid_t			 run_uid;
 	gid_t			 run_gid;
-	int			 drop_privileges;	/* to run_uid/gid */
-	const char		*chroot_dir;		/* NULL: none */
-	unsigned long long	 rlimit_as;		/* bytes; 0: unchanged */
-	unsigned long long	 rlimit_cpu;		/* seconds */
+	int			 drop_privileges; /* to run_uid/gid */
+	const char		*chroot_dir;	/* NULL: none */
+	unsigned long long	 rlimit_as;	/* bytes; 0: unchanged */
+	unsigned long long	 rlimit_cpu;	/* seconds */
 	unsigned long long	 rlimit_nofile;
 };
 
