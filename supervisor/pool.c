@@ -25,7 +25,6 @@
 
 #define BACKOFF_BASE_NS		10000000ULL	/* 10 ms */
 #define BACKOFF_CAP_NS		5000000000ULL	/* 5 s */
-#define EX_HANDLER_INIT		78		/* worker: handler init failed */
 #define HELLO_FAILURES_MAX	5
 #define CRASH_LOOP		3		/* crash-loop ends in a row */
 
@@ -195,8 +194,9 @@ pool_schedule_restart(struct worker *w)
 void
 pool_spawn(struct worker *w, const struct options *o)
 {
-	int	sv[2];
-	pid_t	pid, self = getpid();
+	struct worker_conf	wc;
+	int			sv[2];
+	pid_t			pid, self = getpid();
 
 	memset(w->board, 0, sizeof *w->board);
 	if (o->isolation == ISOLATION_THREAD) {
@@ -225,9 +225,8 @@ pool_spawn(struct worker *w, const struct options *o)
 		return;
 	case 0:
 		close(sv[0]);
-		if (o != opts)
-			*opts = *o;
-		worker_main(sv[1], w->slot, self, w->board);
+		wconf_fill(&wc, o, w->slot, w->board, self);
+		worker_main(&wc, sv[1]);
 	}
 	close(sv[1]);
 started:

@@ -23,30 +23,8 @@ request_decode(const void *buf, size_t len, uint32_t max, struct frame *f,
 
 	if ((r = frame_decode(buf, len, max, f, need, why)) != FRAME_OK)
 		return r;
-	switch (f->type) {
-	case FRAME_SUBMIT:
-		if (f->id == 0 || f->aux != 0 || f->arg != 0 ||
-		    (!(f->flags & FRAME_F_KEYED) && f->keylen != 0)) {
-			*why = "malformed SUBMIT";
-			return FRAME_BAD;
-		}
-		return FRAME_OK;
-	case FRAME_STATUS:
-		if (f->flags != 0 || f->aux > STATUS_FORMAT_PROMETHEUS ||
-		    f->keylen != 0 || f->paylen != 0) {
-			*why = "malformed STATUS";
-			return FRAME_BAD;
-		}
-		return FRAME_OK;
-	case FRAME_CONTROL:
-		if (f->flags != 0 || f->aux != 0 || f->keylen != 0) {
-			*why = "malformed CONTROL";
-			return FRAME_BAD;
-		}
-		return FRAME_OK;
-	}
-	*why = "unexpected message type";
-	return FRAME_BAD;
+	return frame_check(f, FRAME_FROM_CLIENT, why) == 0 ? FRAME_OK :
+	    FRAME_BAD;
 }
 
 /*

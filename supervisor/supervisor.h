@@ -14,6 +14,7 @@
 
 #include "proto/buf.h"
 #include "proto/frame.h"
+#include "worker/worker.h"
 
 #define JOB_NONE	UINT32_MAX	/* end of a job list */
 #define PARTITION_NONE	UINT32_MAX	/* an unkeyed job */
@@ -66,12 +67,6 @@ enum worker_state {
 	W_READY,	/* takes jobs */
 	W_RETIRING,	/* replaced: takes no jobs, finishes those it has */
 	W_STOPPING,	/* told to go (SIGTERM or EOF); jobs requeue at reap */
-};
-
-/* What the worker writes for the supervisor to read after a crash. */
-struct slot_board {
-	volatile uint64_t job_id;	/* the job being handled, 0 when idle */
-	volatile uint64_t started_ns;	/* CLOCK_MONOTONIC when it began */
 };
 
 enum worker_end {
@@ -450,8 +445,8 @@ void		 supervisor_draining(void);
 void		 supervisor_abort(int) __attribute__((noreturn));
 const char	*handler_option_arg(void);
 
-/* worker/worker.c, run in the child after fork */
-void		 worker_main(int, int, pid_t, struct slot_board *)
-		    __attribute__((noreturn));
+/* wconf.c: what a worker is told, from the configuration it starts with */
+void		 wconf_fill(struct worker_conf *, const struct options *, int,
+		    struct slot_board *, pid_t);
 
 #endif

@@ -25,6 +25,7 @@ static int		 queue_efd = -1;
 static struct event	*ev_queue;
 
 static void	reap_queued(evutil_socket_t, short, void *);
+static void	tlink_queue(struct tlink *);
 
 void
 tlink_init(void)
@@ -61,10 +62,8 @@ tlink_start(struct worker *w, const struct options *o)
 	pthread_cond_init(&tl->cv, NULL);
 	buf_init(&tl->jobs);
 	buf_init(&tl->results);
-	tl->slot = w->slot;
-	tl->board = w->board;
-	tl->handler = o->handler_obj;
-	tl->frame_max = o->frame_max;
+	wconf_fill(&tl->conf, o, w->slot, w->board, getpid());
+	tl->gone = tlink_queue;
 	if ((tl->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		e = errno;
 		free(tl);
@@ -156,8 +155,8 @@ tlink_abandon(struct worker *w)
 	tlink_queue(w->tl);
 }
 
-/* Any thread: this tlink's record wants reaping (worker/thread.c too). */
-void
+/* Any thread: this tlink's record wants reaping (the thread's tl->gone). */
+static void
 tlink_queue(struct tlink *tl)
 {
 	uint64_t	one = 1;
@@ -171,16 +170,6 @@ tlink_queue(struct tlink *tl)
 	pthread_mutex_unlock(&queue_mu);
 	if (write(queue_efd, &one, sizeof one) == -1 && errno != EAGAIN)
 		log_warn("eventfd");
-}
-
-/* The thread's end: called in it, last. */
-void
-thread_exited(struct tlink *tl)
-{
-	pthread_mutex_lock(&tl->mu);
-	tl->exited = 1;
-	pthread_mutex_unlock(&tl->mu);
-	tlink_queue(tl);
 }
 
 static void

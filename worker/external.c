@@ -46,13 +46,12 @@
 
 #include "proto/frame.h"
 #include "idle.h"
+#include "proto/link.h"
 #include "proto/log.h"
 #include "relay.h"
 #include "proto/subtree.h"
-#include "supervisor/supervisor.h"
 #include "worker.h"
 
-#define READ_CHUNK	(256 * 1024)
 #define RELAY_HIGH	(1024 * 1024)	/* a buffer this full stops its feeder */
 #define EXIT_GRACE_MS	1000		/* after EOF on its stdin, at most */
 
@@ -150,8 +149,8 @@ drain_out(struct relay *r)
 {
 	struct pollfd	pfd = { WORKER_LINK_FD, POLLOUT, 0 };
 
-	while (r->out.len > 0) {
-		if (buf_write(&r->out, WORKER_LINK_FD) != -1)
+	while (r->link.out.len > 0) {
+		if (link_flush(&r->link, WORKER_LINK_FD) != -1)
 			continue;
 		if (errno != EAGAIN)
 			return;		/* the supervisor is gone */
@@ -190,7 +189,7 @@ relay_reap(struct relay *r, int grace, char *what, size_t len)
 	int	status;
 
 	status = reap(r, grace ? EXIT_GRACE_MS : 0);
-	while (buf_read(&r->fromchild, r->from_child, READ_CHUNK) > 0)
+	while (link_fill(&r->prog, r->from_child) > 0)
 		;
 	describe(status, what, len);
 	return status;
@@ -208,7 +207,7 @@ relay_respawn(struct relay *r)
 	reap(r, 0);
 	close(r->from_child);
 	r->to_child = r->from_child = -1;
-	r->fromchild.off = r->fromchild.len = 0;
+	r->prog.in.off = r->prog.in.len = 0;
 	r->written = 0;
 	/* Should it fail to start now, no job is to blame. */
 	__atomic_store_n(&r->board->job_id, 0, __ATOMIC_RELEASE);
@@ -386,8 +385,8 @@ static void	answered(struct relay *);
 void
 relay_answer(struct relay *r, int status, const char *p, size_t len)
 {
-	if (frame_append(&r->out, FRAME_RESULT, status, 0, ring_head(r)->id,
-	    p, len) == -1)
+	if (frame_append(&r->link.out, FRAME_RESULT, status, 0,
+	    ring_head(r)->id, p, len) == -1)
 		fatal("out of memory for a result");
 	answered(r);
 }
@@ -414,7 +413,7 @@ answered(struct relay *r)
 	buf_consume(&r->jobs, s->len);
 	r->written -= s->len;
 	if (r->jobs.len == 0)
-		buf_shrink(&r->jobs, 4 * READ_CHUNK);
+		buf_shrink(&r->jobs, 4 * LINK_READ_CHUNK);
 	r->head = (r->head + 1) % r->cap;
 	r->count--;
 	if (r->careful > 0)
@@ -436,23 +435,21 @@ check_sent(struct relay *r)
 
 /* --- from the link ------------------------------------------------------ */
 
-static void
-take_job(struct relay *r, const struct frame *f, size_t need)
+/* One JOB from the link, the link's callback. */
+static int
+take_job(void *arg, const struct frame *f)
 {
-	const char	*nl;
+	struct relay	*r = arg;
 	char		*p;
 
-	if (f->type != FRAME_JOB) {
-		log_warnx("protocol error: unexpected %s",
-		    frame_type_name(f->type));
-		relay_exit(r, EX_PROTOCOL);
-	}
 	if (r->h->kind == HANDLER_EXEC) {
 		/* The program takes the JOB frame just as it came. */
-		if (buf_append(&r->jobs, buf_head(&r->in), need) == -1)
+		if (buf_append(&r->jobs, frame_start(f), frame_size(f->keylen,
+		    f->paylen)) == -1)
 			fatal("out of memory for a job");
-		ring_push(r, f->id, need, f->arg != 0, 0);
-	} else if ((nl = memchr(f->payload, '\n', f->paylen)) != NULL)
+		ring_push(r, f->id, frame_size(f->keylen, f->paylen),
+		    f->arg != 0, 0);
+	} else if (memchr(f->payload, '\n', f->paylen) != NULL)
 		ring_push(r, f->id, 0, 0, 1);
 	else {
 		if ((p = buf_append_space(&r->jobs, f->paylen + 1)) == NULL)
@@ -463,19 +460,16 @@ take_job(struct relay *r, const struct frame *f, size_t need)
 	}
 	if (r->count == 1)
 		answer_refused(r);
+	return 0;
 }
 
 /* 0 on EOF from the supervisor: time to go. */
 static int
 read_link(struct relay *r)
 {
-	struct frame		 f;
-	const char		*why;
-	size_t			 need;
-	ssize_t			 n;
-	enum frame_decode_result rc;
+	ssize_t	n;
 
-	n = buf_read(&r->in, WORKER_LINK_FD, READ_CHUNK);
+	n = link_fill(&r->link, WORKER_LINK_FD);
 	if (n == 0)
 		return 0;
 	if (n == -1) {
@@ -483,72 +477,59 @@ read_link(struct relay *r)
 			return 1;
 		fatal("read");
 	}
-	while ((rc = frame_decode(buf_head(&r->in), r->in.len, opts->frame_max,
-	    &f, &need, &why)) == FRAME_OK) {
-		take_job(r, &f, need);
-		buf_consume(&r->in, need);
-	}
-	if (rc == FRAME_BAD) {
-		log_warnx("protocol error: %s", why);
+	if (link_take(&r->link) == LINK_BAD) {
+		log_warnx("protocol error: %s", r->link.why);
 		relay_exit(r, EX_PROTOCOL);
 	}
-	buf_shrink(&r->in, 4 * READ_CHUNK);
+	buf_shrink(&r->link.in, 4 * LINK_READ_CHUNK);
 	return 1;
 }
 
 /* --- from the program --------------------------------------------------- */
 
-/* exec: one frame from the program, checked as the supervisor would. */
-static void
-take_child_frame(struct relay *r, const struct frame *f, size_t need)
+/*
+ * exec: one frame from the program, the callback of its link, which has
+ * checked it as the supervisor checks a worker's; what depends on the jobs
+ * is checked here.
+ */
+static int
+take_child_frame(void *arg, const struct frame *f)
 {
+	struct relay	*r = arg;
 	struct sent	*s = ring_head(r);
-	int		 empty = f->flags == 0 && f->aux == 0 && f->arg == 0 &&
-			    f->keylen == 0 && f->paylen == 0;
 
 	switch (f->type) {
 	case FRAME_RESULT:
-		if (s == NULL || f->id != s->id)
-			relay_protocol_error(r, "RESULT for a job it was not "
-			    "running");
-		if (f->flags != 0 || f->arg != 0 || f->keylen != 0 ||
-		    (f->aux != STATUS_OK && f->aux != STATUS_ERROR))
-			relay_protocol_error(r, "malformed RESULT");
+		if (s == NULL || f->id != s->id) {
+			r->prog.why = "RESULT for a job it was not running";
+			return -1;
+		}
 		check_sent(r);
 		/* Checked: it goes on as it came. */
-		if (buf_append(&r->out, buf_head(&r->fromchild), need) == -1)
+		if (buf_append(&r->link.out, frame_start(f),
+		    frame_size(f->keylen, f->paylen)) == -1)
 			fatal("out of memory for a result");
 		answered(r);
-		return;
+		return 0;
 	case FRAME_HEARTBEAT:
-		if (!empty)
-			relay_protocol_error(r, "malformed HEARTBEAT");
-		if (f->id != 0 && (s == NULL || f->id != s->id))
-			relay_protocol_error(r, "HEARTBEAT for a job it was not "
-			    "running");
-		return;
+		if (f->id != 0 && (s == NULL || f->id != s->id)) {
+			r->prog.why = "HEARTBEAT for a job it was not running";
+			return -1;
+		}
+		return 0;
 	case FRAME_ERROR:
 		log_warnx("%s: %.*s", program(r), (int)f->paylen, f->payload);
-		return;
+		return 0;
 	}
-	relay_protocol_error(r, "unexpected message type");
+	r->prog.why = "unexpected message type";	/* a second HELLO */
+	return -1;
 }
 
 static void
 take_child_frames(struct relay *r)
 {
-	struct frame		 f;
-	const char		*why;
-	size_t			 need;
-	enum frame_decode_result rc;
-
-	while ((rc = frame_decode(buf_head(&r->fromchild), r->fromchild.len,
-	    opts->frame_max, &f, &need, &why)) == FRAME_OK) {
-		take_child_frame(r, &f, need);
-		buf_consume(&r->fromchild, need);
-	}
-	if (rc == FRAME_BAD)
-		relay_protocol_error(r, why);
+	if (link_take(&r->prog) == LINK_BAD)
+		relay_protocol_error(r, r->prog.why);
 }
 
 static void
@@ -556,7 +537,7 @@ read_child(struct relay *r)
 {
 	ssize_t	n;
 
-	n = buf_read(&r->fromchild, r->from_child, READ_CHUNK);
+	n = link_fill(&r->prog, r->from_child);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == -1)
@@ -570,7 +551,7 @@ read_child(struct relay *r)
 		take_child_frames(r);
 	else
 		lines_take(r);
-	buf_shrink(&r->fromchild, 4 * READ_CHUNK);
+	buf_shrink(&r->prog.in, 4 * LINK_READ_CHUNK);
 }
 
 /*
@@ -584,7 +565,7 @@ input_closed(struct relay *r)
 		lines_ended(r, " closed its input and");
 		return;
 	}
-	while (buf_read(&r->fromchild, r->from_child, READ_CHUNK) > 0)
+	while (link_fill(&r->prog, r->from_child) > 0)
 		;
 	take_child_frames(r);
 	child_ended(r, " closed its input and");
@@ -614,7 +595,7 @@ write_child(struct relay *r)
 static void
 write_link(struct relay *r)
 {
-	if (buf_write(&r->out, WORKER_LINK_FD) != -1 || errno == EAGAIN ||
+	if (link_flush(&r->link, WORKER_LINK_FD) != -1 || errno == EAGAIN ||
 	    errno == EINTR)
 		return;
 	if (errno == EPIPE)
@@ -624,28 +605,50 @@ write_link(struct relay *r)
 
 /* --- start and end --------------------------------------------------------- */
 
-/* exec: the program's first frame is HELLO, or ERROR if it cannot start. */
+/*
+ * exec: the program's first frame, the callback of its link until then:
+ * HELLO, checked here, or ERROR if it cannot start.
+ */
+static int
+take_hello(void *arg, const struct frame *f)
+{
+	struct relay	*r = arg;
+	const char	*why;
+	char		 msg[512];
+
+	if (f->type == FRAME_ERROR) {
+		snprintf(msg, sizeof msg, "%.*s", (int)f->paylen, f->payload);
+		start_failed(r, "%s", msg);
+	}
+	if (f->type != FRAME_HELLO)
+		start_failed(r, "protocol error: %s before HELLO",
+		    frame_type_name(f->type));
+	if (frame_check(f, FRAME_FROM_PROGRAM, &why) == -1)
+		start_failed(r, "protocol error: %s", why);
+	return 1;
+}
+
 static void
 await_hello(struct relay *r)
 {
 	struct pollfd	 pfd = { 0, POLLIN, 0 };
-	struct frame	 f;
-	const char	*why;
 	char		 msg[512];
-	size_t		 need;
 	ssize_t		 n;
 	uint64_t	 deadline, now;
 	int		 left;
-	enum frame_decode_result rc;
+	enum link_stop	 rc;
 
 	pfd.fd = r->from_child;
-	deadline = worker_clock_ns() + opts->start_timeout_ns;
+	deadline = worker_clock_ns() + r->wc->start_timeout_ns;
+	/* Before HELLO, any frame is the program's first: take_hello's. */
+	r->prog.dir = FRAME_ANY;
+	r->prog.fn = take_hello;
 	for (;;) {
-		rc = frame_decode(buf_head(&r->fromchild), r->fromchild.len,
-		    opts->frame_max, &f, &need, &why);
-		if (rc == FRAME_BAD)
-			start_failed(r, "protocol error before HELLO: %s", why);
-		if (rc == FRAME_OK)
+		rc = link_take(&r->prog);
+		if (rc == LINK_BAD)
+			start_failed(r, "protocol error before HELLO: %s",
+			    r->prog.why);
+		if (rc == LINK_STOPPED)
 			break;
 		if ((now = worker_clock_ns()) >= deadline)
 			start_failed(r, "%s sent no HELLO within the start "
@@ -653,7 +656,7 @@ await_hello(struct relay *r)
 		left = (int)((deadline - now) / 1000000) + 1;
 		if (poll(&pfd, 1, left) == -1 && errno != EINTR)
 			fatal("poll");
-		n = buf_read(&r->fromchild, r->from_child, READ_CHUNK);
+		n = link_fill(&r->prog, r->from_child);
 		if (n == 0) {
 			describe(reap(r, EXIT_GRACE_MS), msg, sizeof msg);
 			start_failed(r, "the program %s before its HELLO", msg);
@@ -661,17 +664,8 @@ await_hello(struct relay *r)
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			fatal("read from %s", program(r));
 	}
-	if (f.type == FRAME_ERROR) {
-		snprintf(msg, sizeof msg, "%.*s", (int)f.paylen, f.payload);
-		start_failed(r, "%s", msg);
-	}
-	if (f.type != FRAME_HELLO)
-		start_failed(r, "protocol error: %s before HELLO",
-		    frame_type_name(f.type));
-	if (f.flags != 0 || f.aux != 0 || f.id != 0 || f.keylen != 0 ||
-	    f.paylen != 0)
-		start_failed(r, "protocol error: %s", "malformed HELLO");
-	buf_consume(&r->fromchild, need);
+	r->prog.dir = FRAME_FROM_PROGRAM;
+	r->prog.fn = take_child_frame;
 }
 
 /*
@@ -680,9 +674,9 @@ await_hello(struct relay *r)
  * worker is still there to kill what the program leaves behind.
  */
 static uint64_t
-exit_grace_ns(void)
+exit_grace_ns(const struct relay *r)
 {
-	uint64_t	grace = opts->kill_grace_ns / 2;
+	uint64_t	grace = r->wc->kill_grace_ns / 2;
 
 	return grace < EXIT_GRACE_MS * 1000000ULL ? grace :
 	    EXIT_GRACE_MS * 1000000ULL;
@@ -702,7 +696,7 @@ relay_finish(struct relay *r)
 	pfd.fd = r->from_child;
 	close(r->to_child);
 	r->to_child = -1;
-	deadline = worker_clock_ns() + exit_grace_ns();
+	deadline = worker_clock_ns() + exit_grace_ns(r);
 	while ((now = worker_clock_ns()) < deadline) {
 		if (poll(&pfd, 1, (int)((deadline - now) / 1000000) + 1) <= 0)
 			continue;
@@ -721,9 +715,9 @@ relay_finish(struct relay *r)
  * debugger) gets none sent, so the supervisor finds its worker silent.
  */
 static uint64_t
-beat_every(void)
+beat_every(const struct relay *r)
 {
-	uint64_t	every = opts->heartbeat_ns / 4;
+	uint64_t	every = r->wc->heartbeat_ns / 4;
 
 	return every < 1000000 ? 1000000 : every;
 }
@@ -733,14 +727,14 @@ heartbeat(struct relay *r)
 {
 	uint64_t	now;
 
-	if (opts->heartbeat_ns == 0 || r->count == 0)
+	if (r->wc->heartbeat_ns == 0 || r->count == 0)
 		return;
 	now = worker_clock_ns();
-	if (now - r->beat_ns < beat_every())
+	if (now - r->beat_ns < beat_every(r))
 		return;
 	r->beat_ns = now;
-	if (program_runs(r->pid) && frame_append(&r->out, FRAME_HEARTBEAT, 0,
-	    0, ring_head(r)->id, NULL, 0) == -1)
+	if (program_runs(r->pid) && frame_append(&r->link.out,
+	    FRAME_HEARTBEAT, 0, 0, ring_head(r)->id, NULL, 0) == -1)
 		fatal("out of memory for a heartbeat");
 }
 
@@ -768,8 +762,8 @@ relay_wait_ns(struct relay *r)
 {
 	uint64_t	now = worker_clock_ns(), wait = UINT64_MAX, at;
 
-	if (opts->heartbeat_ns != 0 && r->count > 0)
-		wait = beat_every();
+	if (r->wc->heartbeat_ns != 0 && r->count > 0)
+		wait = beat_every(r);
 	if (r->h->kind == HANDLER_LINES)
 		at = lines_look_ns(r);
 	else if (!r->hinted && r->count > 0 && writable(r) == 0)
@@ -794,11 +788,11 @@ relay_poll(struct relay *r, int link_open)
 
 	pfd[0].fd = WORKER_LINK_FD;
 	pfd[0].events = (link_open && r->jobs.len - r->written < RELAY_HIGH ?
-	    POLLIN : 0) | (r->out.len > 0 ? POLLOUT : 0);
+	    POLLIN : 0) | (r->link.out.len > 0 ? POLLOUT : 0);
 	pfd[1].fd = r->to_child;
 	pfd[1].events = writable(r) > 0 ? POLLOUT : 0;
 	pfd[2].fd = r->from_child;
-	pfd[2].events = r->out.len < RELAY_HIGH ? POLLIN : 0;
+	pfd[2].events = r->link.out.len < RELAY_HIGH ? POLLIN : 0;
 	if ((wait = relay_wait_ns(r)) != UINT64_MAX) {
 		ts.tv_sec = wait / 1000000000;
 		ts.tv_nsec = wait % 1000000000;
@@ -831,31 +825,32 @@ relay_poll(struct relay *r, int link_open)
 }
 
 void
-external_main(const struct handler *h, int slot, struct slot_board *board)
+external_main(const struct worker_conf *wc)
 {
 	struct relay	r;
 
 	memset(&r, 0, sizeof r);
-	r.h = h;
-	r.board = board;
+	r.wc = wc;
+	r.h = wc->handler;
+	r.board = wc->board;
 	r.to_child = r.from_child = -1;
-	buf_init(&r.in);
-	buf_init(&r.out);
+	link_init(&r.link, wc->frame_max, FRAME_TO_WORKER, take_job, &r);
+	link_init(&r.prog, wc->frame_max, FRAME_FROM_PROGRAM, take_child_frame,
+	    &r);
 	buf_init(&r.jobs);
-	buf_init(&r.fromchild);
-	/* Never a NULL buffer: the decoders look at empty ones too. */
-	if (buf_reserve(&r.in, READ_CHUNK) == -1 ||
-	    buf_reserve(&r.jobs, READ_CHUNK) == -1 ||
-	    buf_reserve(&r.fromchild, READ_CHUNK) == -1)
+	/* Never a NULL buffer: lines.c looks at empty ones too. */
+	if (buf_reserve(&r.link.in, LINK_READ_CHUNK) == -1 ||
+	    buf_reserve(&r.jobs, LINK_READ_CHUNK) == -1 ||
+	    buf_reserve(&r.prog.in, LINK_READ_CHUNK) == -1)
 		fatal("out of memory for buffers");
 	/* A write to a program that has gone must be an error, not death. */
 	signal(SIGPIPE, SIG_IGN);
 	r.win_next = 1;
 	spawn_child(&r);
-	if (h->kind == HANDLER_EXEC)
+	if (r.h->kind == HANDLER_EXEC)
 		await_hello(&r);
-	if (frame_append(&r.out, FRAME_HELLO, slot, (uint32_t)getpid(), 0,
-	    NULL, 0) == -1)
+	if (frame_append(&r.link.out, FRAME_HELLO, wc->slot,
+	    (uint32_t)getpid(), 0, NULL, 0) == -1)
 		fatal("out of memory for a frame");
 	drain_out(&r);
 
@@ -863,14 +858,14 @@ external_main(const struct handler *h, int slot, struct slot_board *board)
 		if (!relay_poll(&r, 1))
 			relay_finish(&r);
 		heartbeat(&r);
-		if (h->kind == HANDLER_LINES)
+		if (r.h->kind == HANDLER_LINES)
 			lines_step(&r);
 		else
 			exec_hint(&r, worker_clock_ns());
 		/* Pass on at once what the turn made: one write each. */
 		if (writable(&r) > 0)
 			write_child(&r);
-		if (r.out.len > 0)
+		if (r.link.out.len > 0)
 			write_link(&r);
 	}
 }

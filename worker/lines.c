@@ -45,7 +45,6 @@
 #include "idle.h"
 #include "proto/log.h"
 #include "relay.h"
-#include "supervisor/supervisor.h"
 #include "worker.h"
 
 #define WIN_MAX		4096		/* lines in a window */
@@ -114,30 +113,30 @@ lines_look_ns(const struct relay *r)
 
 /*
  * Counts the whole lines the filter has written.  The first ones of a
- * window are held in fromchild; past them, the window is out of step and
+ * window are held in prog.in; past them, the window is out of step and
  * none will be passed on, so they are only counted.
  */
 void
 lines_take(struct relay *r)
 {
-	char	*p = buf_head(&r->fromchild), *nl;
+	char	*p = buf_head(&r->prog.in), *nl;
 
-	while ((nl = memchr(p + r->seen, '\n', r->fromchild.len - r->seen))
+	while ((nl = memchr(p + r->seen, '\n', r->prog.in.len - r->seen))
 	    != NULL) {
-		if (frame_size(0, nl - p - r->held) > opts->frame_max)
+		if (frame_size(0, nl - p - r->held) > r->prog.frame_max)
 			relay_protocol_error(r, "a line longer than the "
 			    "maximum frame size");
 		r->seen = nl - p + 1;
 		if (++r->got <= r->win)
 			r->held = r->seen;
 		else {
-			buf_consume(&r->fromchild, r->seen);
-			p = buf_head(&r->fromchild);
+			buf_consume(&r->prog.in, r->seen);
+			p = buf_head(&r->prog.in);
 			r->seen = r->held = 0;
 		}
 	}
-	r->seen = r->fromchild.len;
-	if (frame_size(0, r->fromchild.len - r->held) > opts->frame_max)
+	r->seen = r->prog.in.len;
+	if (frame_size(0, r->prog.in.len - r->held) > r->prog.frame_max)
 		relay_protocol_error(r, "a line longer than the maximum frame "
 		    "size");
 	/* Answered in full (or more): it should be idle in a moment. */
@@ -150,7 +149,7 @@ static void
 close_window(struct relay *r)
 {
 	r->win = r->win_bytes = r->got = r->held = r->seen = 0;
-	r->fromchild.off = r->fromchild.len = 0;
+	r->prog.in.off = r->prog.in.len = 0;
 }
 
 /* The window's first n answers go on, in order, and it is closed. */
@@ -161,10 +160,10 @@ release(struct relay *r, size_t n)
 
 	r->win = r->got = 0;
 	while (n-- > 0) {
-		p = buf_head(&r->fromchild);
-		nl = memchr(p, '\n', r->fromchild.len);
+		p = buf_head(&r->prog.in);
+		nl = memchr(p, '\n', r->prog.in.len);
 		relay_answer(r, STATUS_OK, p, nl - p);
-		buf_consume(&r->fromchild, nl - p + 1);
+		buf_consume(&r->prog.in, nl - p + 1);
 	}
 	close_window(r);
 }
@@ -322,7 +321,7 @@ settle(struct relay *r, uint64_t now)
 {
 	enum program_state	st;
 	size_t			unread = pipe_holds(r->to_child);
-	int			part = r->fromchild.len > r->held;
+	int			part = r->prog.in.len > r->held;
 	int			quiet;
 
 	/* Reading its input is progress: look soon after it. */
@@ -381,7 +380,7 @@ lines_step(struct relay *r)
 	    (now = worker_clock_ns()) >= r->look_ns)
 		settle(r, now);
 	if (r->win == 0) {
-		if (r->got > 0 || r->fromchild.len > 0)
+		if (r->got > 0 || r->prog.in.len > 0)
 			relay_protocol_error(r, "output with no job waiting "
 			    "for it");
 		open_window(r);
@@ -414,9 +413,9 @@ lines_ended(struct relay *r, const char *how)
 
 	status = relay_reap(r, 1, what, sizeof what);
 	lines_take(r);
-	if (r->fromchild.len > r->held) {
+	if (r->prog.in.len > r->held) {
 		/* A last line with no newline is a line. */
-		if (buf_append(&r->fromchild, "\n", 1) == -1)
+		if (buf_append(&r->prog.in, "\n", 1) == -1)
 			fatal("out of memory for a line");
 		lines_take(r);
 	}

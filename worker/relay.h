@@ -12,13 +12,14 @@
 #include <stdint.h>
 
 #include "proto/buf.h"
+#include "proto/link.h"
 #include "handler.h"
 
 /* A program silent this long with lines or jobs to answer gets a hint. */
 #define HINT_S		3
 #define HINT_NS		(HINT_S * 1000000000ULL)
 
-struct slot_board;
+struct worker_conf;
 
 /* A job sent to the program, or (lines:) refused, waiting for its turn. */
 struct sent {
@@ -29,16 +30,16 @@ struct sent {
 };
 
 struct relay {
+	const struct worker_conf *wc;
 	const struct handler	*h;
 	struct slot_board	*board;
 	pid_t			 pid;		/* the program, its group too */
 	int			 to_child;	/* its stdin; -1 once closed */
 	int			 from_child;	/* its stdout */
-	struct buf		 in;		/* from the link */
-	struct buf		 out;		/* to the link */
+	struct link		 link;		/* to and from the supervisor */
 	struct buf		 jobs;		/* the unanswered jobs' bytes */
 	size_t			 written;	/* of jobs, to the program */
-	struct buf		 fromchild;
+	struct link		 prog;		/* from the program: its in */
 	size_t			 careful;	/* jobs to send one at a time */
 	struct sent		*ring;		/* oldest first, from head */
 	size_t			 head;
@@ -54,8 +55,8 @@ struct relay {
 	size_t			 win_bytes;	/* their bytes in jobs */
 	size_t			 win_next;	/* the next one's size */
 	size_t			 got;		/* lines answered in it */
-	size_t			 held;		/* their bytes in fromchild */
-	size_t			 seen;		/* fromchild searched for '\n' */
+	size_t			 held;		/* their bytes in prog.in */
+	size_t			 seen;		/* prog.in searched for '\n' */
 	size_t			 got_open;	/* got when its input closed */
 	int			 telling;	/* input closed, to see the rest */
 	int			 said;		/* out of step, and logged */

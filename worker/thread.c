@@ -17,14 +17,25 @@
 
 #include "proto/frame.h"
 #include "handler.h"
+#include "proto/link.h"
 #include "proto/log.h"
-#include "supervisor/supervisor.h"
 #include "thread.h"
 #include "worker.h"
 
 #define EAGER_FRAMES	16	/* a batch this small answers job by job */
 #define CLOCK_EVERY	64	/* jobs between looks at the clock */
-#define EX_NOMEM	71	/* a thread out of memory gives up */
+
+/* A batch being run: the link's callback takes its jobs one at a time. */
+struct batch {
+	struct tlink	*tl;
+	void		*state;		/* the handler's */
+	struct link	 link;		/* in: the jobs; out: their results */
+	struct buf	 res;
+	size_t		 n;		/* jobs run of this batch */
+	int		 eager;		/* a small batch: answer job by job */
+	uint64_t	 tick;
+	int		 nomem;
+};
 
 int	handler_threaded;
 
@@ -45,7 +56,7 @@ publish(struct tlink *tl, struct buf *out)
 	out->len = out->off = 0;
 	if (was_empty && write(tl->efd, &one, sizeof one) == -1 &&
 	    errno != EAGAIN)
-		log_warn("thread %d: eventfd", tl->slot);
+		log_warn("thread %d: eventfd", tl->conf.slot);
 	return rc;
 }
 
@@ -71,74 +82,81 @@ take_jobs(struct tlink *tl, struct buf *in)
 
 /* One JOB into a RESULT frame in out; -1 when out of memory. */
 static int
-run_job(struct tlink *tl, void *state, const struct frame *f,
-    struct buf *res, struct buf *out)
+run_job(struct batch *b, const struct frame *f)
 {
-	int	status;
+	struct buf	*out = &b->link.out;
+	int		 status;
 
-	status = worker_handle(tl->handler, state, f, tl->board, res);
+	status = worker_handle(b->tl->conf.handler, b->state, f,
+	    b->tl->conf.board, &b->res);
 	if (status == -1)
 		return buf_append(out, WORKER_GARBAGE, WORKER_GARBAGE_LEN);
-	return frame_append(out, FRAME_RESULT, status, 0, f->id, buf_head(res),
-	    res->len);
-}
-
-/* Whether in holds few jobs: they are long ones, answered one by one. */
-static int
-small_batch(const struct tlink *tl, const struct buf *in)
-{
-	struct frame	 f;
-	const char	*why;
-	size_t		 off = 0, need;
-	int		 n;
-
-	for (n = 0; n <= EAGER_FRAMES; n++) {
-		if (frame_decode(buf_head(in) + off, in->len - off,
-		    tl->frame_max, &f, &need, &why) != FRAME_OK)
-			break;
-		off += need;
-	}
-	return n <= EAGER_FRAMES;
+	return frame_append(out, FRAME_RESULT, status, 0, f->id,
+	    buf_head(&b->res), b->res.len);
 }
 
 /*
- * Runs the batch in in, handing results over job by job in a small batch
- * and, in a big one, whenever the coarse clock has moved: a slow job's
- * result never waits long behind the next.  -1 when out of memory.
+ * One JOB, the link's callback: results are handed over job by job in a
+ * small batch and, in a big one, whenever the coarse clock has moved, so
+ * that a slow job's result never waits long behind the next.
  */
 static int
-run_batch(struct tlink *tl, void *state, struct buf *in, struct buf *res,
-    struct buf *out)
+take_job(void *arg, const struct frame *f)
 {
-	struct frame	 f;
-	const char	*why;
-	size_t		 need, n = 0;
-	uint64_t	 tick = worker_coarse_ns(), now;
-	int		 eager = small_batch(tl, in);
+	struct batch	*b = arg;
+	uint64_t	 now;
 
-	while (frame_decode(buf_head(in), in->len, tl->frame_max, &f, &need,
-	    &why) == FRAME_OK && !tl->abandoned) {
-		if (run_job(tl, state, &f, res, out) == -1)
-			return -1;
-		buf_consume(in, need);
-		if (!eager && ++n % CLOCK_EVERY == 0 &&
-		    (now = worker_coarse_ns()) != tick)
-			tick = now;
-		else if (!eager)
-			continue;
-		if (publish(tl, out) == -1)
-			return -1;
+	if (b->tl->abandoned)
+		return 1;
+	if (run_job(b, f) == -1) {
+		b->nomem = 1;
+		return 1;
 	}
-	return publish(tl, out);
+	if (!b->eager && ++b->n % CLOCK_EVERY == 0 &&
+	    (now = worker_coarse_ns()) != b->tick)
+		b->tick = now;
+	else if (!b->eager)
+		return 0;
+	if (publish(b->tl, &b->link.out) == -1) {
+		b->nomem = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Runs the batch in the link; -1 when out of memory. */
+static int
+run_batch(struct batch *b)
+{
+	b->eager = link_count(&b->link, EAGER_FRAMES) <= EAGER_FRAMES;
+	b->n = 0;
+	b->tick = worker_coarse_ns();
+	/* The supervisor's own frames: a bad one cannot come. */
+	if (link_take(&b->link) == LINK_BAD)
+		log_warnx("thread %d: protocol error: %s", b->tl->conf.slot,
+		    b->link.why);
+	if (b->nomem)
+		return -1;
+	return publish(b->tl, &b->link.out);
+}
+
+/* The thread's end, last in it: the supervisor reaps its record. */
+static void
+thread_exited(struct tlink *tl)
+{
+	pthread_mutex_lock(&tl->mu);
+	tl->exited = 1;
+	pthread_mutex_unlock(&tl->mu);
+	tl->gone(tl);
 }
 
 void *
 thread_main(void *arg)
 {
 	struct tlink	*tl = arg;
-	struct buf	 in, out, res;
+	struct batch	 b;
+	struct buf	*out;
 	sigset_t	 all;
-	void		*state;
 	char		 err[512], msg[768];
 	pid_t		 tid = (pid_t)syscall(SYS_gettid);
 
@@ -155,36 +173,37 @@ thread_main(void *arg)
 	sigdelset(&all, SIGTRAP);
 	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	buf_init(&in);
-	buf_init(&out);
-	buf_init(&res);
-	if (handler_init(tl->handler, &state, err, sizeof err) == -1) {
-		snprintf(msg, sizeof msg, "handler %s: %s", tl->handler->spec,
-		    err);
-		if (frame_append(&out, FRAME_ERROR, 0, 0, 0, msg,
-		    strlen(msg)) == -1 || publish(tl, &out) == -1)
-			log_warnx("thread %d: %s", tl->slot, msg);
+	memset(&b, 0, sizeof b);
+	b.tl = tl;
+	link_init(&b.link, tl->conf.frame_max, FRAME_TO_WORKER, take_job, &b);
+	buf_init(&b.res);
+	out = &b.link.out;
+	if (handler_init(tl->conf.handler, &b.state, err, sizeof err) == -1) {
+		snprintf(msg, sizeof msg, "handler %s: %s",
+		    tl->conf.handler->spec, err);
+		if (frame_append(out, FRAME_ERROR, 0, 0, 0, msg,
+		    strlen(msg)) == -1 || publish(tl, out) == -1)
+			log_warnx("thread %d: %s", tl->conf.slot, msg);
 		tl->status = EX_HANDLER_INIT;
 		goto done;
 	}
-	if (frame_append(&out, FRAME_HELLO, tl->slot, (uint32_t)tid, 0, NULL,
-	    0) == -1 || publish(tl, &out) == -1) {
+	if (frame_append(out, FRAME_HELLO, tl->conf.slot, (uint32_t)tid, 0,
+	    NULL, 0) == -1 || publish(tl, out) == -1) {
 		tl->status = EX_NOMEM;
 		goto fini;
 	}
-	while (take_jobs(tl, &in)) {
-		if (run_batch(tl, state, &in, &res, &out) == -1) {
+	while (take_jobs(tl, &b.link.in)) {
+		if (run_batch(&b) == -1) {
 			tl->status = EX_NOMEM;
 			break;
 		}
-		in.len = in.off = 0;
+		b.link.in.len = b.link.in.off = 0;
 	}
 fini:
-	handler_fini(tl->handler, state);
+	handler_fini(tl->conf.handler, b.state);
 done:
-	buf_free(&in);
-	buf_free(&out);
-	buf_free(&res);
+	link_free(&b.link);
+	buf_free(&b.res);
 	thread_exited(tl);
 	return NULL;
 }

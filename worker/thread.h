@@ -16,9 +16,7 @@
 #include <pthread.h>
 
 #include "proto/buf.h"
-
-struct handler;
-struct slot_board;
+#include "worker.h"
 
 struct tlink {
 	pthread_mutex_t		 mu;
@@ -34,18 +32,11 @@ struct tlink {
 	struct tlink		*next_queued;
 
 	/* Set before the thread starts, never changed after. */
-	int			 slot;
-	struct slot_board	*board;
-	const struct handler	*handler;
-	uint32_t		 frame_max;
+	struct worker_conf	 conf;
+	void			(*gone)(struct tlink *); /* to be reaped */
 	pthread_t		 thread;
 };
 
-/* worker/thread.c */
 void		*thread_main(void *);
-void		 thread_exited(struct tlink *);
-
-/* supervisor/tlink.c: the supervisor's end (and supervisor.h). */
-void		 tlink_queue(struct tlink *);
 
 #endif

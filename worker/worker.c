@@ -20,16 +20,26 @@
 
 #include "proto/frame.h"
 #include "handler.h"
+#include "proto/link.h"
 #include "proto/log.h"
 #include "proto/proctitle.h"
 #include "proto/subtree.h"
-#include "supervisor/supervisor.h"
 #include "worker.h"
 
-#define READ_CHUNK	(256 * 1024)
 #define EAGER_FRAMES	16	/* a batch this small answers job by job */
 #define CLOCK_EVERY	64	/* jobs between looks at the clock */
 #define FLUSH_DELAY_US	5000	/* results wait at most this behind a job */
+
+/* The loop's state, which its callback takes one frame at a time. */
+struct loop {
+	const struct worker_conf *wc;
+	void		*state;		/* the handler's */
+	struct link	 link;
+	struct buf	 res;
+	unsigned	 i;		/* jobs run of this read */
+	int		 eager;		/* a small batch: answer job by job */
+	uint64_t	 tick;
+};
 
 static struct buf		*pending;	/* results not yet written */
 static volatile sig_atomic_t	 job_running;
@@ -220,45 +230,26 @@ worker_handle(const struct handler *h, void *state, const struct frame *f,
 }
 
 static void
-run_job(const struct handler *h, void *state, const struct frame *f,
-    struct slot_board *board, struct buf *res, struct buf *out)
+run_job(struct loop *lp, const struct frame *f)
 {
-	int	status;
+	struct buf	*out = &lp->link.out;
+	int		 status;
 
 	/* Room for the heartbeats that may come while it runs. */
-	if (opts->heartbeat_ns != 0 && buf_reserve(out, 64 *
+	if (lp->wc->heartbeat_ns != 0 && buf_reserve(out, 64 *
 	    (FRAME_HEADER_SIZE + FRAME_BODY_MIN)) == -1)
 		fatal("out of memory for heartbeats");
 	job_running = 1;
-	status = worker_handle(h, state, f, board, res);
+	status = worker_handle(lp->wc->handler, lp->state, f, lp->wc->board,
+	    &lp->res);
 	job_running = 0;
 	if (status == -1) {
 		if (buf_append(out, WORKER_GARBAGE, WORKER_GARBAGE_LEN) == -1)
 			fatal("out of memory for a frame");
 		return;
 	}
-	send_frame(out, FRAME_RESULT, status, 0, f->id, buf_head(res),
-	    res->len);
-}
-
-/* Counts the complete frames at the start of buf, from their headers. */
-static unsigned
-count_frames(const struct buf *b, unsigned limit)
-{
-	const unsigned char	*p = (const unsigned char *)buf_head(b);
-	size_t			 off = 0, len;
-	unsigned		 n = 0;
-
-	while (n <= limit && b->len - off >= FRAME_HEADER_SIZE) {
-		len = FRAME_HEADER_SIZE + ((size_t)p[off + 12] << 24 |
-		    (size_t)p[off + 13] << 16 | (size_t)p[off + 14] << 8 |
-		    p[off + 15]);
-		if (b->len - off < len)
-			break;
-		off += len;
-		n++;
-	}
-	return n;
+	send_frame(out, FRAME_RESULT, status, 0, f->id, buf_head(&lp->res),
+	    lp->res.len);
 }
 
 /*
@@ -342,15 +333,15 @@ heartbeat(int sig)
 }
 
 static void
-start_heartbeat(void)
+start_heartbeat(uint64_t heartbeat_ns)
 {
 	struct sigaction	sa;
 	struct sigevent		sev;
 	struct itimerspec	its;
 	timer_t			timer;
-	uint64_t		every = opts->heartbeat_ns / 4;
+	uint64_t		every = heartbeat_ns / 4;
 
-	if (opts->heartbeat_ns == 0)
+	if (heartbeat_ns == 0)
 		return;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = heartbeat;
@@ -382,82 +373,76 @@ arm_flush_timer(void)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-void
-worker_main(int fd, int slot, pid_t parent, struct slot_board *board)
+/* One JOB, the link's callback: results leave in batches, or at once. */
+static int
+take_job(void *arg, const struct frame *f)
 {
-	struct handler		*h = opts->handler_obj;
+	struct loop	*lp = arg;
+	struct buf	*out = &lp->link.out;
+
+	if (out->len > 0 && lp->eager)
+		arm_flush_timer();
+	else if (out->len > 0 && clock_says_answer(lp->i, &lp->tick))
+		write_all(out, 0);
+	lp->i++;
+	run_job(lp, f);
+	return 0;
+}
+
+void
+worker_main(const struct worker_conf *wc, int fd)
+{
 	/* Static: still reachable when a signal ends a job, for valgrind. */
-	static void		*state;
-	struct buf		 in, out, res;
-	struct frame		 f;
-	const char		*why;
+	static struct loop	 lp;
+	struct link		*l = &lp.link;
 	char			 name[32];
-	size_t			 need;
 	ssize_t			 n;
-	unsigned		 i;
-	int			 eager;
-	uint64_t		 tick = 0;
 	struct sigaction	 sa;
-	enum frame_decode_result r;
 
 	reset_signals();
-	own_descendants(parent);
+	own_descendants(wc->parent);
 	own_descriptors(fd);
-	snprintf(name, sizeof name, "worker %d", slot);
+	snprintf(name, sizeof name, "worker %d", wc->slot);
 	log_procname(name);
-	proctitle_set("worker %d", slot);
-	worker_confine(h);
+	proctitle_set("worker %d", wc->slot);
+	worker_confine(wc);
 
-	if (handler_is_external(h))
-		external_main(h, slot, board);
+	if (handler_is_external(wc->handler))
+		external_main(wc);
 
-	buf_init(&in);
-	buf_init(&out);
-	buf_init(&res);
-	pending = &out;
+	lp.wc = wc;
+	link_init(l, wc->frame_max, FRAME_TO_WORKER, take_job, &lp);
+	buf_init(&lp.res);
+	pending = &l->out;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = flush_pending;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, SIGUSR1);	/* one writer at a time */
 	sigaction(SIGALRM, &sa, NULL);
-	my_board = board;
-	start_heartbeat();
-	state = start_handler(h);
-	send_frame(&out, FRAME_HELLO, slot, (uint32_t)getpid(), 0, NULL, 0);
-	write_all(&out, 0);
+	my_board = wc->board;
+	start_heartbeat(wc->heartbeat_ns);
+	lp.state = start_handler(wc->handler);
+	send_frame(&l->out, FRAME_HELLO, wc->slot, (uint32_t)getpid(), 0,
+	    NULL, 0);
+	write_all(&l->out, 0);
 
 	for (;;) {
-		n = buf_read(&in, WORKER_LINK_FD, READ_CHUNK);
+		n = link_fill(l, WORKER_LINK_FD);
 		if (n == 0)
 			break;
 		if (n == -1)
 			fatal("read");
-		eager = count_frames(&in, EAGER_FRAMES) <= EAGER_FRAMES;
-		i = 0;
-		while ((r = frame_decode(buf_head(&in), in.len, opts->frame_max,
-		    &f, &need, &why)) == FRAME_OK) {
-			if (f.type != FRAME_JOB) {
-				log_warnx("protocol error: unexpected %s",
-				    frame_type_name(f.type));
-				worker_exit(EX_PROTOCOL);
-			}
-			if (out.len > 0 && eager)
-				arm_flush_timer();
-			else if (out.len > 0 && clock_says_answer(i, &tick))
-				write_all(&out, 0);
-			i++;
-			run_job(h, state, &f, board, &res, &out);
-			buf_consume(&in, need);
-		}
-		if (r == FRAME_BAD) {
-			log_warnx("protocol error: %s", why);
+		lp.eager = link_count(l, EAGER_FRAMES) <= EAGER_FRAMES;
+		lp.i = 0;
+		if (link_take(l) == LINK_BAD) {
+			log_warnx("protocol error: %s", l->why);
 			worker_exit(EX_PROTOCOL);
 		}
-		write_all(&out, 0);
-		buf_shrink(&in, 4 * READ_CHUNK);
-		buf_shrink(&out, 4 * READ_CHUNK);
+		write_all(&l->out, 0);
+		buf_shrink(&l->in, 4 * LINK_READ_CHUNK);
+		buf_shrink(&l->out, 4 * LINK_READ_CHUNK);
 	}
-	handler_fini(h, state);
+	handler_fini(wc->handler, lp.state);
 	worker_exit(0);
 }
