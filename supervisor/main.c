@@ -809,7 +809,7 @@ void
 supervisor_settle(void)
 {
 	intake->room();
-	pool_scale_settle();
+	scale_settle();
 	dispatch_run();
 	wlink_flush_all();
 	intake->flush();
@@ -858,8 +858,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGTTIN:
 	case SIGTTOU:
 		n = pool_target() + (sig == SIGTTIN ? 1 : -1);
-		if (pool_scale_allowed(n, why, sizeof why))
-			pool_scale(n);
+		if (scale_allowed(n, why, sizeof why))
+			scale_to(n);
 		else
 			log_warnx("%s: not scaling: %s", sig == SIGTTIN ?
 			    "SIGTTIN" : "SIGTTOU", why);

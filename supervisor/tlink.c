@@ -50,7 +50,7 @@ tlink_free(struct tlink *tl)
 
 /* Starts a thread for w, as o says; returns the descriptor to watch. */
 int
-tlink_start(struct worker *w, const struct options *o)
+tlink_start(struct proc *w, const struct options *o)
 {
 	struct tlink	*tl;
 	int		 e;
@@ -61,7 +61,7 @@ tlink_start(struct worker *w, const struct options *o)
 	pthread_cond_init(&tl->cv, NULL);
 	buf_init(&tl->jobs);
 	buf_init(&tl->results);
-	tl->slot = w->slot;
+	tl->slot = w->slot->index;
 	tl->board = w->board;
 	tl->handler = o->handler_obj;
 	tl->frame_max = o->frame_max;
@@ -91,7 +91,7 @@ swap_bufs(struct buf *a, struct buf *b)
 
 /* Hands what w->out holds to the thread; -1 when out of memory. */
 int
-tlink_deliver(struct worker *w)
+tlink_deliver(struct proc *w)
 {
 	struct tlink	*tl = w->tl;
 	int		 rc = 0;
@@ -109,7 +109,7 @@ tlink_deliver(struct worker *w)
 
 /* Takes the frames the thread has handed back into w->in: their bytes. */
 ssize_t
-tlink_collect(struct worker *w)
+tlink_collect(struct proc *w)
 {
 	struct tlink	*tl = w->tl;
 	uint64_t	 n;
@@ -133,7 +133,7 @@ tlink_collect(struct worker *w)
 
 /* No more jobs: the thread leaves once it is idle. */
 void
-tlink_close(struct worker *w)
+tlink_close(struct proc *w)
 {
 	pthread_mutex_lock(&w->tl->mu);
 	w->tl->closing = 1;
@@ -147,7 +147,7 @@ tlink_close(struct worker *w)
  * the thread leaves when its handler returns, if it ever does.
  */
 void
-tlink_abandon(struct worker *w)
+tlink_abandon(struct proc *w)
 {
 	pthread_mutex_lock(&w->tl->mu);
 	w->tl->abandoned = 1;
