@@ -1073,6 +1073,22 @@ pool_trim(void)
 	}
 }
 
+/*
+ * Slot s's replacement takes it over: the process it replaces, if it has
+ * one, finishes as prev.  A slot without one has nothing left to count.
+ */
+void
+pool_hand_over(struct slot *s)
+{
+	struct proc	*old = s->proc;
+
+	s->proc = s->next;
+	s->next = NULL;
+	s->prev = old;
+	if (old == NULL)
+		pool.others--;
+}
+
 /* At exit: no worker may outlive the supervisor. */
 void
 pool_kill_all(void)

@@ -17,6 +17,7 @@ void		 pool_notify(void);
 void		 pool_reconfigure(const struct options *);
 void		 pool_resize(int);
 void		 pool_trim(void);
+void		 pool_hand_over(struct slot *);
 int		 pool_others(void);
 unsigned	 pool_generation(void);
 unsigned	 pool_new_generation(void);

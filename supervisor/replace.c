@@ -162,9 +162,7 @@ take_over(struct slot *s)
 	}
 	if (old == NULL)
 		evtimer_del(s->ev_respawn);	/* no restart: here is one */
-	s->proc = t;
-	s->next = NULL;
-	s->prev = old;
+	pool_hand_over(s);
 	s->failed_replacements = 0;
 	if (roll.slot == s->index)
 		roll.slot = -1;
