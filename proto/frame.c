@@ -135,6 +135,155 @@ frame_decode(const void *buf, size_t len, uint32_t max, struct frame *f,
 	return FRAME_OK;
 }
 
+/* A worker's, or an exec: program's: RESULT 0 or 1, ERROR, HEARTBEAT. */
+static int
+check_worker(const struct frame *f, const char **why)
+{
+	switch (f->type) {
+	case FRAME_RESULT:
+		if (f->flags != 0 || f->arg != 0 || f->keylen != 0 ||
+		    (f->aux != STATUS_OK && f->aux != STATUS_ERROR)) {
+			*why = "malformed RESULT";
+			return -1;
+		}
+		return 0;
+	case FRAME_ERROR:
+		return 0;
+	case FRAME_HEARTBEAT:
+		if (f->flags != 0 || f->aux != 0 || f->arg != 0 ||
+		    f->keylen != 0 || f->paylen != 0) {
+			*why = "malformed HEARTBEAT";
+			return -1;
+		}
+		return 0;
+	}
+	*why = "unexpected message type";
+	return -1;
+}
+
+/* A worker takes nothing but JOB, whatever its fields. */
+static int
+check_to_worker(const struct frame *f, const char **why)
+{
+	static const char *const unexpected[] = {
+		[FRAME_HELLO] =		"unexpected HELLO",
+		[FRAME_RESULT] =	"unexpected RESULT",
+		[FRAME_ERROR] =		"unexpected ERROR",
+		[FRAME_HEARTBEAT] =	"unexpected HEARTBEAT",
+		[FRAME_SUBMIT] =	"unexpected SUBMIT",
+		[FRAME_STATUS] =	"unexpected STATUS",
+		[FRAME_CONTROL] =	"unexpected CONTROL",
+	};
+
+	if (f->type == FRAME_JOB)
+		return 0;
+	*why = f->type < sizeof unexpected / sizeof unexpected[0] &&
+	    unexpected[f->type] != NULL ? unexpected[f->type] :
+	    "unexpected unknown";
+	return -1;
+}
+
+static int
+check_from_client(const struct frame *f, const char **why)
+{
+	switch (f->type) {
+	case FRAME_SUBMIT:
+		if (f->id == 0 || f->aux != 0 || f->arg != 0 ||
+		    (!(f->flags & FRAME_F_KEYED) && f->keylen != 0)) {
+			*why = "malformed SUBMIT";
+			return -1;
+		}
+		return 0;
+	case FRAME_STATUS:
+		if (f->flags != 0 || f->aux > FRAME_STATUS_FORMAT_MAX ||
+		    f->keylen != 0 || f->paylen != 0) {
+			*why = "malformed STATUS";
+			return -1;
+		}
+		return 0;
+	case FRAME_CONTROL:
+		if (f->flags != 0 || f->aux != 0 || f->keylen != 0) {
+			*why = "malformed CONTROL";
+			return -1;
+		}
+		return 0;
+	}
+	*why = "unexpected message type";
+	return -1;
+}
+
+/* The greeting's text and a reply's status are the client's to check. */
+static int
+check_to_client(const struct frame *f, const char **why)
+{
+	switch (f->type) {
+	case FRAME_HELLO:
+		if (f->flags != 0 || f->aux != 0 || f->id != 0 ||
+		    f->keylen != 0 || f->arg == 0 || f->arg > INT32_MAX) {
+			*why = "malformed HELLO";
+			return -1;
+		}
+		return 0;
+	case FRAME_RESULT:
+		if (f->flags != 0 || f->keylen != 0) {
+			*why = "malformed RESULT";
+			return -1;
+		}
+		if (f->aux > STATUS_REJECTED) {
+			*why = "RESULT with an unknown status";
+			return -1;
+		}
+		return 0;
+	case FRAME_STATUS:
+		if (f->flags != 0 || f->keylen != 0) {
+			*why = "malformed STATUS";
+			return -1;
+		}
+		return 0;
+	case FRAME_ERROR:
+		return 0;
+	}
+	*why = "unexpected message type";
+	return -1;
+}
+
+int
+frame_check(const struct frame *f, enum frame_dir dir, const char **why)
+{
+	switch (dir) {
+	case FRAME_ANY:
+		return 0;
+	case FRAME_FROM_WORKER:
+		/* Its slot and pid are the supervisor's to compare. */
+		if (f->type != FRAME_HELLO)
+			return check_worker(f, why);
+		if (f->flags != 0 || f->id != 0 || f->keylen != 0 ||
+		    f->paylen != 0) {
+			*why = "HELLO with the wrong slot or pid";
+			return -1;
+		}
+		return 0;
+	case FRAME_FROM_PROGRAM:
+		/* Its arg may hold its pid, which nobody checks. */
+		if (f->type != FRAME_HELLO)
+			return check_worker(f, why);
+		if (f->flags != 0 || f->aux != 0 || f->id != 0 ||
+		    f->keylen != 0 || f->paylen != 0) {
+			*why = "malformed HELLO";
+			return -1;
+		}
+		return 0;
+	case FRAME_TO_WORKER:
+		return check_to_worker(f, why);
+	case FRAME_FROM_CLIENT:
+		return check_from_client(f, why);
+	case FRAME_TO_CLIENT:
+		return check_to_client(f, why);
+	}
+	*why = "unknown direction";
+	return -1;
+}
+
 size_t
 frame_encode(void *dst, const struct frame *f)
 {

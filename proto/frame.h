@@ -83,6 +83,37 @@ frame_size(size_t keylen, size_t paylen)
 /* Writes the frame into dst, which has frame_size() bytes; returns that. */
 size_t	frame_encode(void *dst, const struct frame *);
 
+/*
+ * Who sends a frame, for frame_check(): each direction has the types it may
+ * carry and the fields each must have.
+ */
+enum frame_dir {
+	FRAME_ANY,		/* the decoding checks only */
+	FRAME_FROM_WORKER,	/* worker -> supervisor */
+	FRAME_FROM_PROGRAM,	/* exec: program -> its worker */
+	FRAME_TO_WORKER,	/* supervisor -> worker */
+	FRAME_FROM_CLIENT,	/* client -> supervisor */
+	FRAME_TO_CLIENT,	/* supervisor -> client */
+};
+
+/* The highest STATUS format a client may ask for (text, JSON, Prometheus). */
+#define FRAME_STATUS_FORMAT_MAX	2
+
+/*
+ * Checks a decoded frame against what its direction may send, every field
+ * that needs no state of the link: -1 with *why for one that breaks the
+ * protocol.  What depends on the link (the job a RESULT answers, the slot
+ * and pid of a HELLO) is its reader's to check.
+ */
+int	frame_check(const struct frame *, enum frame_dir, const char **);
+
+/* Where the bytes of a frame frame_decode() returned begin. */
+static inline const char *
+frame_start(const struct frame *f)
+{
+	return f->key - 4 - FRAME_HEADER_SIZE;
+}
+
 struct buf;
 
 /* Appends a frame with an empty key to b; -1 when out of memory. */
