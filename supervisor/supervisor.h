@@ -15,6 +15,7 @@
 
 #include "proto/buf.h"
 #include "proto/frame.h"
+#include "proto/link.h"
 
 #define JOB_NONE	UINT32_MAX	/* end of a job list */
 #define PARTITION_NONE	UINT32_MAX	/* an unkeyed job */
@@ -103,8 +104,7 @@ struct proc {
 	struct event	*ev_read;
 	struct event	*ev_write;
 	struct event	*ev_timer;	/* start deadline, timeout, kill grace */
-	struct buf	 in;
-	struct buf	 out;
+	struct link	 link;		/* its frames, in and out */
 	struct jobq	 inflight;	/* in the order sent = the order answered */
 	uint32_t	 window;
 	uint32_t	 culprit;	/* job charged for the current end */

@@ -98,12 +98,12 @@ tlink_deliver(struct proc *w)
 
 	pthread_mutex_lock(&tl->mu);
 	if (tl->jobs.len == 0)
-		swap_bufs(&tl->jobs, &w->out);
-	else if (buf_append(&tl->jobs, buf_head(&w->out), w->out.len) == -1)
+		swap_bufs(&tl->jobs, &w->link.out);
+	else if (buf_append(&tl->jobs, buf_head(&w->link.out), w->link.out.len) == -1)
 		rc = -1;
 	pthread_cond_signal(&tl->cv);
 	pthread_mutex_unlock(&tl->mu);
-	w->out.len = w->out.off = 0;
+	w->link.out.len = w->link.out.off = 0;
 	return rc;
 }
 
@@ -120,9 +120,9 @@ tlink_collect(struct proc *w)
 		return -1;
 	pthread_mutex_lock(&tl->mu);
 	got = tl->results.len;
-	if (w->in.len == 0)
-		swap_bufs(&w->in, &tl->results);
-	else if (buf_append(&w->in, buf_head(&tl->results),
+	if (w->link.in.len == 0)
+		swap_bufs(&w->link.in, &tl->results);
+	else if (buf_append(&w->link.in, buf_head(&tl->results),
 	    tl->results.len) == -1)
 		rc = -1;
 	else

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/link.h"
 #include "proto/log.h"
 #include "supervisor.h"
 
-#define READ_CHUNK	(256 * 1024)
 #define BUF_KEEP	(1024 * 1024)	/* shrink link buffers above this */
 #define WINDOW_TARGET_NS 5000000.0 /* work a full window should hold */
 #define WINDOW_MIN	2	/* one running, one waiting: no idle round trip */
@@ -23,13 +23,17 @@
 /* The processes with frames to write this turn. */
 static LIST_HEAD(, proc) dirty = LIST_HEAD_INITIALIZER(dirty);
 
+static unsigned	results;	/* taken in this read */
+
 static void	wlink_read(evutil_socket_t, short, void *);
 static void	wlink_writable(evutil_socket_t, short, void *);
+static int	take_frame(void *, const struct frame *);
 
 void
 wlink_open(struct proc *p, int fd)
 {
 	p->fd = fd;
+	link_init(&p->link, opts->frame_max, FRAME_FROM_WORKER, take_frame, p);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
 		fatal("fcntl O_NONBLOCK");
 	p->ev_read = event_new(base, p->fd, EV_READ | EV_PERSIST, wlink_read,
@@ -54,8 +58,7 @@ wlink_close(struct proc *p)
 	else
 		close(p->fd);
 	p->fd = -1;
-	buf_free(&p->in);
-	buf_free(&p->out);
+	link_free(&p->link);
 	/* What it had to write goes nowhere now. */
 	if (p->dirty) {
 		p->dirty = 0;
@@ -88,7 +91,7 @@ wlink_send_job(struct proc *p, uint32_t idx)
 	f.keylen = j->keylen;
 	f.payload = j->data.p + j->keylen;
 	f.paylen = j->data.len - j->keylen;
-	if ((dst = buf_append_space(&p->out, frame_size(f.keylen,
+	if ((dst = buf_append_space(&p->link.out, frame_size(f.keylen,
 	    f.paylen))) == NULL) {
 		log_warn("worker %d: queueing a job", p->slot->index);
 		return -1;
@@ -114,20 +117,20 @@ flush_worker(struct proc *p)
 	if (p->fd == -1)
 		return;
 	if (p->tl != NULL) {
-		if (p->out.len > 0 && tlink_deliver(p) == -1)
+		if (p->link.out.len > 0 && tlink_deliver(p) == -1)
 			pool_fail_worker(p, END_CRASH, "out of memory");
 		return;
 	}
-	n = buf_write(&p->out, p->fd);
+	n = link_flush(&p->link, p->fd);
 	if (n == -1 && errno != EAGAIN) {
 		pool_fail_worker(p, END_CRASH, strerror(errno));
 		return;
 	}
-	if (p->out.len > 0)
+	if (p->link.out.len > 0)
 		event_add(p->ev_write, NULL);
 	else {
 		event_del(p->ev_write);
-		buf_shrink(&p->out, BUF_KEEP);
+		buf_shrink(&p->link.out, BUF_KEEP);
 	}
 }
 
@@ -178,20 +181,15 @@ adapt(struct proc *p, unsigned k, uint64_t now)
 	p->busy_since_ns = p->inflight.count > 0 ? now : 0;
 }
 
-/* Takes one RESULT; -1 (with *why) when the worker broke the protocol. */
+/* Takes one RESULT: it must answer the oldest job in flight. */
 static int
-take_result(struct proc *p, const struct frame *f, const char **why)
+take_result(struct proc *p, const struct frame *f)
 {
 	uint32_t	 idx;
 
 	idx = p->inflight.head;
 	if (idx == JOB_NONE || f->id != (uint64_t)idx + 1) {
-		*why = "result for a job it was not running";
-		return -1;
-	}
-	if (f->keylen != 0 || f->flags != 0 || f->arg != 0 ||
-	    (f->aux != STATUS_OK && f->aux != STATUS_ERROR)) {
-		*why = "malformed RESULT";
+		p->link.why = "result for a job it was not running";
 		return -1;
 	}
 	jobq_pop(&p->inflight);
@@ -224,6 +222,14 @@ log_error(const struct proc *p, const struct frame *f)
 		log_warnx("worker %d: %s", p->slot->index, msg);
 }
 
+static int
+last_word(void *arg, const struct frame *f)
+{
+	if (f->type == FRAME_ERROR)
+		log_error(arg, f);
+	return 0;
+}
+
 /*
  * A worker that failed to start may have died before its ERROR was read:
  * what its link still holds is read now, for the log, and nothing else.
@@ -231,70 +237,60 @@ log_error(const struct proc *p, const struct frame *f)
 void
 wlink_last_words(struct proc *p)
 {
-	struct frame	 f;
-	const char	*why;
-	size_t		 need;
-
 	if (p->fd == -1 || p->tl != NULL)
 		return;
-	while (buf_read(&p->in, p->fd, READ_CHUNK) > 0)
+	while (link_fill(&p->link, p->fd) > 0)
 		continue;
-	while (frame_decode(buf_head(&p->in), p->in.len, opts->frame_max, &f,
-	    &need, &why) == FRAME_OK) {
-		if (f.type == FRAME_ERROR)
-			log_error(p, &f);
-		buf_consume(&p->in, need);
-	}
+	p->link.fn = last_word;
+	link_take(&p->link);
 }
 
+/*
+ * Each frame of a worker, checked by frame_check() already: what is left
+ * to check is what depends on the worker's state.  Stops once the link
+ * has been closed under it.
+ */
 static int
-take_frame(struct proc *p, const struct frame *f, const char **why)
+take_frame(void *arg, const struct frame *f)
 {
+	struct proc	*p = arg;
+
 	switch (f->type) {
 	case FRAME_RESULT:
 		if (p->state != P_READY && p->state != P_RETIRING &&
 		    p->state != P_STOPPING)
 			break;
-		return take_result(p, f, why);
+		if (take_result(p, f) == -1)
+			return -1;
+		results++;
+		return p->fd == -1;
 	case FRAME_HELLO:
 		if (p->state != P_STARTING)
 			break;
 		/* A thread says its id here: its record had none. */
 		if (p->tl != NULL && p->pid == 0)
 			p->pid = (pid_t)f->arg;
-		if (f->aux != p->slot->index || f->arg != (uint32_t)p->pid ||
-		    f->flags != 0 || f->id != 0 || f->keylen != 0 ||
-		    f->paylen != 0) {
-			*why = "HELLO with the wrong slot or pid";
+		if (f->aux != p->slot->index || f->arg != (uint32_t)p->pid) {
+			p->link.why = "HELLO with the wrong slot or pid";
 			return -1;
 		}
 		pool_ready(p);
-		return 0;
+		return p->fd == -1;
 	case FRAME_ERROR:
 		log_error(p, f);
 		return 0;
 	case FRAME_HEARTBEAT:
-		if (f->flags != 0 || f->aux != 0 || f->arg != 0 ||
-		    f->keylen != 0 || f->paylen != 0) {
-			*why = "malformed HEARTBEAT";
-			return -1;
-		}
 		return 0;	/* the read itself is what counts */
 	}
-	*why = "unexpected message type";
+	p->link.why = "unexpected message type";
 	return -1;
 }
 
 static void
 wlink_read(evutil_socket_t fd, short ev, void *arg)
 {
-	struct proc		*p = arg;
-	struct frame		 f;
-	const char		*why = NULL;
-	size_t			 need;
-	ssize_t			 n;
-	unsigned		 results = 0;
-	enum frame_decode_result r;
+	struct proc	*p = arg;
+	ssize_t		 n;
 
 	(void)ev;
 	loop_tick();
@@ -303,7 +299,7 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 		if ((n = tlink_collect(p)) == 0)
 			return;
 	} else
-		n = buf_read(&p->in, fd, READ_CHUNK);
+		n = link_fill(&p->link, fd);
 	if (n == -1 && errno == EAGAIN)
 		return;
 	p->heard_ns = loop_now_ns();
@@ -313,29 +309,19 @@ wlink_read(evutil_socket_t fd, short ev, void *arg)
 		supervisor_settle();
 		return;
 	}
-	for (;;) {
-		r = frame_decode(buf_head(&p->in), p->in.len, opts->frame_max,
-		    &f, &need, &why);
-		if (r == FRAME_SHORT)
-			break;
-		if (r == FRAME_OK && f.type == FRAME_RESULT)
-			results++;
-		if (r == FRAME_BAD || take_frame(p, &f, &why) == -1) {
-			log_warnx("worker %d: protocol error: %s",
-			    p->slot->index, why);
-			pool_fail_worker(p, END_PROTOCOL, why);
-			supervisor_settle();
-			return;
-		}
-		buf_consume(&p->in, need);
-		if (p->fd == -1)
-			break;
+	results = 0;
+	if (link_take(&p->link) == LINK_BAD) {
+		log_warnx("worker %d: protocol error: %s", p->slot->index,
+		    p->link.why);
+		pool_fail_worker(p, END_PROTOCOL, p->link.why);
+		supervisor_settle();
+		return;
 	}
 	if (results > 0) {
 		adapt(p, results, loop_now_ns());
 		pool_result(p, results);
 	}
-	if (p->fd != -1 && p->in.len == 0)
-		buf_shrink(&p->in, BUF_KEEP);
+	if (p->fd != -1 && p->link.in.len == 0)
+		buf_shrink(&p->link.in, BUF_KEEP);
 	supervisor_settle();
 }
