@@ -151,6 +151,7 @@ apply(struct options *next)
 	}
 	log_init("forkpool", opts->verbose);
 	scale_reconfigure(&old);
+	autoscale_update();
 }
 
 static void

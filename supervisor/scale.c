@@ -77,7 +77,6 @@ scale_reconfigure(const struct options *old)
 	}
 	if (want != pool_target())
 		scale_to(want);
-	autoscale_update();
 }
 
 /*
