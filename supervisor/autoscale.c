@@ -26,12 +26,12 @@ tick(evutil_socket_t fd, short ev, void *arg)
 	(void)arg;
 	if (opts->workers_max == 0 || pool_stopping())
 		return;
-	busy = pool_busy();
+	busy = scale_busy();
 	if (dispatch_queued() > 0) {
 		if (target < opts->workers_max) {
 			log_info("jobs are waiting: growing to %d workers",
 			    target + 1);
-			pool_scale(target + 1);
+			scale_to(target + 1);
 			supervisor_wake();
 		}
 		/* Every worker is needed, the new one too, for a while. */
@@ -48,7 +48,7 @@ tick(evutil_socket_t fd, short ev, void *arg)
 		log_info("%d worker%s idle for %.3g s: shrinking to %d",
 		    target - want, target - want == 1 ? "" : "s",
 		    opts->idle_timeout_ns / 1e9, want);
-		pool_scale(want);
+		scale_to(want);
 		supervisor_wake();
 	}
 	since_ns = now;

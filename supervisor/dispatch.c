@@ -6,7 +6,6 @@
  * Each worker has a window of jobs in flight, deep for tiny jobs and
  * shallow for long ones, so tiny jobs are not bound by one round trip each.
  */
-#include <math.h>
 #include <string.h>
 
 #include "proto/log.h"
@@ -14,8 +13,6 @@
 #include "proto/xmalloc.h"
 
 #define SHARE_CHUNK	64	/* shared jobs a worker takes per round */
-#define WINDOW_TARGET_NS 5000000.0 /* work a full window should hold */
-#define WINDOW_MIN	2	/* one running, one waiting: no idle round trip */
 
 static struct jobq	 shared;		/* unkeyed, normal lane */
 static struct jobq	 shared_high;		/* unkeyed, high lane */
@@ -111,10 +108,10 @@ partition_of(const char *key, size_t len)
 	return h % opts->partitions;
 }
 
-static struct worker *
+static struct slot *
 owner_of(uint32_t partition)
 {
-	return &workers[owner[partition]];
+	return pool_slot(owner[partition]);
 }
 
 void
@@ -135,7 +132,7 @@ dispatch_submit(uint32_t idx)
  * they were sent, so the next worker in the slot sees them first.
  */
 void
-dispatch_requeue(struct worker *w)
+dispatch_requeue(struct proc *w)
 {
 	struct jobq	 keyed, unkeyed, unkeyed_high;
 	uint32_t	 idx, p;
@@ -161,7 +158,7 @@ dispatch_requeue(struct worker *w)
 		for (p = 0; p < opts->partitions; p++)
 			if (unparked[p].count > 0)
 				jobq_requeue_front(&parked[p], &unparked[p]);
-	jobq_requeue_front(&workers[w->slot].keyed, &keyed);
+	jobq_requeue_front(&w->slot->keyed, &keyed);
 	jobq_requeue_front(&shared, &unkeyed);
 	jobq_requeue_front(&shared_high, &unkeyed_high);
 }
@@ -174,9 +171,9 @@ dispatch_left_worker(const struct job *j)
 		partition_inflight[j->partition]--;
 }
 
-/* A keyed job goes to its worker. */
-void
-dispatch_sent(const struct job *j)
+/* A job has gone to its worker. */
+static void
+sent(const struct job *j)
 {
 	if (j->partition != PARTITION_NONE)
 		partition_inflight[j->partition]++;
@@ -192,14 +189,14 @@ dispatch_sent(const struct job *j)
 void
 dispatch_rebalance(int target)
 {
-	struct worker	*from;
+	struct slot	*from;
 	struct jobq	 keep;
 	uint32_t	 p, idx, want;
 
 	for (p = 0; p < opts->partitions; p++) {
 		want = p % target;
 		if (owner[p] != want && !moving[p]) {
-			from = &workers[owner[p]];
+			from = pool_slot(owner[p]);
 			jobq_init(&keep);
 			while ((idx = jobq_pop(&from->keyed)) != JOB_NONE)
 				jobq_push(ledger_job(idx)->partition == p ?
@@ -213,7 +210,8 @@ dispatch_rebalance(int target)
 			moving[p] = 0;
 			nmoving--;
 			/* They have waited longest: first in the new slot. */
-			jobq_requeue_front(&workers[want].keyed, &parked[p]);
+			jobq_requeue_front(&pool_slot(want)->keyed,
+			    &parked[p]);
 		}
 	}
 }
@@ -242,13 +240,13 @@ dispatch_withdraw(void (*fn)(uint32_t))
 {
 	struct jobq	 all;
 	uint32_t	 idx, p;
-	int		 i;
+	int		 i, n = pool_size();
 
 	jobq_init(&all);
 	jobq_requeue_front(&all, &shared);
 	jobq_requeue_front(&all, &shared_high);
-	for (i = 0; i < opts->workers; i++)
-		jobq_requeue_front(&all, &workers[i].keyed);
+	for (i = 0; i < n; i++)
+		jobq_requeue_front(&all, &pool_slot(i)->keyed);
 	for (p = 0; p < opts->partitions; p++)
 		jobq_requeue_front(&all, &parked[p]);
 	while ((idx = jobq_pop(&all)) != JOB_NONE)
@@ -259,10 +257,10 @@ uint32_t
 dispatch_queued(void)
 {
 	uint32_t	n = shared.count + shared_high.count;
-	int		i;
+	int		i, size = pool_size();
 
-	for (i = 0; i < opts->workers; i++)
-		n += workers[i].keyed.count;
+	for (i = 0; i < size; i++)
+		n += pool_slot(i)->keyed.count;
 	return n;
 }
 
@@ -271,81 +269,62 @@ void
 dispatch_partition_depths(uint32_t *depth)
 {
 	uint32_t	idx, p;
-	int		i;
+	int		i, n = pool_size();
 
 	memset(depth, 0, opts->partitions * sizeof *depth);
-	for (i = 0; i < opts->workers; i++)
-		for (idx = workers[i].keyed.head; idx != JOB_NONE;
+	for (i = 0; i < n; i++)
+		for (idx = pool_slot(i)->keyed.head; idx != JOB_NONE;
 		    idx = ledger_job(idx)->next)
 			depth[ledger_job(idx)->partition]++;
 	for (p = 0; p < opts->partitions; p++)
 		depth[p] += parked[p].count;
 }
 
+/* Sends job idx, taken from q, to p; puts it back if it cannot go. */
+static int
+send_job(struct proc *p, struct jobq *q, uint32_t idx)
+{
+	if (wlink_send_job(p, idx) == -1) {
+		jobq_push_front(q, idx);
+		return -1;
+	}
+	sent(ledger_job(idx));
+	return 0;
+}
+
 /* Fills each ready worker's window: its own partitions first. */
 void
 dispatch_run(void)
 {
-	struct worker	*w;
+	struct slot	*s;
+	struct proc	*p;
 	struct jobq	*lane;
-	uint32_t	 room, take, idx;
-	int		 i, progress;
+	uint32_t	 room, take;
+	int		 i, n = pool_size(), progress;
 
 	do {
 		progress = 0;
-		for (i = 0; i < opts->workers; i++) {
-			w = &workers[(rotor + i) % opts->workers];
-			if (w->state != W_READY)
+		for (i = 0; i < n; i++) {
+			s = pool_slot((rotor + i) % n);
+			if ((p = s->proc) == NULL || p->state != P_READY)
 				continue;
 			/* Keyed jobs wait while the process replaced holds some. */
-			while (worker_room(w) > 0 && w->keyed.count > 0 &&
-			    !pool_predecessor_busy(w) && take_token()) {
-				idx = jobq_pop(&w->keyed);
-				if (wlink_send_job(w, idx) == -1) {
-					jobq_push_front(&w->keyed, idx);
-					break;
-				}
-			}
-			if (w->state != W_READY || pool_retiring(w) ||
-			    (room = worker_room(w)) == 0)
+			while (proc_room(p) > 0 && s->keyed.count > 0 &&
+			    !slot_predecessor_busy(s) && take_token() &&
+			    send_job(p, &s->keyed, jobq_pop(&s->keyed)) == 0)
+				;
+			if (p->state != P_READY || pool_retiring(s) ||
+			    (room = proc_room(p)) == 0)
 				continue;
 			take = room < SHARE_CHUNK ? room : SHARE_CHUNK;
 			while (take-- > 0 && shared_lane()->count > 0 &&
 			    take_token()) {
 				lane = shared_lane();
-				idx = jobq_pop(lane);
-				if (wlink_send_job(w, idx) == -1) {
-					jobq_push_front(lane, idx);
+				if (send_job(p, lane, jobq_pop(lane)) == -1)
 					break;
-				}
 				progress = 1;
 			}
 		}
 	} while (progress && shared_lane()->count > 0);
 	rotor++;
-}
-
-/*
- * Learns the service time from results: k results arrived over the time
- * the worker was busy, so each took about that much.  The window then
- * holds WINDOW_TARGET_NS of work.
- */
-void
-dispatch_adapt(struct worker *w, unsigned k, uint64_t now)
-{
-	double		 per, win;
-
-	if (opts->window != 0 || k == 0)
-		return;
-	if (w->busy_since_ns != 0 && now > w->busy_since_ns) {
-		per = (double)(now - w->busy_since_ns) / k;
-		w->job_ns = w->job_ns == 0 ? per : 0.7 * w->job_ns + 0.3 * per;
-		win = ceil(WINDOW_TARGET_NS / (w->job_ns > 1 ? w->job_ns : 1));
-		if (win < WINDOW_MIN)
-			win = WINDOW_MIN;
-		if (win > WINDOW_MAX)
-			win = WINDOW_MAX;
-		w->window = (uint32_t)win;
-	}
-	w->busy_since_ns = w->inflight.count > 0 ? now : 0;
 }

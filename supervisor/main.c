@@ -815,7 +815,7 @@ settle(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	intake->room();
-	pool_scale_settle();
+	scale_settle();
 	dispatch_run();
 	wlink_flush_all();
 	intake->flush();
@@ -904,8 +904,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGTTIN:
 	case SIGTTOU:
 		n = pool_target() + (sig == SIGTTIN ? 1 : -1);
-		if (pool_scale_allowed(n, why, sizeof why))
-			pool_scale(n);
+		if (scale_allowed(n, why, sizeof why))
+			scale_to(n);
 		else
 			log_warnx("%s: not scaling: %s", sig == SIGTTIN ?
 			    "SIGTTIN" : "SIGTTOU", why);

@@ -1,10 +1,11 @@
 /*
  * Worker processes: spawning, reaping, restarting with backoff, and the
  * ways a job can kill its worker (a crash, a timeout, silence).  A slot
- * keeps its number across restarts; the process in it changes.  Every
- * lost worker comes through worker_reaped(), the one place its jobs are
- * put back.  Replacing a worker new before old is replace.c's, the number
- * of slots scale.c's.
+ * keeps its number, its partitions and its counters across restarts; the
+ * process in it changes.  Every lost process comes through proc_reaped(),
+ * the one place its jobs are put back.  Replacing a process new before
+ * old is replace.c's, the number of slots scale.c's; both ask here for
+ * what the pool holds.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -28,75 +29,148 @@
 #define HELLO_FAILURES_MAX	5
 #define CRASH_LOOP		3		/* crash-loop ends in a row */
 
-struct worker		*workers;
-int			 pool_shutting_down;
-int			 pool_target_n;	/* slots wanted; opts->workers: in use */
-unsigned		 pool_ntwins;	/* twins with a process */
-unsigned		 pool_generation; /* of the configuration workers get */
-static struct slot_board *boards;
-static unsigned		 hello_failures;
-static uint64_t		*restart_times;	/* ring of the last restart_max */
-static unsigned		 restart_next;
-static int		 degraded;
+struct pool {
+	struct slot	*slots;		/* WORKERS_CAP; events point in */
+	int		 target;	/* slots wanted */
+	int		 size;		/* slots in use, draining ones too */
+	int		 others;	/* replacements and replaced, alive */
+	int		 shutting_down;
+	unsigned	 generation;	/* of the configuration workers get */
+	struct slot_board *boards;	/* shared with the workers */
+	unsigned	 hello_failures;
+	uint64_t	*restart_times;	/* ring of the last restart_max */
+	unsigned	 restart_max;	/* the ring's length */
+	unsigned	 restart_next;
+	int		 degraded;
+};
 
-static void	worker_timer(evutil_socket_t, short, void *);
+static struct pool	 pool;
 
-void
-pool_timer_in(struct worker *w, uint64_t ns)
+static void	respawn_due(evutil_socket_t, short, void *);
+static void	retry_due(evutil_socket_t, short, void *);
+static void	proc_timer(evutil_socket_t, short, void *);
+
+/* A slot's processes: 0 its own, 1 its replacement, 2 the one replaced. */
+static struct proc *
+slot_proc(const struct slot *s, int i)
 {
-	timer_add_ns(w->ev_timer, ns);
+	return i == 0 ? s->proc : i == 1 ? s->next : s->prev;
 }
 
-int
-pool_is_twin(const struct worker *w)
-{
-	return w - workers >= WORKERS_CAP;
-}
+#define SLOT_PROCS	3
 
 void
 pool_init(void)
 {
-	int	i;
+	struct slot	*s;
+	int		 i;
 
-	/*
-	 * Room for every slot scaling may add and for their twins: events
-	 * hold pointers, so the array never moves.
-	 */
-	workers = xcalloc(2 * WORKERS_CAP, sizeof *workers);
+	pool.slots = xcalloc(WORKERS_CAP, sizeof *pool.slots);
 	if (opts->isolation == ISOLATION_THREAD)
 		tlink_init();
-	pool_target_n = opts->workers;
-	restart_times = xcalloc(opts->restart_max, sizeof *restart_times);
-	/* Shared with the workers: each writes which job it is running. */
-	boards = mmap(NULL, 2 * WORKERS_CAP * sizeof *boards,
+	pool.target = pool.size = opts->workers;
+	pool.restart_max = opts->restart_max;
+	pool.restart_times = xcalloc(pool.restart_max,
+	    sizeof *pool.restart_times);
+	/*
+	 * Shared with the workers: each writes which job it is running.  A
+	 * slot has two, for its process and a replacement or the replaced.
+	 */
+	pool.boards = mmap(NULL, 2 * WORKERS_CAP * sizeof *pool.boards,
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (boards == MAP_FAILED)
+	if (pool.boards == MAP_FAILED)
 		fatal("mmap");
-	for (i = 0; i < 2 * WORKERS_CAP; i++) {
-		workers[i].slot = i % WORKERS_CAP;
-		workers[i].fd = -1;
-		workers[i].state = W_EMPTY;
-		workers[i].board = &boards[i];
-		jobq_init(&workers[i].inflight);
-		jobq_init(&workers[i].keyed);
-		workers[i].ev_timer = evtimer_new(base, worker_timer,
-		    &workers[i]);
-		if (workers[i].ev_timer == NULL)
+	for (i = 0; i < WORKERS_CAP; i++) {
+		s = &pool.slots[i];
+		s->index = i;
+		s->boards = &pool.boards[2 * i];
+		jobq_init(&s->keyed);
+		s->ev_respawn = evtimer_new(base, respawn_due, s);
+		s->ev_retry = evtimer_new(base, retry_due, s);
+		if (s->ev_respawn == NULL || s->ev_retry == NULL)
 			fatalx("evtimer_new failed");
 	}
 }
 
-/* A new restart_max: the ring of restart times starts again. */
+struct slot *
+pool_slot(int i)
+{
+	return &pool.slots[i];
+}
+
+/* Slots in use: past the target while the last ones drain. */
 int
-pool_restart_intensity(void)
+pool_size(void)
+{
+	return pool.size;
+}
+
+int
+pool_target(void)
+{
+	return pool.target;
+}
+
+/* A slot past the target takes no shared jobs and is let go. */
+int
+pool_retiring(const struct slot *s)
+{
+	return s->index >= pool.target;
+}
+
+int
+pool_stopping(void)
+{
+	return pool.shutting_down;
+}
+
+int
+pool_others(void)
+{
+	return pool.others;
+}
+
+unsigned
+pool_generation(void)
+{
+	return pool.generation;
+}
+
+unsigned
+pool_new_generation(void)
+{
+	return ++pool.generation;
+}
+
+/* The windows of the processes that take jobs now or soon. */
+uint32_t
+pool_windows(void)
+{
+	struct proc	*p;
+	uint32_t	 n = 0;
+	int		 i;
+
+	for (i = 0; i < pool.size; i++) {
+		p = pool.slots[i].proc;
+		if (p != NULL && (p->state == P_READY ||
+		    p->state == P_STARTING))
+			n += p->window;
+	}
+	return n;
+}
+
+/* A new restart_max: the ring of restart times starts again. */
+static int
+restart_intensity(void)
 {
 	uint64_t	*times;
 
 	if ((times = calloc(opts->restart_max, sizeof *times)) == NULL)
 		return -1;
-	free(restart_times);
-	restart_times = times;
-	restart_next = 0;
+	free(pool.restart_times);
+	pool.restart_times = times;
+	pool.restart_max = opts->restart_max;
+	pool.restart_next = 0;
 	return 0;
 }
 
@@ -106,8 +180,8 @@ pool_start(void)
 	int	i;
 
 	pool_watch_heartbeats();
-	for (i = 0; i < opts->workers; i++)
-		pool_spawn(&workers[i], opts);
+	for (i = 0; i < pool.size; i++)
+		pool_spawn(&pool.slots[i], 0, opts);
 }
 
 /*
@@ -120,13 +194,13 @@ pool_start(void)
 static void
 calm_down(uint64_t now)
 {
-	uint64_t	oldest = restart_times[restart_next];
+	uint64_t	oldest = pool.restart_times[pool.restart_next];
 
-	if (degraded && (oldest == 0 ||
+	if (pool.degraded && (oldest == 0 ||
 	    now - oldest >= 2 * opts->restart_period_ns)) {
 		log_warnx("restarts have calmed down: the pool is no longer "
 		    "degraded");
-		degraded = 0;
+		pool.degraded = 0;
 	}
 }
 
@@ -134,7 +208,7 @@ int
 pool_degraded(void)
 {
 	calm_down(now_ns());
-	return degraded;
+	return pool.degraded;
 }
 
 static void
@@ -142,17 +216,17 @@ count_restart(void)
 {
 	uint64_t	now = now_ns(), oldest;
 
-	oldest = restart_times[restart_next];
-	restart_times[restart_next] = now;
-	restart_next = (restart_next + 1) % opts->restart_max;
+	oldest = pool.restart_times[pool.restart_next];
+	pool.restart_times[pool.restart_next] = now;
+	pool.restart_next = (pool.restart_next + 1) % pool.restart_max;
 	if (oldest != 0 && now - oldest < opts->restart_period_ns) {
-		if (!degraded)
+		if (!pool.degraded)
 			log_warnx("more than %u workers failed before a "
 			    "first result within %.3g s: the pool is "
 			    "degraded; a slot that keeps failing waits %.3g s",
-			    opts->restart_max, opts->restart_period_ns / 1e9,
+			    pool.restart_max, opts->restart_period_ns / 1e9,
 			    BACKOFF_CAP_NS / 1e9);
-		degraded = 1;
+		pool.degraded = 1;
 	} else
 		calm_down(now);
 }
@@ -163,92 +237,157 @@ count_restart(void)
  * once.  Otherwise the delay doubles each time; in a degraded pool a slot
  * that keeps failing waits the longest at once.  Two such ends in a row
  * are not yet that: a poison job's later attempts kill fresh workers too,
- * and it fails after its attempts anyway.
+ * and it fails after its attempts anyway.  A replacement that failed is
+ * tried again the same way, on a count and a timer of its own.
  */
 void
-pool_schedule_restart(struct worker *w)
+pool_schedule_restart(struct slot *s, int next)
 {
-	uint64_t	delay;
-	unsigned	shift;
+	struct event	*ev = next ? s->ev_retry : s->ev_respawn;
+	unsigned	 failed = next ? s->failed_replacements :
+			    s->failed_starts;
+	uint64_t	 delay;
+	unsigned	 shift;
 
-	if (w->failed_starts == 0) {
-		log_info("worker %d: restarting at once", w->slot);
-		pool_timer_in(w, 0);
+	if (failed == 0) {
+		log_info("worker %d: restarting at once", s->index);
+		timer_add_ns(ev, 0);
 		return;
 	}
-	shift = w->failed_starts - 1;
+	shift = failed - 1;
 	delay = shift >= 20 ? BACKOFF_CAP_NS : BACKOFF_BASE_NS << shift;
-	if (delay > BACKOFF_CAP_NS || (degraded &&
-	    w->failed_starts >= CRASH_LOOP))
+	if (delay > BACKOFF_CAP_NS || (pool.degraded &&
+	    failed >= CRASH_LOOP))
 		delay = BACKOFF_CAP_NS;
 	/* Jitter of +-25% keeps slots that died together from restarting
 	 * in lockstep. */
 	delay = delay * 3 / 4 + arc4random_uniform((uint32_t)(delay / 2000000
 	    + 1)) * 1000000ULL;
-	log_info("worker %d: restarting in %llu ms", w->slot,
+	log_info("worker %d: restarting in %llu ms", s->index,
 	    (unsigned long long)(delay / 1000000));
-	pool_timer_in(w, delay);
+	timer_add_ns(ev, delay);
 }
 
-/* Starts a process in w, configured by o (a reload's first one: not opts). */
-void
-pool_spawn(struct worker *w, const struct options *o)
+/* A start that failed before there was a process. */
+static struct proc *
+spawn_failed(struct slot *s, int next)
 {
-	struct worker_conf	wc;
-	int			sv[2];
-	pid_t			pid, self = getpid();
+	if (next)
+		s->failed_replacements++;
+	else
+		s->failed_starts++;
+	pool_schedule_restart(s, next);
+	return NULL;
+}
 
-	memset(w->board, 0, sizeof *w->board);
+static void
+proc_free(struct proc *p)
+{
+	event_free(p->ev_timer);
+	free(p);
+}
+
+/* A new process's board: the one of the two its slot's other one lacks. */
+static struct slot_board *
+free_board(struct slot *s)
+{
+	struct proc	*q;
+	int		 i;
+
+	for (i = 0; i < SLOT_PROCS; i++)
+		if ((q = slot_proc(s, i)) != NULL)
+			return q->board == &s->boards[0] ? &s->boards[1] :
+			    &s->boards[0];
+	return &s->boards[0];
+}
+
+/*
+ * Starts a process in slot s, configured by o (a reload's first one: not
+ * opts): its own one, or (next) a replacement for it.  NULL when it could
+ * not, with another try scheduled.
+ */
+struct proc *
+pool_spawn(struct slot *s, int next, const struct options *o)
+{
+	struct worker_conf	 wc;
+	struct proc		*p;
+	int			 sv[2];
+	pid_t			 pid, self = getpid();
+
+	if ((p = calloc(1, sizeof *p)) == NULL ||
+	    (p->ev_timer = evtimer_new(base, proc_timer, p)) == NULL) {
+		log_warn("worker %d: a process record", s->index);
+		free(p);
+		return spawn_failed(s, next);
+	}
+	p->slot = s;
+	p->fd = -1;
+	p->board = free_board(s);
+	jobq_init(&p->inflight);
+	memset(p->board, 0, sizeof *p->board);
 	if (o->isolation == ISOLATION_THREAD) {
-		if ((sv[0] = tlink_start(w, o)) == -1) {
-			log_warn("worker %d: a thread", w->slot);
-			w->failed_starts++;
-			pool_schedule_restart(w);
-			return;
+		if ((sv[0] = tlink_start(p, o)) == -1) {
+			log_warn("worker %d: a thread", s->index);
+			proc_free(p);
+			return spawn_failed(s, next);
 		}
 		pid = 0;	/* the thread says its id in its HELLO */
 		goto started;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("worker %d: socketpair", w->slot);
-		w->failed_starts++;
-		pool_schedule_restart(w);
-		return;
+		log_warn("worker %d: socketpair", s->index);
+		proc_free(p);
+		return spawn_failed(s, next);
 	}
 	switch (pid = fork()) {
 	case -1:
-		log_warn("worker %d: fork", w->slot);
+		log_warn("worker %d: fork", s->index);
 		close(sv[0]);
 		close(sv[1]);
-		w->failed_starts++;
-		pool_schedule_restart(w);
-		return;
+		proc_free(p);
+		return spawn_failed(s, next);
 	case 0:
 		close(sv[0]);
-		wconf_fill(&wc, o, w->slot, w->board, self);
+		wconf_fill(&wc, o, s->index, p->board, self);
 		worker_main(&wc, sv[1]);
 	}
 	close(sv[1]);
 started:
-	if (pool_is_twin(w))
-		pool_ntwins++;
-	w->pid = pid;
-	w->gen = pool_generation;
-	w->state = W_STARTING;
-	w->greeted = 0;
-	w->end = END_NONE;
-	w->culprit = JOB_NONE;
-	w->job_ns = 0;
-	w->busy_since_ns = 0;
-	w->jobs_sent = 0;
-	w->rss_checked_ns = 0;
-	w->recycle_at = o->max_jobs == 0 ? 0 : o->max_jobs +
+	if (next) {
+		s->next = p;
+		pool.others++;
+	} else
+		s->proc = p;
+	p->pid = pid;
+	p->gen = pool.generation;
+	p->state = P_STARTING;
+	p->end = END_NONE;
+	p->culprit = JOB_NONE;
+	p->recycle_at = o->max_jobs == 0 ? 0 : o->max_jobs +
 	    arc4random_uniform((uint32_t)(o->max_jobs_jitter + 1));
-	w->window = opts->window != 0 ? opts->window : WINDOW_START;
-	wlink_open(w, sv[0]);
+	p->window = opts->window != 0 ? opts->window : WINDOW_START;
+	wlink_open(p, sv[0]);
 	if (o->start_timeout_ns != 0)
-		pool_timer_in(w, o->start_timeout_ns);
-	log_debug("worker %d: started, pid %d", w->slot, (int)pid);
+		timer_add_ns(p->ev_timer, o->start_timeout_ns);
+	log_debug("worker %d: started, pid %d", s->index, (int)pid);
+	return p;
+}
+
+/* Takes a reaped process out of its slot. */
+static void
+proc_unlink(struct proc *p)
+{
+	struct slot	*s = p->slot;
+
+	if (s->proc == p) {
+		s->proc = NULL;
+		return;
+	}
+	if (s->next == p)
+		s->next = NULL;
+	else
+		s->prev = NULL;
+	pool.others--;
 }
 
 void
@@ -256,30 +395,54 @@ pool_notify(void)
 {
 	int	i, ready = 0;
 
-	for (i = 0; i < opts->workers; i++)
-		if (workers[i].state == W_READY)
+	for (i = 0; i < pool.size; i++)
+		if (pool.slots[i].proc != NULL &&
+		    pool.slots[i].proc->state == P_READY)
 			ready++;
-	notify_pool(ready, pool_target_n);
+	notify_pool(ready, pool.target);
 }
 
 void
-pool_ready(struct worker *w)
+pool_ready(struct proc *p)
 {
-	evtimer_del(w->ev_timer);	/* its start deadline */
-	w->state = W_READY;
-	w->greeted = 1;
-	if (pool_is_twin(w)) {
-		log_info("worker %d: replacement ready, pid %d", w->slot,
-		    (int)w->pid);
-		if (pool_canary != NULL) {
-			pool_canary = NULL;
-			reload_started(1, NULL);
-		}
+	evtimer_del(p->ev_timer);	/* its start deadline */
+	p->state = P_READY;
+	p->greeted = 1;
+	if (p != p->slot->proc) {
+		replace_ready(p);
 		return;
 	}
-	hello_failures = 0;
-	log_info("worker %d: ready, pid %d", w->slot, (int)w->pid);
+	pool.hello_failures = 0;
+	log_info("worker %d: ready, pid %d", p->slot->index, (int)p->pid);
 	pool_notify();
+}
+
+/* k results have come from p. */
+void
+pool_result(struct proc *p, unsigned k)
+{
+	(void)k;
+	if (p != p->slot->proc) {
+		p->slot->failed_replacements = 0;
+		return;
+	}
+	p->slot->failed_starts = 0;
+	if (p->state == P_READY)
+		replace_result(p);
+}
+
+/* A worker is done with job idx: it goes to the intake. */
+void
+pool_job_done(uint32_t idx, unsigned status, const char *result,
+    size_t len)
+{
+	struct job	*j = ledger_job(idx);
+
+	dispatch_left_worker(j);
+	j->state = JOB_DONE;
+	j->worker = -1;
+	j->status = status;
+	intake->job_done(idx, result, len);
 }
 
 /* Resident memory of a process in KiB, from /proc; -1 if unknown. */
@@ -307,81 +470,81 @@ pool_rss_kib(pid_t pid)
  * was running; a worker that died between jobs is charged nothing.
  */
 static uint32_t
-find_culprit(struct worker *w, enum worker_end end)
+find_culprit(struct proc *p, enum worker_end end)
 {
 	uint64_t	id;
 	uint32_t	idx;
 
 	if (end == END_PROTOCOL)
-		return w->inflight.head;
-	id = __atomic_load_n(&w->board->job_id, __ATOMIC_ACQUIRE);
+		return p->inflight.head;
+	id = __atomic_load_n(&p->board->job_id, __ATOMIC_ACQUIRE);
 	if (id == 0)
 		return JOB_NONE;
-	for (idx = w->inflight.head; idx != JOB_NONE;
+	for (idx = p->inflight.head; idx != JOB_NONE;
 	    idx = ledger_job(idx)->next)
 		if ((uint64_t)idx + 1 == id)
 			return idx;
-	return w->inflight.head;	/* a scribbled board: blame the oldest */
+	return p->inflight.head;	/* a scribbled board: blame the oldest */
 }
 
 /* A process gets the signal; a thread, which cannot, is given up on. */
 static void
-signal_worker(struct worker *w, int sig)
+signal_worker(struct proc *p, int sig)
 {
 	if (opts->isolation != ISOLATION_THREAD)
-		kill(w->pid, sig);
-	else if (w->tl != NULL)
-		tlink_abandon(w);
+		kill(p->pid, sig);
+	else if (p->tl != NULL)
+		tlink_abandon(p);
 }
 
 /* Stops using a worker; its jobs are put back when it has been reaped. */
 void
-pool_fail_worker(struct worker *w, enum worker_end end, const char *why)
+pool_fail_worker(struct proc *p, enum worker_end end, const char *why)
 {
-	if (w->state == W_EMPTY || w->state == W_STOPPING)
+	if (p->state == P_STOPPING)
 		return;
-	log_debug("worker %d: dropping: %s", w->slot, why);
-	w->state = W_STOPPING;
-	w->end = end;
+	log_debug("worker %d: dropping: %s", p->slot->index, why);
+	p->state = P_STOPPING;
+	p->end = end;
 	if (end != END_SHUTDOWN)
-		w->culprit = find_culprit(w, end);
-	wlink_close(w);
-	signal_worker(w, SIGKILL);
+		p->culprit = find_culprit(p, end);
+	wlink_close(p);
+	signal_worker(p, SIGKILL);
 }
 
 /* The per-job timeout: the board says how long the running job has run. */
 static void
-check_timeout(struct worker *w)
+check_timeout(struct proc *p)
 {
-	struct slot_board	*b = w->board;
+	struct slot_board	*b = p->board;
 	uint64_t		 now = now_ns(), started, id;
 	uint32_t		 idx;
 
-	if (w->inflight.count == 0)
+	if (p->inflight.count == 0)
 		return;
 	id = __atomic_load_n(&b->job_id, __ATOMIC_ACQUIRE);
 	started = b->started_ns;
-	idx = find_culprit(w, END_TIMEOUT);
+	idx = find_culprit(p, END_TIMEOUT);
 	if (idx == JOB_NONE || id != (uint64_t)idx + 1 || started == 0 ||
 	    started > now) {
-		pool_timer_in(w, opts->timeout_ns);	/* between two jobs */
+		timer_add_ns(p->ev_timer, opts->timeout_ns); /* between jobs */
 		return;
 	}
 	if (now - started < opts->timeout_ns) {
-		pool_timer_in(w, opts->timeout_ns - (now - started));
+		timer_add_ns(p->ev_timer, opts->timeout_ns - (now - started));
 		return;
 	}
 	log_warnx("worker %d: line %llu ran past the %.3g s timeout; %s %d",
-	    w->slot, (unsigned long long)ledger_job(idx)->line,
+	    p->slot->index, (unsigned long long)ledger_job(idx)->line,
 	    opts->timeout_ns / 1e9, opts->isolation == ISOLATION_THREAD ?
 	    "its thread takes no more jobs: giving up on thread" :
-	    "killing pid", (int)w->pid);
-	w->state = W_STOPPING;
-	w->end = END_TIMEOUT;
-	w->culprit = idx;
-	wlink_close(w);
-	signal_worker(w, SIGTERM);
-	pool_timer_in(w, opts->kill_grace_ns);
+	    "killing pid", (int)p->pid);
+	p->state = P_STOPPING;
+	p->end = END_TIMEOUT;
+	p->culprit = idx;
+	wlink_close(p);
+	signal_worker(p, SIGTERM);
+	timer_add_ns(p->ev_timer, opts->kill_grace_ns);
 }
 
 /*
@@ -390,22 +553,23 @@ check_timeout(struct worker *w)
  * killed, and its jobs go to another.
  */
 static void
-check_silence(struct worker *w, uint64_t now)
+check_silence(struct proc *p, uint64_t now)
 {
-	if ((w->state != W_READY && w->state != W_RETIRING) ||
-	    w->inflight.count == 0 || now - w->heard_ns < opts->heartbeat_ns)
+	if ((p->state != P_READY && p->state != P_RETIRING) ||
+	    p->inflight.count == 0 || now - p->heard_ns < opts->heartbeat_ns)
 		return;
 	log_warnx("worker %d: pid %d sent no heartbeat for %.3g s; killing it",
-	    w->slot, (int)w->pid, (now - w->heard_ns) / 1e9);
-	pool_fail_worker(w, END_SILENT, "no heartbeat");
+	    p->slot->index, (int)p->pid, (now - p->heard_ns) / 1e9);
+	pool_fail_worker(p, END_SILENT, "no heartbeat");
 }
 
 static void
 heartbeat_due(evutil_socket_t fd, short ev, void *arg)
 {
-	static uint64_t	last;
-	uint64_t	now;
-	int		i;
+	static uint64_t	 last;
+	struct proc	*p;
+	uint64_t	 now;
+	int		 i, k, late;
 
 	(void)fd;
 	(void)ev;
@@ -416,19 +580,20 @@ heartbeat_due(evutil_socket_t fd, short ev, void *arg)
 	 * Late by half the timeout: the supervisor itself was stopped or
 	 * starved, and heard nothing either way.  Everyone gets a new start.
 	 */
-	if (last != 0 && now - last > opts->heartbeat_ns / 4 +
-	    opts->heartbeat_ns / 2) {
+	late = last != 0 && now - last > opts->heartbeat_ns / 4 +
+	    opts->heartbeat_ns / 2;
+	if (late)
 		log_warnx("heartbeats: the supervisor did not run for %.3g s; "
 		    "not counting that against the workers",
 		    (now - last) / 1e9);
-		for (i = 0; i < 2 * WORKERS_CAP; i++)
-			workers[i].heard_ns = now;
-	}
 	last = now;
-	for (i = 0; i < opts->workers; i++) {
-		check_silence(&workers[i], now);
-		check_silence(TWIN(i), now);
-	}
+	for (i = 0; i < pool.size; i++)
+		for (k = 0; k < SLOT_PROCS; k++)
+			if ((p = slot_proc(&pool.slots[i], k)) != NULL) {
+				if (late)
+					p->heard_ns = now;
+				check_silence(p, now);
+			}
 	supervisor_wake();
 }
 
@@ -454,11 +619,11 @@ pool_watch_heartbeats(void)
 }
 
 void
-pool_watch_timeout(struct worker *w)
+pool_watch_timeout(struct proc *p)
 {
-	if (opts->timeout_ns == 0 || evtimer_pending(w->ev_timer, NULL))
+	if (opts->timeout_ns == 0 || evtimer_pending(p->ev_timer, NULL))
 		return;
-	pool_timer_in(w, opts->timeout_ns);
+	timer_add_ns(p->ev_timer, opts->timeout_ns);
 }
 
 /* What a worker that has not said HELLO is likely waiting for. */
@@ -484,75 +649,92 @@ start_cause(const struct handler *h)
  * a handler that fails to start does; a replacement is given up on.
  */
 static void
-start_expired(struct worker *w)
+start_expired(struct proc *p)
 {
 	const struct options	*o = opts;
+	int			 replacement = p != p->slot->proc;
 	char			 why[512];
 
-	if (pool_is_twin(w) && pool_canary != NULL &&
-	    pool_rolling == w->slot)
-		o = pool_canary;
+	if (replacement)
+		o = replace_options(p->slot);
 	snprintf(why, sizeof why, "handler %s did not start within %.3g s "
 	    "(--start-timeout): %s", o->handler_obj->spec,
 	    o->start_timeout_ns / 1e9, start_cause(o->handler_obj));
-	if (!pool_is_twin(w)) {
-		log_warnx("worker %d: %s; stopping", w->slot, why);
+	if (!replacement) {
+		log_warnx("worker %d: %s; stopping", p->slot->index, why);
 		supervisor_abort(2);
 	}
-	log_warnx("worker %d: %s", w->slot, why);
-	pool_fail_worker(w, END_START, why);
+	log_warnx("worker %d: %s", p->slot->index, why);
+	pool_fail_worker(p, END_START, why);
 }
 
+/* A slot's next start is due. */
 static void
-worker_timer(evutil_socket_t fd, short ev, void *arg)
+respawn_due(evutil_socket_t fd, short ev, void *arg)
 {
-	struct worker	*w = arg;
+	struct slot	*s = arg;
 
 	(void)fd;
 	(void)ev;
 	loop_tick();
-	switch (w->state) {
-	case W_EMPTY:
-		/* A twin's timer only paces the next try of a replacement. */
-		if (pool_shutting_down)
-			break;
-		if (!pool_is_twin(w))
-			pool_spawn(w, opts);
-		else
-			pool_recycle_due(&workers[w->slot]);
+	if (!pool.shutting_down && s->proc == NULL)
+		pool_spawn(s, 0, opts);
+	supervisor_wake();
+}
+
+/* The backoff after a failed replacement is over: it may be tried again. */
+static void
+retry_due(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	loop_tick();
+	if (!pool.shutting_down)
+		replace_recycle_due(arg);
+	supervisor_wake();
+}
+
+static void
+proc_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct proc	*p = arg;
+
+	(void)fd;
+	(void)ev;
+	loop_tick();
+	switch (p->state) {
+	case P_READY:
+	case P_RETIRING:
+		check_timeout(p);
 		break;
-	case W_READY:
-	case W_RETIRING:
-		check_timeout(w);
+	case P_STARTING:
+		start_expired(p);
 		break;
-	case W_STARTING:
-		start_expired(w);
-		break;
-	case W_STOPPING:
+	case P_STOPPING:
 		/* The grace after SIGTERM or EOF is over. */
 		log_warnx("worker %d: pid %d did not exit; sending SIGKILL",
-		    w->slot, (int)w->pid);
-		signal_worker(w, SIGKILL);
+		    p->slot->index, (int)p->pid);
+		signal_worker(p, SIGKILL);
 		break;
 	}
 	supervisor_wake();
 }
 
 static void
-describe_exit(struct worker *w, int status, char *out, size_t len)
+describe_exit(struct proc *p, int status, char *out, size_t len)
 {
 	if (opts->isolation == ISOLATION_THREAD && WIFSIGNALED(status))
 		snprintf(out, len, "thread %d given up on (a thread cannot be "
-		    "killed: it is left to finish its job)", (int)w->pid);
+		    "killed: it is left to finish its job)", (int)p->pid);
 	else if (opts->isolation == ISOLATION_THREAD)
 		snprintf(out, len, "thread %d ended with status %d",
-		    (int)w->pid, WEXITSTATUS(status));
+		    (int)p->pid, WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(out, len, "pid %d killed by signal %d (%s)",
-		    (int)w->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		    (int)p->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
 		snprintf(out, len, "pid %d exited with status %d",
-		    (int)w->pid, WEXITSTATUS(status));
+		    (int)p->pid, WEXITSTATUS(status));
 }
 
 /*
@@ -564,16 +746,16 @@ describe_exit(struct worker *w, int status, char *out, size_t len)
  * otherwise make a crash loop of the replacements of those it killed.
  */
 static int
-crash_looping(const struct worker *w, int status)
+crash_looping(const struct proc *p, int status)
 {
 	int	sig;
 
-	if (!w->greeted)
+	if (!p->greeted)
 		return 1;
 	/* Each job it was sent is in flight until its result comes. */
-	if (w->jobs_sent > w->inflight.count)
+	if (p->jobs_sent > p->inflight.count)
 		return 0;
-	if (!WIFSIGNALED(status) || (w->end != END_NONE && w->end != END_CRASH))
+	if (!WIFSIGNALED(status) || (p->end != END_NONE && p->end != END_CRASH))
 		return 1;
 	sig = WTERMSIG(status);
 	return sig != SIGKILL && sig != SIGTERM;
@@ -581,10 +763,10 @@ crash_looping(const struct worker *w, int status)
 
 /* Charges the culprit an attempt; fails it when it has none left. */
 static void
-charge_culprit(struct worker *w)
+charge_culprit(struct proc *p)
 {
 	struct job	*j;
-	uint32_t	 idx = w->culprit, prev;
+	uint32_t	 idx = p->culprit, prev;
 
 	if (idx == JOB_NONE)
 		return;
@@ -594,92 +776,108 @@ charge_culprit(struct worker *w)
 		return;
 	}
 	/* Unlink it from the in-flight list and report it. */
-	if (w->inflight.head == idx)
-		jobq_pop(&w->inflight);
+	if (p->inflight.head == idx)
+		jobq_pop(&p->inflight);
 	else {
-		for (prev = w->inflight.head; ledger_job(prev)->next != idx;
+		for (prev = p->inflight.head; ledger_job(prev)->next != idx;
 		    prev = ledger_job(prev)->next)
 			;
 		ledger_job(prev)->next = j->next;
-		if (w->inflight.tail == idx)
-			w->inflight.tail = prev;
-		w->inflight.count--;
+		if (p->inflight.tail == idx)
+			p->inflight.tail = prev;
+		p->inflight.count--;
 	}
-	dispatch_left_worker(j);
-	j->state = JOB_DONE;
-	j->worker = -1;
-	j->status = w->end == END_TIMEOUT || w->end == END_SILENT ?
-	    STATUS_TIMEOUT : STATUS_CRASHED;
-	intake->job_done(idx, NULL, 0);
+	pool_job_done(idx, p->end == END_TIMEOUT || p->end == END_SILENT ?
+	    STATUS_TIMEOUT : STATUS_CRASHED, NULL, 0);
 }
 
-void
-worker_reaped(struct worker *w, int status)
+/*
+ * A process has ended: its jobs go back, it leaves its slot, and the slot
+ * gets another, or the replacement it was is tried again later.
+ */
+static void
+proc_reaped(struct proc *p, int status)
 {
-	char	what[128];
-	int	before_hello = !w->greeted, init_failed, looping;
+	struct slot	*s = p->slot;
+	char		 what[128];
+	int		 before_hello = !p->greeted, init_failed, looping;
+	int		 replacement = p != s->proc, start_deadline;
 
-	looping = crash_looping(w, status);
-	describe_exit(w, status, what, sizeof what);
+	looping = crash_looping(p, status);
+	describe_exit(p, status, what, sizeof what);
 	init_failed = before_hello && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == EX_HANDLER_INIT;
 	if (init_failed)
-		wlink_last_words(w);
-	if (init_failed && !pool_is_twin(w)) {
+		wlink_last_words(p);
+	if (init_failed && !replacement) {
 		log_warnx("worker %d: the handler failed to start; stopping",
-		    w->slot);
+		    s->index);
 		supervisor_abort(2);
 	}
-	if (w->end == END_NONE) {
-		w->end = END_CRASH;
-		w->culprit = find_culprit(w, END_CRASH);
+	if (p->end == END_NONE) {
+		p->end = END_CRASH;
+		p->culprit = find_culprit(p, END_CRASH);
 	}
-	if (w->end != END_SHUTDOWN)
-		log_warnx("worker %d: %s%s", w->slot, what,
-		    w->end == END_TIMEOUT ? " after a timeout" :
-		    w->end == END_PROTOCOL ? " after a protocol error" :
-		    w->end == END_SILENT ? " after it went silent" :
-		    w->end == END_START ? " after its start deadline" : "");
+	if (p->end != END_SHUTDOWN)
+		log_warnx("worker %d: %s%s", s->index, what,
+		    p->end == END_TIMEOUT ? " after a timeout" :
+		    p->end == END_PROTOCOL ? " after a protocol error" :
+		    p->end == END_SILENT ? " after it went silent" :
+		    p->end == END_START ? " after its start deadline" : "");
 	else
-		log_debug("worker %d: %s", w->slot, what);
-	wlink_close(w);
-	evtimer_del(w->ev_timer);
-	charge_culprit(w);
-	dispatch_requeue(w);
-	w->state = W_EMPTY;
-	w->pid = -1;
-	if (pool_is_twin(w)) {
-		pool_ntwins--;
-		w->recycling = 0;
-		if (w->end == END_START && !pool_shutting_down)
-			pool_replacement_failed(w, "its handler took longer "
-			    "than --start-timeout", 0);
-		else if (before_hello && !pool_shutting_down)
-			pool_replacement_failed(w, what, init_failed);
+		log_debug("worker %d: %s", s->index, what);
+	wlink_close(p);
+	evtimer_del(p->ev_timer);
+	charge_culprit(p);
+	dispatch_requeue(p);
+	start_deadline = p->end == END_START;
+	proc_unlink(p);
+	proc_free(p);
+	if (replacement) {
+		if (start_deadline && !pool.shutting_down)
+			replace_failed(s, "its handler took longer than "
+			    "--start-timeout", 0);
+		else if (before_hello && !pool.shutting_down)
+			replace_failed(s, what, init_failed);
 		else
-			pool_recycle_due(&workers[w->slot]);
+			replace_recycle_due(s);
 		return;
 	}
-	if (pool_shutting_down || pool_retiring(w))
+	if (pool.shutting_down || pool_retiring(s))
 		return;
-	if (before_hello && ++hello_failures >= HELLO_FAILURES_MAX) {
+	if (before_hello && ++pool.hello_failures >= HELLO_FAILURES_MAX) {
 		log_warnx("workers keep dying before they start (last: %s); "
 		    "stopping", what);
 		supervisor_abort(2);
 	}
-	w->restarts++;
+	s->restarts++;
 	/*
 	 * Only a crash loop is backed off and counts toward the restart
 	 * intensity; any other end is replaced at once, degraded pool or not
 	 * (a job that killed its worker has been charged for it).
 	 */
 	if (looping) {
-		w->failed_starts++;
+		s->failed_starts++;
 		count_restart();
 	} else
-		w->failed_starts = 0;
-	pool_schedule_restart(w);
+		s->failed_starts = 0;
+	pool_schedule_restart(s, 0);
 	pool_notify();
+}
+
+/* The process, alive, with the given pid or thread link; or NULL. */
+static struct proc *
+find_proc(pid_t pid, const struct tlink *tl)
+{
+	struct proc	*p;
+	int		 i, k;
+
+	for (i = 0; i < pool.size; i++)
+		for (k = 0; k < SLOT_PROCS; k++)
+			if ((p = slot_proc(&pool.slots[i], k)) != NULL &&
+			    (tl != NULL ? p->tl == tl : p->pid == pid))
+				return p;
+	return NULL;
 }
 
 /*
@@ -689,32 +887,13 @@ worker_reaped(struct worker *w, int status)
 void
 pool_thread_gone(struct tlink *tl, int status)
 {
-	struct worker	*w;
-	int		 i;
+	struct proc	*p;
 
-	for (i = 0; i < 2 * WORKERS_CAP; i++) {
-		w = &workers[i];
-		if (w->tl != tl)
-			continue;
-		wlink_close(w);
-		w->tl = NULL;
-		worker_reaped(w, status == -1 ? SIGKILL : (status & 0xff) << 8);
+	if ((p = find_proc(0, tl)) == NULL)
 		return;
-	}
-}
-
-static struct worker *
-worker_by_pid(pid_t pid)
-{
-	int	i;
-
-	for (i = 0; i < opts->workers; i++) {
-		if (workers[i].pid == pid)
-			return &workers[i];
-		if (TWIN(i)->pid == pid)
-			return TWIN(i);
-	}
-	return NULL;
+	wlink_close(p);
+	p->tl = NULL;
+	proc_reaped(p, status == -1 ? SIGKILL : (status & 0xff) << 8);
 }
 
 static int
@@ -729,7 +908,7 @@ static int
 kill_stray(pid_t pid, void *arg)
 {
 	(void)arg;
-	if (worker_by_pid(pid) != NULL)
+	if (find_proc(pid, NULL) != NULL)
 		return 0;
 	log_debug("killing pid %d, left behind by a worker", (int)pid);
 	kill(-pid, SIGKILL);
@@ -745,15 +924,12 @@ kill_stray(pid_t pid, void *arg)
 static void
 kill_strays(void)
 {
-	int	children = 0, i, processes = 0;
+	int	children = 0;
 
 	if (opts->isolation == ISOLATION_THREAD)
 		return;
-	for (i = 0; i < opts->workers; i++)
-		processes += (workers[i].state != W_EMPTY) +
-		    (TWIN(i)->state != W_EMPTY);
 	if (subtree_children(count_child, &children) == -1 ||
-	    children <= processes)
+	    children <= pool_alive())
 		return;
 	subtree_children(kill_stray, NULL);
 }
@@ -761,7 +937,7 @@ kill_strays(void)
 void
 pool_sigchld(void)
 {
-	struct worker	*w;
+	struct proc	*p;
 	pid_t		 pid;
 	int		 status, reaped = 0;
 
@@ -772,8 +948,8 @@ pool_sigchld(void)
 		if (pid <= 0)
 			break;
 		reaped = 1;
-		if ((w = worker_by_pid(pid)) != NULL)
-			worker_reaped(w, status);
+		if ((p = find_proc(pid, NULL)) != NULL)
+			proc_reaped(p, status);
 	}
 	if (reaped)
 		kill_strays();
@@ -781,34 +957,30 @@ pool_sigchld(void)
 
 /* Tells a worker to exit: EOF on its link, SIGKILL after the grace. */
 void
-pool_stop_worker(struct worker *w)
+pool_stop_worker(struct proc *p)
 {
-	if (w->state == W_EMPTY) {
-		evtimer_del(w->ev_timer);
-		return;
+	if (p->state != P_STOPPING) {
+		p->state = P_STOPPING;
+		p->end = END_SHUTDOWN;
+		wlink_close(p);
 	}
-	if (w->state != W_STOPPING) {
-		w->state = W_STOPPING;
-		w->end = END_SHUTDOWN;
-		wlink_close(w);
-	}
-	pool_timer_in(w, opts->kill_grace_ns);
+	timer_add_ns(p->ev_timer, opts->kill_grace_ns);
 }
 
 void
 pool_shutdown(void)
 {
-	int	i;
+	struct proc	*p;
+	int		 i, k;
 
-	pool_shutting_down = 1;
-	pool_rolling = -1;
-	if (pool_canary != NULL) {
-		pool_canary = NULL;
-		reload_started(0, "the pool is stopping");
-	}
-	for (i = 0; i < opts->workers; i++) {
-		pool_stop_worker(&workers[i]);
-		pool_stop_worker(TWIN(i));
+	pool.shutting_down = 1;
+	replace_stop();
+	for (i = 0; i < pool.size; i++) {
+		evtimer_del(pool.slots[i].ev_respawn);
+		evtimer_del(pool.slots[i].ev_retry);
+		for (k = 0; k < SLOT_PROCS; k++)
+			if ((p = slot_proc(&pool.slots[i], k)) != NULL)
+				pool_stop_worker(p);
 	}
 }
 
@@ -818,8 +990,9 @@ pool_settled(void)
 {
 	int	i;
 
-	for (i = 0; i < opts->workers; i++)
-		if (workers[i].state == W_STARTING)
+	for (i = 0; i < pool.size; i++)
+		if (pool.slots[i].proc != NULL &&
+		    pool.slots[i].proc->state == P_STARTING)
 			return 0;
 	return 1;
 }
@@ -829,37 +1002,119 @@ pool_alive(void)
 {
 	int	i, n = 0;
 
-	for (i = 0; i < opts->workers; i++)
-		if (workers[i].state != W_EMPTY)
+	for (i = 0; i < pool.size; i++)
+		if (pool.slots[i].proc != NULL)
 			n++;
-	return n + pool_ntwins;
+	return n + pool.others;
+}
+
+/*
+ * After a reload: settings the pool keeps state for.  A restart_max the
+ * ring of restart times cannot be made for keeps the old ring.
+ */
+void
+pool_reconfigure(const struct options *old)
+{
+	struct proc	*p;
+	int		 i, k;
+
+	if (opts->restart_max != old->restart_max &&
+	    restart_intensity() == -1)
+		log_warn("reload: restart intensity");
+	if (opts->heartbeat_ns != old->heartbeat_ns)
+		pool_watch_heartbeats();
+	if (opts->window != old->window)
+		for (i = 0; i < pool.size; i++)
+			for (k = 0; k < SLOT_PROCS; k++)
+				if ((p = slot_proc(&pool.slots[i], k)) != NULL)
+					p->window = opts->window != 0 ?
+					    opts->window : WINDOW_START;
+}
+
+/*
+ * n slots wanted: new slots start at once, and any slot below n without
+ * a process or a restart on the way gets one.  Slots past n stay in use
+ * until scale.c has drained them (pool_trim()).
+ */
+void
+pool_resize(int n)
+{
+	struct slot	*s;
+	int		 i;
+
+	pool.target = n;
+	for (i = pool.size; i < n; i++)
+		pool.slots[i].failed_starts = 0;
+	if (n > pool.size)
+		pool.size = n;
+	for (i = 0; i < n; i++) {
+		s = &pool.slots[i];
+		if (s->proc == NULL && !evtimer_pending(s->ev_respawn, NULL))
+			pool_spawn(s, 0, opts);
+	}
+}
+
+/* The last slots past the target, once they have no process, are let go. */
+void
+pool_trim(void)
+{
+	struct slot	*s;
+
+	while (pool.size > pool.target) {
+		s = &pool.slots[pool.size - 1];
+		if (s->proc != NULL || s->next != NULL || s->prev != NULL)
+			break;
+		pool.size--;
+	}
+}
+
+/*
+ * Slot s's replacement takes it over: the process it replaces, if it has
+ * one, finishes as prev.  A slot without one has nothing left to count.
+ */
+void
+pool_hand_over(struct slot *s)
+{
+	struct proc	*old = s->proc;
+
+	s->proc = s->next;
+	s->next = NULL;
+	s->prev = old;
+	if (old == NULL)
+		pool.others--;
 }
 
 /* At exit: no worker may outlive the supervisor. */
 void
 pool_kill_all(void)
 {
-	int	i;
+	struct proc	*p;
+	int		 i, k;
 
-	if (workers == NULL)
+	if (pool.slots == NULL)
 		return;
-	if (opts->isolation == ISOLATION_THREAD) {
-		/* They end with the process, which is about to exit. */
-		for (i = 0; i < WORKERS_CAP + opts->workers; i++)
-			if (workers[i].tl != NULL)
-				tlink_abandon(&workers[i]);
+	for (i = 0; i < pool.size; i++)
+		for (k = 0; k < SLOT_PROCS; k++) {
+			if ((p = slot_proc(&pool.slots[i], k)) == NULL)
+				continue;
+			/* Threads end with the process, about to exit. */
+			if (opts->isolation == ISOLATION_THREAD) {
+				if (p->tl != NULL)
+					tlink_abandon(p);
+			} else if (p->pid > 0)
+				kill(p->pid, SIGKILL);
+		}
+	if (opts->isolation == ISOLATION_THREAD)
 		return;
-	}
-	for (i = 0; i < WORKERS_CAP + opts->workers; i++)
-		if (workers[i].state != W_EMPTY && workers[i].pid > 0)
-			kill(workers[i].pid, SIGKILL);
-	for (i = 0; i < WORKERS_CAP + opts->workers; i++)
-		if (workers[i].state != W_EMPTY && workers[i].pid > 0) {
-			while (waitpid(workers[i].pid, NULL, 0) == -1 &&
+	for (i = 0; i < pool.size; i++)
+		for (k = 0; k < SLOT_PROCS; k++) {
+			if ((p = slot_proc(&pool.slots[i], k)) == NULL ||
+			    p->pid <= 0)
+				continue;
+			while (waitpid(p->pid, NULL, 0) == -1 &&
 			    errno == EINTR)
 				;
-			workers[i].state = W_EMPTY;
-			workers[i].pid = -1;
+			p->pid = -1;
 		}
 	/* And what they left behind, reparented here as they died. */
 	subtree_kill();

@@ -1,37 +1,35 @@
 /*
- * What pool.c (worker processes), replace.c (replacements, new before
- * old) and scale.c (the number of slots) share, and nothing else sees.
+ * What pool.c (slots and worker processes), replace.c (replacements, new
+ * before old) and scale.c (the number of slots) give each other, and
+ * nothing else sees.  The pool's state is pool.c's alone; the others ask.
  */
 #ifndef POOL_H
 #define POOL_H
 
 #include "supervisor.h"
 
-/* Slot i's other record: its replacement while it starts, or the process
- * it replaced while that finishes its jobs. */
-#define TWIN(slot)	(&workers[WORKERS_CAP + (slot)])
-
-extern int			 pool_shutting_down;
-extern int			 pool_target_n;
-extern unsigned			 pool_ntwins;
-extern unsigned			 pool_generation;
-extern int			 pool_rolling;
-extern const struct options	*pool_canary;
-extern int			 pool_rolling_all;
-
 /* pool.c */
-int	pool_is_twin(const struct worker *);
-void	pool_spawn(struct worker *, const struct options *);
-void	pool_stop_worker(struct worker *);
-void	pool_schedule_restart(struct worker *);
-void	pool_timer_in(struct worker *, uint64_t);
-void	pool_watch_heartbeats(void);
-void	pool_notify(void);
-int	pool_restart_intensity(void);
+struct proc	*pool_spawn(struct slot *, int, const struct options *);
+void		 pool_stop_worker(struct proc *);
+void		 pool_schedule_restart(struct slot *, int);
+void		 pool_watch_heartbeats(void);
+void		 pool_notify(void);
+void		 pool_reconfigure(const struct options *);
+void		 pool_resize(int);
+void		 pool_trim(void);
+void		 pool_hand_over(struct slot *);
+int		 pool_others(void);
+unsigned	 pool_generation(void);
+unsigned	 pool_new_generation(void);
 
 /* replace.c */
-void	pool_replacement_failed(struct worker *, const char *, int);
-int	pool_recycle_due(struct worker *);
-void	pool_replace_settle(void);
+void		 replace_ready(struct proc *);
+void		 replace_result(struct proc *);
+void		 replace_failed(struct slot *, const char *, int);
+int		 replace_recycle_due(struct slot *);
+const struct options *replace_options(const struct slot *);
+void		 replace_stop(void);
+int		 replace_busy(void);
+void		 replace_settle(void);
 
 #endif

@@ -111,13 +111,9 @@ scratch_room(size_t n)
 static uint32_t
 budget(void)
 {
-	uint32_t	want = 0, live = ledger_live(), room = ledger_room();
-	int		i;
+	uint32_t	want = 2 * pool_windows(), live = ledger_live();
+	uint32_t	room = ledger_room();
 
-	for (i = 0; i < opts->workers; i++)
-		if (workers[i].state == W_READY ||
-		    workers[i].state == W_STARTING)
-			want += 2 * workers[i].window;
 	want = want > live ? want - live : 0;
 	return want < room ? want : room;
 }

@@ -126,13 +126,11 @@ static void
 apply(struct options *next)
 {
 	struct options	old = *opts;
-	int		want = next->workers;
 
 	keep_string(&next->listen_path, old.listen_path, cli_opts.listen_path);
 	keep_string(&next->pidfile, old.pidfile, cli_opts.pidfile);
 	keep_string(&next->source, old.source, cli_opts.source);
 	keep_string(&next->consumer, old.consumer, cli_opts.consumer);
-	next->workers = old.workers;	/* slots in use: pool_scale() moves it */
 	*opts = *next;
 
 	/* What the old configuration's file had allocated and is unused. */
@@ -152,7 +150,8 @@ apply(struct options *next)
 		free(old.handler_argv);
 	}
 	log_init("forkpool", opts->verbose);
-	pool_reconfigure(&old, want);
+	scale_reconfigure(&old);
+	autoscale_update();
 }
 
 static void
@@ -222,7 +221,7 @@ reload_start(reload_done_fn done, void *arg, uint64_t id)
 	pending_id = id;
 	log_info("reload: the handler changed: starting a worker with it "
 	    "first");
-	pool_roll(&pending);
+	replace_roll(&pending, reload_started);
 }
 
 /* pool.c: the first worker of the pending configuration is up, or not. */
@@ -234,7 +233,7 @@ reload_started(int ok, const char *why)
 	pending_set = 0;
 	if (ok) {
 		/* Workers started from here on get the new configuration. */
-		pool_roll_commit();
+		replace_roll_commit();
 		apply(&pending);
 		finish(pending_done, pending_arg, pending_id, 1,
 		    "configuration reloaded; rolling the workers over");

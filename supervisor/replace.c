@@ -1,101 +1,112 @@
 /*
- * Replacing a worker new before old: slot i's replacement starts in its
- * twin record, workers[WORKERS_CAP + i], and once it has said HELLO the
- * two swap (wlink_swap): the old process finishes its jobs in the twin,
- * taking no more, then leaves.  A reload rolls every slot over this way,
- * one at a time, after a first replacement has tried the new
- * configuration out; --max-jobs and --max-rss recycle one worker.
+ * Replacing a worker new before old: a slot's replacement starts as its
+ * next process, and once it has said HELLO it takes the slot: the old
+ * process becomes the slot's prev and finishes its jobs there, taking no
+ * more, then leaves.  A reload rolls every slot over this way, one at a
+ * time, after a first replacement has tried the new configuration out;
+ * --max-jobs and --max-rss recycle one worker.
  */
 #include <stdio.h>
 
 #include "proto/log.h"
 #include "pool.h"
 
-int			 pool_rolling = -1;	/* replacement starting */
-const struct options	*pool_canary;	/* a reload's, until it starts */
-int			 pool_rolling_all;	/* a roll-over is under way */
+/* A roll-over: what replace.c alone decides on. */
+static struct {
+	int			 slot;		/* replacement starting; -1 */
+	const struct options	*canary;	/* a reload's, until it starts */
+	void			(*started)(int, const char *);
+	int			 all;		/* a roll-over is under way */
+} roll = { -1, NULL, NULL, 0 };
 
-/* Slot i's other process, starting to replace it or replaced; or NULL. */
-struct worker *
-pool_twin(int i)
+/* The first replacement of a reload is up, or is not going to be. */
+static void
+canary_done(int ok, const char *why)
 {
-	return TWIN(i)->state == W_EMPTY ? NULL : TWIN(i);
+	roll.canary = NULL;
+	roll.started(ok, why);
 }
 
-/* Whether slot w's old process still has jobs: keyed ones must wait. */
-int
-pool_predecessor_busy(const struct worker *w)
+/* The configuration slot s's replacement was started with. */
+const struct options *
+replace_options(const struct slot *s)
 {
-	const struct worker	*t;
-
-	if (pool_ntwins == 0)
-		return 0;
-	t = TWIN(w->slot);
-	return t->state != W_EMPTY && t->inflight.count > 0;
+	return roll.canary != NULL && roll.slot == s->index ? roll.canary :
+	    opts;
 }
 
 /*
  * Recycling: a worker that has run its --max-jobs, or grown past
- * --max-rss, gets a replacement started in its twin; the replacement
- * takes over once it is up, so capacity never dips.
+ * --max-rss, gets a replacement started; the replacement takes over once
+ * it is up, so capacity never dips.
  */
 static void
-recycle(struct worker *w, const char *why)
+recycle(struct proc *p, const char *why)
 {
-	struct worker	*t = TWIN(w->slot);
+	struct slot	*s = p->slot;
+	struct proc	*t;
 
-	if (pool_shutting_down || t->state != W_EMPTY ||
-	    evtimer_pending(t->ev_timer, NULL))
+	if (pool_stopping() || s->next != NULL || s->prev != NULL ||
+	    evtimer_pending(s->ev_retry, NULL))
 		return;
-	log_info("worker %d: pid %d %s: starting its replacement", w->slot,
-	    (int)w->pid, why);
-	t->recycling = 1;
-	pool_spawn(t, opts);
+	log_info("worker %d: pid %d %s: starting its replacement", s->index,
+	    (int)p->pid, why);
+	if ((t = pool_spawn(s, 1, opts)) != NULL)
+		t->recycling = 1;
 }
 
 /*
  * The replacement of a worker near the end of its --max-jobs starts while
  * the last window of its allowance runs.  Looked at after results, and
- * when a twin frees up for the slot.
+ * when the slot may start a replacement again.
  */
 int
-pool_recycle_due(struct worker *w)
+replace_recycle_due(struct slot *s)
 {
-	char	why[64];
+	struct proc	*p = s->proc;
+	char		 why[64];
 
-	if (w->recycle_at == 0 || w->state != W_READY ||
-	    w->jobs_sent + w->window < w->recycle_at)
+	if (p == NULL || p->recycle_at == 0 || p->state != P_READY ||
+	    p->jobs_sent + p->window < p->recycle_at)
 		return 0;
 	snprintf(why, sizeof why, "takes its last %llu jobs",
-	    (unsigned long long)(w->recycle_at - w->jobs_sent +
-	    w->inflight.count));
-	recycle(w, why);
+	    (unsigned long long)(p->recycle_at - p->jobs_sent +
+	    p->inflight.count));
+	recycle(p, why);
 	return 1;
 }
 
-/* k results have come from w. */
+/* Results have come from p, a slot's ready process. */
 void
-pool_result(struct worker *w, unsigned k)
+replace_result(struct proc *p)
 {
 	uint64_t	now;
 	long		rss;
 	char		why[64];
 
-	(void)k;
-	w->failed_starts = 0;
-	if (pool_is_twin(w) || w->state != W_READY || pool_recycle_due(w))
+	if (replace_recycle_due(p->slot))
 		return;
 	/* /proc is read at most ten times a second per worker. */
 	if (opts->max_rss_kib == 0)
 		return;
 	now = loop_now_ns();
-	if (now - w->rss_checked_ns < 100000000ULL)
+	if (now - p->rss_checked_ns < 100000000ULL)
 		return;
-	w->rss_checked_ns = now;
-	if ((rss = pool_rss_kib(w->pid)) > opts->max_rss_kib) {
+	p->rss_checked_ns = now;
+	if ((rss = pool_rss_kib(p->pid)) > opts->max_rss_kib) {
 		snprintf(why, sizeof why, "holds %ld KiB", rss);
-		recycle(w, why);
+		recycle(p, why);
 	}
+}
+
+/* A replacement has said HELLO. */
+void
+replace_ready(struct proc *t)
+{
+	log_info("worker %d: replacement ready, pid %d", t->slot->index,
+	    (int)t->pid);
+	if (roll.canary != NULL)
+		canary_done(1, NULL);
 }
 
 /*
@@ -104,92 +115,95 @@ pool_result(struct worker *w, unsigned k)
  * backoff, the old process going on meanwhile.
  */
 void
-pool_replacement_failed(struct worker *t, const char *what, int init_failed)
+replace_failed(struct slot *s, const char *what, int init_failed)
 {
 	char	why[192];
 
-	if (pool_rolling == t->slot)
-		pool_rolling = -1;
-	if (pool_canary != NULL) {
-		pool_canary = NULL;
+	if (roll.slot == s->index)
+		roll.slot = -1;
+	if (roll.canary != NULL) {
 		snprintf(why, sizeof why, "the first worker of the new "
 		    "configuration did not start: %s", init_failed ?
 		    "its handler failed to start" : what);
-		reload_started(0, why);
+		canary_done(0, why);
 		return;
 	}
-	t->failed_starts++;
-	pool_schedule_restart(t);
+	s->failed_replacements++;
+	pool_schedule_restart(s, 1);
+}
+
+/* The pool is stopping: no replacement is wanted any more. */
+void
+replace_stop(void)
+{
+	roll.slot = -1;
+	if (roll.canary != NULL)
+		canary_done(0, "the pool is stopping");
 }
 
 /*
  * A replacement has said HELLO: it takes the slot, and the process it
- * replaces finishes its jobs in the twin, taking no more.
+ * replaces finishes its jobs as the slot's prev, taking no more.
  */
 static void
-take_over(struct worker *w, struct worker *t)
+take_over(struct slot *s)
 {
-	pid_t	old = w->pid;
+	struct proc	*old = s->proc, *t = s->next;
 
-	switch (w->state) {
-	case W_STOPPING:
+	if (old != NULL && old->state == P_STOPPING)
 		return;		/* the old one is dying anyway: reap it first */
-	case W_STARTING:
+	if (old != NULL && old->state == P_STARTING) {
 		/* It was restarted meanwhile: the replacement is not needed. */
 		pool_stop_worker(t);
 		t->recycling = 0;
-		if (pool_rolling == w->slot)
-			pool_rolling = -1;
+		if (roll.slot == s->index)
+			roll.slot = -1;
 		return;
-	case W_EMPTY:
-		evtimer_del(w->ev_timer);	/* no restart: here is one */
-		break;
-	case W_READY:
-	case W_RETIRING:
-		break;
 	}
-	wlink_flush_all();
-	wlink_swap(w, t);
-	t->failed_starts = 0;
-	if (pool_rolling == w->slot)
-		pool_rolling = -1;
+	if (old == NULL)
+		evtimer_del(s->ev_respawn);	/* no restart: here is one */
+	pool_hand_over(s);
+	s->failed_replacements = 0;
+	if (roll.slot == s->index)
+		roll.slot = -1;
 	if (t->recycling) {
 		t->recycling = 0;
-		w->recycles++;
+		s->recycles++;
 	}
-	log_info("worker %d: pid %d takes over from pid %d", w->slot,
-	    (int)w->pid, (int)old);
-	if (t->state == W_READY || t->state == W_RETIRING) {
-		t->state = W_RETIRING;
-		if (t->inflight.count > 0)
-			pool_watch_timeout(t);
+	log_info("worker %d: pid %d takes over from pid %d", s->index,
+	    (int)t->pid, old != NULL ? (int)old->pid : -1);
+	if (old != NULL) {
+		old->state = P_RETIRING;
+		if (old->inflight.count > 0)
+			pool_watch_timeout(old);
 	}
 	pool_notify();
 }
 
 /*
  * A roll-over, one slot at a time: a slot still running a process of an
- * older configuration gets a replacement started in its twin, which takes
- * over once it is up.  Capacity never dips, and no job is lost: the old
- * process finishes what it holds.
+ * older configuration gets a replacement started, which takes over once
+ * it is up.  Capacity never dips, and no job is lost: the old process
+ * finishes what it holds.
  */
 static void
 roll_settle(void)
 {
-	struct worker	*w, *t;
-	int		 i;
+	struct slot	*s;
+	int		 i, n = pool_target();
 
-	if (pool_rolling != -1)
+	if (roll.slot != -1)
 		return;		/* one replacement starting at a time */
-	for (i = 0; i < pool_target_n; i++) {
-		w = &workers[i];
-		t = TWIN(i);
-		if (w->state != W_READY || t->state != W_EMPTY ||
-		    evtimer_pending(t->ev_timer, NULL))
+	for (i = 0; i < n; i++) {
+		s = pool_slot(i);
+		if (s->proc == NULL || s->proc->state != P_READY ||
+		    s->next != NULL || s->prev != NULL ||
+		    evtimer_pending(s->ev_retry, NULL))
 			continue;
-		if (pool_canary != NULL || w->gen != pool_generation) {
-			pool_rolling = i;
-			pool_spawn(t, pool_canary != NULL ? pool_canary :
+		if (roll.canary != NULL ||
+		    s->proc->gen != pool_generation()) {
+			roll.slot = i;
+			pool_spawn(s, 1, roll.canary != NULL ? roll.canary :
 			    opts);
 			return;
 		}
@@ -199,66 +213,78 @@ roll_settle(void)
 static int
 rolled_over(void)
 {
-	int	i;
+	struct slot	*s;
+	int		 i, n = pool_target();
 
-	if (pool_rolling != -1 || pool_canary != NULL)
+	if (roll.slot != -1 || roll.canary != NULL)
 		return 0;
-	for (i = 0; i < pool_target_n; i++)
-		if (workers[i].state != W_EMPTY &&
-		    workers[i].gen != pool_generation)
+	for (i = 0; i < n; i++) {
+		s = pool_slot(i);
+		if (s->proc != NULL && s->proc->gen != pool_generation())
 			return 0;
+	}
 	return 1;
 }
 
 /* Replacements that are up take over; old processes done with their
  * jobs leave. */
 static void
-settle_twins(void)
+settle_others(void)
 {
-	struct worker	*t;
-	int		 i;
+	struct slot	*s;
+	int		 i, n = pool_size();
 
-	for (i = 0; i < opts->workers; i++) {
-		t = TWIN(i);
-		if (t->state == W_READY)
-			take_over(&workers[i], t);
-		if (t->state == W_RETIRING && t->inflight.count == 0)
-			pool_stop_worker(t);
+	for (i = 0; i < n; i++) {
+		s = pool_slot(i);
+		if (s->next != NULL && s->next->state == P_READY)
+			take_over(s);
+		if (s->prev != NULL && s->prev->state == P_RETIRING &&
+		    s->prev->inflight.count == 0)
+			pool_stop_worker(s->prev);
 	}
 }
 
 /*
  * A reload needs new workers: o is the new configuration, which a first
- * replacement tries out before anything else changes.  reload_started()
- * hears whether it came up.
+ * replacement tries out before anything else changes.  started() hears
+ * whether it came up.
  */
 void
-pool_roll(const struct options *o)
+replace_roll(const struct options *o, void (*started)(int, const char *))
 {
-	pool_canary = o;
+	roll.canary = o;
+	roll.started = started;
 }
 
 /* The first replacement is up and opts is the new configuration. */
 void
-pool_roll_commit(void)
+replace_roll_commit(void)
 {
-	pool_generation++;
-	pool_rolling_all = 1;
-	if (pool_rolling != -1)
-		TWIN(pool_rolling)->gen = pool_generation;
-	log_info("pool_rolling the workers over to the new configuration");
+	unsigned	gen = pool_new_generation();
+
+	roll.all = 1;
+	if (roll.slot != -1 && pool_slot(roll.slot)->next != NULL)
+		pool_slot(roll.slot)->next->gen = gen;
+	log_info("rolling the workers over to the new configuration");
+}
+
+/* Whether a roll-over is under way or waits for its first replacement. */
+int
+replace_busy(void)
+{
+	return roll.all || roll.canary != NULL;
 }
 
 /* Each turn while replacements start or old processes finish. */
 void
-pool_replace_settle(void)
+replace_settle(void)
 {
-	if (pool_ntwins > 0)
-		settle_twins();
-	if ((pool_rolling_all || pool_canary != NULL) && !pool_shutting_down) {
+	if (pool_others() > 0)
+		settle_others();
+	if (replace_busy() && !pool_stopping()) {
 		roll_settle();
-		if (pool_rolling_all && rolled_over()) {
-			pool_rolling_all = 0;
+		if (roll.all && rolled_over()) {
+			roll.all = 0;
 			log_info("every worker runs the new configuration");
 		}
 	}

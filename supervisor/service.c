@@ -471,12 +471,12 @@ take_control(struct client *c, const struct frame *f)
 		reload_start(reload_done, c, f->id);
 		break;
 	case CONTROL_SCALE:
-		if (!pool_scale_allowed(n, why, sizeof why)) {
+		if (!scale_allowed(n, why, sizeof why)) {
 			snprintf(msg, sizeof msg, "scale: %s", why);
 			reply(c, f->id, STATUS_ERROR, msg);
 			break;
 		}
-		pool_scale(n);
+		scale_to(n);
 		snprintf(msg, sizeof msg, "scaling to %d workers", n);
 		reply(c, f->id, STATUS_OK, msg);
 		break;

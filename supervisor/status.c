@@ -93,26 +93,41 @@ percentile(double q)
 	return (double)(2ULL << (LATENCY_BUCKETS - 1));
 }
 
+/* A slot without a process is waiting for its restart. */
 static const char *
-state_name(const struct worker *w)
+state_name(const struct proc *p)
 {
-	switch (w->state) {
-	case W_EMPTY:		return "restarting";
-	case W_STARTING:	return "starting";
-	case W_READY:		return w->inflight.count > 0 ? "busy" : "idle";
-	case W_RETIRING:	return "retiring";
-	case W_STOPPING:	return "stopping";
+	if (p == NULL)
+		return "restarting";
+	switch (p->state) {
+	case P_STARTING:	return "starting";
+	case P_READY:		return p->inflight.count > 0 ? "busy" : "idle";
+	case P_RETIRING:	return "retiring";
+	case P_STOPPING:	return "stopping";
 	}
 	return "unknown";
 }
 
-static double
-age_s(const struct worker *w, uint64_t now)
+static pid_t
+pid_of(const struct proc *p)
 {
-	if (w->inflight.count == 0 || w->busy_since_ns == 0 ||
-	    now < w->busy_since_ns)
+	return p != NULL ? p->pid : -1;
+}
+
+static double
+age_s(const struct proc *p, uint64_t now)
+{
+	if (p == NULL || p->inflight.count == 0 || p->busy_since_ns == 0 ||
+	    now < p->busy_since_ns)
 		return 0;
-	return (now - w->busy_since_ns) / 1e9;
+	return (now - p->busy_since_ns) / 1e9;
+}
+
+/* The process replacing a slot's, or the one it replaced; or NULL. */
+static const struct proc *
+other_of(const struct slot *s)
+{
+	return s->next != NULL ? s->next : s->prev;
 }
 
 static uint64_t
@@ -129,23 +144,25 @@ done_total(void)
 static void
 render_text(struct text *t, uint64_t now, const uint32_t *depths)
 {
-	const struct worker	*w;
+	const struct slot	*s;
+	const struct proc	*w;
 	double			 up = started_ns ? (now - started_ns) / 1e9 : 0;
 	uint32_t		 p;
-	int			 i, any = 0;
+	int			 i, n = pool_size(), any = 0;
 
 	put(t, "slot  pid      state       jobs  restarts  recycles  "
 	    "rss_kib  job_age_s\n");
-	for (i = 0; i < opts->workers; i++) {
-		w = &workers[i];
+	for (i = 0; i < n; i++) {
+		s = pool_slot(i);
+		w = s->proc;
 		put(t, "%-5d %-8d %-10s %6llu %9u %9u %8ld %10.3f\n",
-		    w->slot, (int)w->pid, state_name(w),
-		    (unsigned long long)w->jobs_done, w->restarts,
-		    w->recycles, pool_rss_kib(w->pid), age_s(w, now));
+		    s->index, (int)pid_of(w), state_name(w),
+		    (unsigned long long)s->jobs_done, s->restarts,
+		    s->recycles, pool_rss_kib(pid_of(w)), age_s(w, now));
 		/* The process replacing it, or the one it replaced. */
-		if ((w = pool_twin(i)) != NULL)
+		if ((w = other_of(s)) != NULL)
 			put(t, "%-5s %-8d %-10s %6s %9s %9s %8ld %10.3f\n",
-			    w->state == W_RETIRING ? "(old)" : "(new)",
+			    w->state == P_RETIRING ? "(old)" : "(new)",
 			    (int)w->pid, state_name(w), "-", "-", "-",
 			    pool_rss_kib(w->pid), age_s(w, now));
 	}
@@ -177,22 +194,24 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 static void
 render_json(struct text *t, uint64_t now, const uint32_t *depths)
 {
-	const struct worker	*w;
+	const struct slot	*s;
+	const struct proc	*w;
 	uint32_t		 p;
-	int			 i, first = 1;
+	int			 i, n = pool_size(), first = 1;
 
 	put(t, "{\"workers\":[");
-	for (i = 0; i < opts->workers; i++) {
-		w = &workers[i];
+	for (i = 0; i < n; i++) {
+		s = pool_slot(i);
+		w = s->proc;
 		put(t, "%s{\"slot\":%d,\"pid\":%d,\"state\":\"%s\","
 		    "\"jobs\":%llu,\"restarts\":%u,\"recycles\":%u,\"rss_kib\":%ld,"
-		    "\"job_age_s\":%.3f", i ? "," : "", w->slot, (int)w->pid,
-		    state_name(w), (unsigned long long)w->jobs_done,
-		    w->restarts, w->recycles, pool_rss_kib(w->pid),
-		    age_s(w, now));
-		if ((w = pool_twin(i)) != NULL)
+		    "\"job_age_s\":%.3f", i ? "," : "", s->index,
+		    (int)pid_of(w), state_name(w),
+		    (unsigned long long)s->jobs_done, s->restarts, s->recycles,
+		    pool_rss_kib(pid_of(w)), age_s(w, now));
+		if ((w = other_of(s)) != NULL)
 			put(t, ",\"%s\":{\"pid\":%d,\"state\":\"%s\"}",
-			    w->state == W_RETIRING ? "replaced" : "replacement",
+			    w->state == P_RETIRING ? "replaced" : "replacement",
 			    (int)w->pid, state_name(w));
 		put(t, "}");
 	}
@@ -221,10 +240,10 @@ render_json(struct text *t, uint64_t now, const uint32_t *depths)
 static void
 render_prometheus(struct text *t)
 {
-	const struct worker	*w;
+	const struct slot	*sl;
 	uint64_t		 cum = 0;
 	unsigned		 b, s;
-	int			 i;
+	int			 i, n = pool_size();
 
 	put(t, "# HELP forkpool_jobs_total Jobs ended, by status.\n"
 	    "# TYPE forkpool_jobs_total counter\n");
@@ -239,21 +258,21 @@ render_prometheus(struct text *t)
 	    "forkpool_jobs_in_flight %u\n", ledger_live() - dispatch_queued());
 	put(t, "# HELP forkpool_worker_jobs_total Jobs done, by slot.\n"
 	    "# TYPE forkpool_worker_jobs_total counter\n");
-	for (i = 0; i < opts->workers; i++) {
-		w = &workers[i];
+	for (i = 0; i < n; i++) {
+		sl = pool_slot(i);
 		put(t, "forkpool_worker_jobs_total{slot=\"%d\"} %llu\n",
-		    w->slot, (unsigned long long)w->jobs_done);
+		    sl->index, (unsigned long long)sl->jobs_done);
 	}
 	put(t, "# HELP forkpool_worker_restarts_total Restarts, by slot.\n"
 	    "# TYPE forkpool_worker_restarts_total counter\n");
-	for (i = 0; i < opts->workers; i++)
+	for (i = 0; i < n; i++)
 		put(t, "forkpool_worker_restarts_total{slot=\"%d\"} %u\n",
-		    workers[i].slot, workers[i].restarts);
+		    i, pool_slot(i)->restarts);
 	put(t, "# HELP forkpool_worker_recycles_total Recycles, by slot.\n"
 	    "# TYPE forkpool_worker_recycles_total counter\n");
-	for (i = 0; i < opts->workers; i++)
+	for (i = 0; i < n; i++)
 		put(t, "forkpool_worker_recycles_total{slot=\"%d\"} %u\n",
-		    workers[i].slot, workers[i].recycles);
+		    i, pool_slot(i)->recycles);
 	put(t, "# HELP forkpool_job_latency_seconds Submit to result.\n"
 	    "# TYPE forkpool_job_latency_seconds histogram\n");
 	for (b = 0; b < LATENCY_BUCKETS; b++) {

@@ -8,6 +8,7 @@
 #define SUPERVISOR_H
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -15,6 +16,7 @@
 #include "proto/buf.h"
 #include "proto/frame.h"
 #include "worker/worker.h"
+#include "proto/link.h"
 
 #define JOB_NONE	UINT32_MAX	/* end of a job list */
 #define PARTITION_NONE	UINT32_MAX	/* an unkeyed job */
@@ -61,12 +63,11 @@ struct jobq {
 	uint32_t	 count;
 };
 
-enum worker_state {
-	W_EMPTY,	/* no process; a restart may be scheduled */
-	W_STARTING,	/* forked, no HELLO yet */
-	W_READY,	/* takes jobs */
-	W_RETIRING,	/* replaced: takes no jobs, finishes those it has */
-	W_STOPPING,	/* told to go (SIGTERM or EOF); jobs requeue at reap */
+enum proc_state {
+	P_STARTING,	/* forked, no HELLO yet */
+	P_READY,	/* takes jobs */
+	P_RETIRING,	/* replaced: takes no jobs, finishes those it has */
+	P_STOPPING,	/* told to go (SIGTERM or EOF); jobs requeue at reap */
 };
 
 enum worker_end {
@@ -80,45 +81,60 @@ enum worker_end {
 };
 
 /*
- * A worker slot and the process in it.  Slot i's process is workers[i];
- * while it is being replaced, the replacement starts in its twin,
- * workers[WORKERS_CAP + i], and once it has said HELLO the two swap: the
- * old process then finishes its jobs in the twin.
+ * A worker process (or thread), from its fork to its reaping, and its
+ * link.  It lives in a slot; what outlives it (the slot's queue, its
+ * counters) is the slot's.
  */
-struct worker {
-	int		 slot;
+struct proc {
+	struct slot	*slot;
 	pid_t		 pid;
 	unsigned	 gen;		/* the configuration it was started with */
 	struct slot_board *board;
 	struct tlink	*tl;		/* --isolation thread: its thread */
-	enum worker_state state;
+	enum proc_state	 state;
 	enum worker_end	 end;
 	int		 greeted;	/* said HELLO */
+	int		 recycling;	/* a replacement for --max-jobs, --max-rss */
 	int		 fd;
 	struct event	*ev_read;
 	struct event	*ev_write;
-	struct event	*ev_timer;	/* respawn, timeout watch, kill grace */
-	struct buf	 in;
-	struct buf	 out;
+	struct event	*ev_timer;	/* start deadline, timeout, kill grace */
+	struct link	 link;		/* its frames, in and out */
 	struct jobq	 inflight;	/* in the order sent = the order answered */
-	struct jobq	 keyed;		/* queued jobs of partitions in this slot */
 	uint32_t	 window;
 	uint32_t	 culprit;	/* job charged for the current end */
 	double		 job_ns;	/* moving average of the service time */
 	uint64_t	 busy_since_ns;
-	unsigned	 failed_starts;	/* ends in a row without a result */
-	uint64_t	 jobs_done;
-	unsigned	 restarts;
-	unsigned	 recycles;	/* replaced for --max-jobs, --max-rss */
-	int		 recycling;	/* twin: its process is a recycle */
 	uint64_t	 jobs_sent;	/* to this process */
 	uint64_t	 recycle_at;	/* jobs it may take; 0: no limit */
 	uint64_t	 rss_checked_ns;
 	uint64_t	 heard_ns;	/* its last frame, while it held jobs */
 	int		 dirty;		/* out has frames not yet written */
-	struct worker	*next_dirty;
+	LIST_ENTRY(proc) dirty_entry;
 };
 
+/*
+ * A worker slot: a number that keeps its partitions and its counters
+ * across the processes that come and go in it.  A replacement starts as
+ * next and, once it has said HELLO, becomes proc; the process it replaced
+ * becomes prev and finishes its jobs there, taking no more.  At most one
+ * of next and prev is set.
+ */
+struct slot {
+	int		 index;
+	struct proc	*proc;		/* the one taking jobs; NULL: none */
+	struct proc	*next;		/* its replacement, starting */
+	struct proc	*prev;		/* the one it replaced, finishing */
+	struct jobq	 keyed;		/* queued jobs of its partitions */
+	uint64_t	 jobs_done;
+	unsigned	 restarts;
+	unsigned	 recycles;	/* replaced for --max-jobs, --max-rss */
+	unsigned	 failed_starts;	/* ends in a row without a result */
+	unsigned	 failed_replacements; /* replacements that died so */
+	struct event	*ev_respawn;	/* the next start of proc */
+	struct event	*ev_retry;	/* the next try of a replacement */
+	struct slot_board *boards;	/* two: one each for proc, next/prev */
+};
 
 enum order { ORDER_INPUT, ORDER_COMPLETION };
 
@@ -271,28 +287,33 @@ jobq_pop(struct jobq *q)
 	return idx;
 }
 
-/* How many more jobs w may take now: its window, and its --max-jobs. */
+/* How many more jobs p may take now: its window, and its --max-jobs. */
 static inline uint32_t
-worker_room(const struct worker *w)
+proc_room(const struct proc *p)
 {
-	uint32_t	room = w->inflight.count < w->window ?
-			    w->window - w->inflight.count : 0;
+	uint32_t	room = p->inflight.count < p->window ?
+			    p->window - p->inflight.count : 0;
 
-	if (w->recycle_at != 0 && w->recycle_at - w->jobs_sent < room)
-		room = w->recycle_at - w->jobs_sent;
+	if (p->recycle_at != 0 && p->recycle_at - p->jobs_sent < room)
+		room = p->recycle_at - p->jobs_sent;
 	return room;
+}
+
+/* Whether the process s replaced still has jobs: keyed ones must wait. */
+static inline int
+slot_predecessor_busy(const struct slot *s)
+{
+	return s->prev != NULL && s->prev->inflight.count > 0;
 }
 
 /* dispatch.c */
 void		 dispatch_init(void);
 void		 dispatch_submit(uint32_t);
-void		 dispatch_requeue(struct worker *);
+void		 dispatch_requeue(struct proc *);
 void		 dispatch_run(void);
-void		 dispatch_adapt(struct worker *, unsigned, uint64_t);
 uint32_t	 dispatch_queued(void);
 void		 dispatch_withdraw(void (*)(uint32_t));
 void		 dispatch_partition_depths(uint32_t *);
-void		 dispatch_sent(const struct job *);
 void		 dispatch_left_worker(const struct job *);
 void		 dispatch_rebalance(int);
 int		 dispatch_moving(void);
@@ -300,50 +321,55 @@ int		 dispatch_owns_any(int);
 uint32_t	 partition_of(const char *, size_t);
 
 /* wlink.c */
-void		 wlink_open(struct worker *, int);
-void		 wlink_close(struct worker *);
-void		 wlink_last_words(struct worker *);
-void		 wlink_swap(struct worker *, struct worker *);
-int		 wlink_send_job(struct worker *, uint32_t);
+void		 wlink_open(struct proc *, int);
+void		 wlink_close(struct proc *);
+void		 wlink_last_words(struct proc *);
+int		 wlink_send_job(struct proc *, uint32_t);
 void		 wlink_flush_all(void);
 
 /* pool.c */
-extern struct worker	*workers;
-extern struct worker	*dirty_workers;
 void		 pool_init(void);
 void		 pool_start(void);
-void		 pool_ready(struct worker *);
-void		 pool_result(struct worker *, unsigned);
+struct slot	*pool_slot(int);
+int		 pool_size(void);
+int		 pool_target(void);
+int		 pool_retiring(const struct slot *);
+int		 pool_stopping(void);
+uint32_t	 pool_windows(void);
+void		 pool_ready(struct proc *);
+void		 pool_result(struct proc *, unsigned);
+void		 pool_job_done(uint32_t, unsigned, const char *, size_t);
 long		 pool_rss_kib(pid_t);
-void		 pool_fail_worker(struct worker *, enum worker_end,
+void		 pool_fail_worker(struct proc *, enum worker_end,
 		    const char *);
+void		 pool_watch_timeout(struct proc *);
+void		 pool_sigchld(void);
+void		 pool_thread_gone(struct tlink *, int);
 void		 pool_shutdown(void);
 void		 pool_kill_all(void);
 int		 pool_alive(void);
 int		 pool_settled(void);
 int		 pool_degraded(void);
-int		 pool_retiring(const struct worker *);
-void		 pool_scale(int);
-int		 pool_scale_allowed(int, char *, size_t);
-void		 pool_scale_settle(void);
-int		 pool_target(void);
-int		 pool_busy(void);
-struct worker	*pool_twin(int);
-int		 pool_stopping(void);
-void		 pool_roll(const struct options *);
-void		 pool_roll_commit(void);
-int		 pool_predecessor_busy(const struct worker *);
-void		 pool_reconfigure(const struct options *, int);
 
-void		 pool_thread_gone(struct tlink *, int);
+/* replace.c */
+void		 replace_roll(const struct options *,
+		    void (*)(int, const char *));
+void		 replace_roll_commit(void);
+
+/* scale.c */
+void		 scale_to(int);
+int		 scale_allowed(int, char *, size_t);
+void		 scale_settle(void);
+void		 scale_reconfigure(const struct options *);
+int		 scale_busy(void);
 
 /* tlink.c: --isolation thread, the supervisor's end of a thread */
 void		 tlink_init(void);
-int		 tlink_start(struct worker *, const struct options *);
-int		 tlink_deliver(struct worker *);
-ssize_t		 tlink_collect(struct worker *);
-void		 tlink_close(struct worker *);
-void		 tlink_abandon(struct worker *);
+int		 tlink_start(struct proc *, const struct options *);
+int		 tlink_deliver(struct proc *);
+ssize_t		 tlink_collect(struct proc *);
+void		 tlink_close(struct proc *);
+void		 tlink_abandon(struct proc *);
 
 /* autoscale.c */
 void		 autoscale_update(void);
@@ -365,8 +391,6 @@ void		 notify_pool(int, int);
 void		 notify_stopping(void);
 void		 notify_reloading(void);
 void		 notify_reloaded(void);
-void		 pool_sigchld(void);
-void		 pool_watch_timeout(struct worker *);
 uint64_t	 now_ns(void);
 uint64_t	 loop_now_ns(void);
 void		 loop_tick(void);

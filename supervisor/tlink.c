@@ -51,7 +51,7 @@ tlink_free(struct tlink *tl)
 
 /* Starts a thread for w, as o says; returns the descriptor to watch. */
 int
-tlink_start(struct worker *w, const struct options *o)
+tlink_start(struct proc *w, const struct options *o)
 {
 	struct tlink	*tl;
 	int		 e;
@@ -62,7 +62,7 @@ tlink_start(struct worker *w, const struct options *o)
 	pthread_cond_init(&tl->cv, NULL);
 	buf_init(&tl->jobs);
 	buf_init(&tl->results);
-	wconf_fill(&tl->conf, o, w->slot, w->board, getpid());
+	wconf_fill(&tl->conf, o, w->slot->index, w->board, getpid());
 	tl->gone = tlink_queue;
 	if ((tl->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		e = errno;
@@ -90,25 +90,25 @@ swap_bufs(struct buf *a, struct buf *b)
 
 /* Hands what w->out holds to the thread; -1 when out of memory. */
 int
-tlink_deliver(struct worker *w)
+tlink_deliver(struct proc *w)
 {
 	struct tlink	*tl = w->tl;
 	int		 rc = 0;
 
 	pthread_mutex_lock(&tl->mu);
 	if (tl->jobs.len == 0)
-		swap_bufs(&tl->jobs, &w->out);
-	else if (buf_append(&tl->jobs, buf_head(&w->out), w->out.len) == -1)
+		swap_bufs(&tl->jobs, &w->link.out);
+	else if (buf_append(&tl->jobs, buf_head(&w->link.out), w->link.out.len) == -1)
 		rc = -1;
 	pthread_cond_signal(&tl->cv);
 	pthread_mutex_unlock(&tl->mu);
-	w->out.len = w->out.off = 0;
+	w->link.out.len = w->link.out.off = 0;
 	return rc;
 }
 
 /* Takes the frames the thread has handed back into w->in: their bytes. */
 ssize_t
-tlink_collect(struct worker *w)
+tlink_collect(struct proc *w)
 {
 	struct tlink	*tl = w->tl;
 	uint64_t	 n;
@@ -119,9 +119,9 @@ tlink_collect(struct worker *w)
 		return -1;
 	pthread_mutex_lock(&tl->mu);
 	got = tl->results.len;
-	if (w->in.len == 0)
-		swap_bufs(&w->in, &tl->results);
-	else if (buf_append(&w->in, buf_head(&tl->results),
+	if (w->link.in.len == 0)
+		swap_bufs(&w->link.in, &tl->results);
+	else if (buf_append(&w->link.in, buf_head(&tl->results),
 	    tl->results.len) == -1)
 		rc = -1;
 	else
@@ -132,7 +132,7 @@ tlink_collect(struct worker *w)
 
 /* No more jobs: the thread leaves once it is idle. */
 void
-tlink_close(struct worker *w)
+tlink_close(struct proc *w)
 {
 	pthread_mutex_lock(&w->tl->mu);
 	w->tl->closing = 1;
@@ -146,7 +146,7 @@ tlink_close(struct worker *w)
  * the thread leaves when its handler returns, if it ever does.
  */
 void
-tlink_abandon(struct worker *w)
+tlink_abandon(struct proc *w)
 {
 	pthread_mutex_lock(&w->tl->mu);
 	w->tl->abandoned = 1;

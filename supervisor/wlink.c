@@ -7,128 +7,80 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/link.h"
 #include "proto/log.h"
 #include "supervisor.h"
 
-#define READ_CHUNK	(256 * 1024)
 #define BUF_KEEP	(1024 * 1024)	/* shrink link buffers above this */
+#define WINDOW_TARGET_NS 5000000.0 /* work a full window should hold */
+#define WINDOW_MIN	2	/* one running, one waiting: no idle round trip */
 
-struct worker	*dirty_workers;
+/* The processes with frames to write this turn. */
+static LIST_HEAD(, proc) dirty = LIST_HEAD_INITIALIZER(dirty);
+
+static unsigned	results;	/* taken in this read */
 
 static void	wlink_read(evutil_socket_t, short, void *);
 static void	wlink_writable(evutil_socket_t, short, void *);
-
-/* The link's events, which name the record they belong to. */
-static void
-attach(struct worker *w)
-{
-	w->ev_read = event_new(base, w->fd, EV_READ | EV_PERSIST, wlink_read,
-	    w);
-	w->ev_write = event_new(base, w->fd, EV_WRITE | EV_PERSIST,
-	    wlink_writable, w);
-	if (w->ev_read == NULL || w->ev_write == NULL)
-		fatalx("event_new failed");
-	event_add(w->ev_read, NULL);
-	if (w->out.len > 0)
-		event_add(w->ev_write, NULL);
-}
-
-static void
-detach(struct worker *w)
-{
-	event_free(w->ev_read);
-	event_free(w->ev_write);
-	w->ev_read = w->ev_write = NULL;
-}
+static int	take_frame(void *, const struct frame *);
 
 void
-wlink_open(struct worker *w, int fd)
+wlink_open(struct proc *p, int fd)
 {
-	w->fd = fd;
+	p->fd = fd;
+	link_init(&p->link, opts->frame_max, FRAME_FROM_WORKER, take_frame, p);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
 		fatal("fcntl O_NONBLOCK");
-	attach(w);
-}
-
-#define SWAP(a, b, field) do {						\
-	__typeof__((a)->field) swap_tmp = (a)->field;			\
-	(a)->field = (b)->field;					\
-	(b)->field = swap_tmp;						\
-} while (0)
-
-/*
- * Swaps the processes of two records, a slot and its twin: the process,
- * its link with its buffers and events, and its jobs in flight.  What
- * belongs to the slot (its queue, its counters, its timer) stays.  Neither
- * may have frames waiting for wlink_flush_all().
- */
-void
-wlink_swap(struct worker *a, struct worker *b)
-{
-	if (a->fd != -1)
-		detach(a);
-	if (b->fd != -1)
-		detach(b);
-	SWAP(a, b, pid);
-	SWAP(a, b, gen);
-	SWAP(a, b, board);
-	SWAP(a, b, tl);
-	SWAP(a, b, state);
-	SWAP(a, b, end);
-	SWAP(a, b, greeted);
-	SWAP(a, b, fd);
-	SWAP(a, b, in);
-	SWAP(a, b, out);
-	SWAP(a, b, inflight);
-	SWAP(a, b, window);
-	SWAP(a, b, culprit);
-	SWAP(a, b, job_ns);
-	SWAP(a, b, busy_since_ns);
-	SWAP(a, b, jobs_sent);
-	SWAP(a, b, recycle_at);
-	SWAP(a, b, rss_checked_ns);
-	SWAP(a, b, heard_ns);
-	if (a->fd != -1)
-		attach(a);
-	if (b->fd != -1)
-		attach(b);
+	p->ev_read = event_new(base, p->fd, EV_READ | EV_PERSIST, wlink_read,
+	    p);
+	p->ev_write = event_new(base, p->fd, EV_WRITE | EV_PERSIST,
+	    wlink_writable, p);
+	if (p->ev_read == NULL || p->ev_write == NULL)
+		fatalx("event_new failed");
+	event_add(p->ev_read, NULL);
 }
 
 void
-wlink_close(struct worker *w)
+wlink_close(struct proc *p)
 {
-	if (w->fd == -1)
+	if (p->fd == -1)
 		return;
-	detach(w);
-	if (w->tl != NULL)
-		tlink_close(w);		/* its eventfd is the thread's */
+	event_free(p->ev_read);
+	event_free(p->ev_write);
+	p->ev_read = p->ev_write = NULL;
+	if (p->tl != NULL)
+		tlink_close(p);		/* its eventfd is the thread's */
 	else
-		close(w->fd);
-	w->fd = -1;
-	buf_free(&w->in);
-	buf_free(&w->out);
+		close(p->fd);
+	p->fd = -1;
+	link_free(&p->link);
+	/* What it had to write goes nowhere now. */
+	if (p->dirty) {
+		p->dirty = 0;
+		LIST_REMOVE(p, dirty_entry);
+	}
 }
 
 static void
-mark_dirty(struct worker *w)
+mark_dirty(struct proc *p)
 {
-	if (w->dirty)
+	if (p->dirty)
 		return;
-	w->dirty = 1;
-	w->next_dirty = dirty_workers;
-	dirty_workers = w;
+	p->dirty = 1;
+	LIST_INSERT_HEAD(&dirty, p, dirty_entry);
 }
 
 int
-wlink_send_job(struct worker *w, uint32_t idx)
+wlink_send_job(struct proc *p, uint32_t idx)
 {
 	struct job	*j = ledger_job(idx);
 	struct frame	 f;
-	char		*p;
+	char		*dst;
 
 	f.type = FRAME_JOB;
 	f.flags = j->partition == PARTITION_NONE ? 0 : FRAME_F_KEYED;
@@ -139,47 +91,46 @@ wlink_send_job(struct worker *w, uint32_t idx)
 	f.keylen = j->keylen;
 	f.payload = j->data.p + j->keylen;
 	f.paylen = j->data.len - j->keylen;
-	if ((p = buf_append_space(&w->out, frame_size(f.keylen,
+	if ((dst = buf_append_space(&p->link.out, frame_size(f.keylen,
 	    f.paylen))) == NULL) {
-		log_warn("worker %d: queueing a job", w->slot);
+		log_warn("worker %d: queueing a job", p->slot->index);
 		return -1;
 	}
-	frame_encode(p, &f);
-	if (w->inflight.count == 0) {
-		w->busy_since_ns = w->heard_ns = now_ns();
-		pool_watch_timeout(w);
+	frame_encode(dst, &f);
+	if (p->inflight.count == 0) {
+		p->busy_since_ns = p->heard_ns = now_ns();
+		pool_watch_timeout(p);
 	}
 	j->state = JOB_INFLIGHT;
-	j->worker = w->slot;
-	w->jobs_sent++;
-	jobq_push(&w->inflight, idx);
-	dispatch_sent(j);
-	mark_dirty(w);
+	j->worker = p->slot->index;
+	p->jobs_sent++;
+	jobq_push(&p->inflight, idx);
+	mark_dirty(p);
 	return 0;
 }
 
 static void
-flush_worker(struct worker *w)
+flush_worker(struct proc *p)
 {
 	ssize_t	n;
 
-	if (w->fd == -1)
+	if (p->fd == -1)
 		return;
-	if (w->tl != NULL) {
-		if (w->out.len > 0 && tlink_deliver(w) == -1)
-			pool_fail_worker(w, END_CRASH, "out of memory");
+	if (p->tl != NULL) {
+		if (p->link.out.len > 0 && tlink_deliver(p) == -1)
+			pool_fail_worker(p, END_CRASH, "out of memory");
 		return;
 	}
-	n = buf_write(&w->out, w->fd);
+	n = link_flush(&p->link, p->fd);
 	if (n == -1 && errno != EAGAIN) {
-		pool_fail_worker(w, END_CRASH, strerror(errno));
+		pool_fail_worker(p, END_CRASH, strerror(errno));
 		return;
 	}
-	if (w->out.len > 0)
-		event_add(w->ev_write, NULL);
+	if (p->link.out.len > 0)
+		event_add(p->ev_write, NULL);
 	else {
-		event_del(w->ev_write);
-		buf_shrink(&w->out, BUF_KEEP);
+		event_del(p->ev_write);
+		buf_shrink(&p->link.out, BUF_KEEP);
 	}
 }
 
@@ -187,12 +138,12 @@ flush_worker(struct worker *w)
 void
 wlink_flush_all(void)
 {
-	struct worker	*w;
+	struct proc	*p;
 
-	while ((w = dirty_workers) != NULL) {
-		dirty_workers = w->next_dirty;
-		w->dirty = 0;
-		flush_worker(w);
+	while ((p = LIST_FIRST(&dirty)) != NULL) {
+		LIST_REMOVE(p, dirty_entry);
+		p->dirty = 0;
+		flush_worker(p);
 	}
 }
 
@@ -205,31 +156,45 @@ wlink_writable(evutil_socket_t fd, short ev, void *arg)
 	supervisor_wake();
 }
 
-/* Takes one RESULT; -1 (with *why) when the worker broke the protocol. */
+/*
+ * Learns the service time from results: k results arrived over the time
+ * the worker was busy, so each took about that much.  The window then
+ * holds WINDOW_TARGET_NS of work.
+ */
+static void
+adapt(struct proc *p, unsigned k, uint64_t now)
+{
+	double		 per, win;
+
+	if (opts->window != 0 || k == 0)
+		return;
+	if (p->busy_since_ns != 0 && now > p->busy_since_ns) {
+		per = (double)(now - p->busy_since_ns) / k;
+		p->job_ns = p->job_ns == 0 ? per : 0.7 * p->job_ns + 0.3 * per;
+		win = ceil(WINDOW_TARGET_NS / (p->job_ns > 1 ? p->job_ns : 1));
+		if (win < WINDOW_MIN)
+			win = WINDOW_MIN;
+		if (win > WINDOW_MAX)
+			win = WINDOW_MAX;
+		p->window = (uint32_t)win;
+	}
+	p->busy_since_ns = p->inflight.count > 0 ? now : 0;
+}
+
+/* Takes one RESULT: it must answer the oldest job in flight. */
 static int
-take_result(struct worker *w, const struct frame *f, const char **why)
+take_result(struct proc *p, const struct frame *f)
 {
 	uint32_t	 idx;
-	struct job	*j;
 
-	idx = w->inflight.head;
+	idx = p->inflight.head;
 	if (idx == JOB_NONE || f->id != (uint64_t)idx + 1) {
-		*why = "result for a job it was not running";
+		p->link.why = "result for a job it was not running";
 		return -1;
 	}
-	if (f->keylen != 0 || f->flags != 0 || f->arg != 0 ||
-	    (f->aux != STATUS_OK && f->aux != STATUS_ERROR)) {
-		*why = "malformed RESULT";
-		return -1;
-	}
-	jobq_pop(&w->inflight);
-	j = ledger_job(idx);
-	dispatch_left_worker(j);
-	j->state = JOB_DONE;
-	j->worker = -1;
-	j->status = f->aux;
-	workers[w->slot].jobs_done++;
-	intake->job_done(idx, f->payload, f->paylen);
+	jobq_pop(&p->inflight);
+	p->slot->jobs_done++;
+	pool_job_done(idx, f->aux, f->payload, f->paylen);
 	return 0;
 }
 
@@ -238,23 +203,31 @@ take_result(struct worker *w, const struct frame *f, const char **why)
  * for every worker of the pool, so the same reason is said only once.
  */
 static void
-log_error(const struct worker *w, const struct frame *f)
+log_error(const struct proc *p, const struct frame *f)
 {
 	static char	 last[256];
 	char		 msg[sizeof last];
 	const char	*opt;
 
 	snprintf(msg, sizeof msg, "%.*s", (int)f->paylen, f->payload);
-	if (!w->greeted && strcmp(msg, last) == 0)
+	if (!p->greeted && strcmp(msg, last) == 0)
 		return;
-	if (!w->greeted)
+	if (!p->greeted)
 		strlcpy(last, msg, sizeof last);
 	/* A handler that did not start may have been given our options. */
-	if (!w->greeted && (opt = handler_option_arg()) != NULL)
+	if (!p->greeted && (opt = handler_option_arg()) != NULL)
 		log_warnx("worker %d: %s (%s is an argument of the handler: "
-		    "options go before the handler)", w->slot, msg, opt);
+		    "options go before the handler)", p->slot->index, msg, opt);
 	else
-		log_warnx("worker %d: %s", w->slot, msg);
+		log_warnx("worker %d: %s", p->slot->index, msg);
+}
+
+static int
+last_word(void *arg, const struct frame *f)
+{
+	if (f->type == FRAME_ERROR)
+		log_error(arg, f);
+	return 0;
 }
 
 /*
@@ -262,112 +235,93 @@ log_error(const struct worker *w, const struct frame *f)
  * what its link still holds is read now, for the log, and nothing else.
  */
 void
-wlink_last_words(struct worker *w)
+wlink_last_words(struct proc *p)
 {
-	struct frame	 f;
-	const char	*why;
-	size_t		 need;
-
-	if (w->fd == -1 || w->tl != NULL)
+	if (p->fd == -1 || p->tl != NULL)
 		return;
-	while (buf_read(&w->in, w->fd, READ_CHUNK) > 0)
+	while (link_fill(&p->link, p->fd) > 0)
 		continue;
-	while (frame_decode(buf_head(&w->in), w->in.len, opts->frame_max, &f,
-	    &need, &why) == FRAME_OK) {
-		if (f.type == FRAME_ERROR)
-			log_error(w, &f);
-		buf_consume(&w->in, need);
-	}
+	p->link.fn = last_word;
+	link_take(&p->link);
 }
 
+/*
+ * Each frame of a worker, checked by frame_check() already: what is left
+ * to check is what depends on the worker's state.  Stops once the link
+ * has been closed under it.
+ */
 static int
-take_frame(struct worker *w, const struct frame *f, const char **why)
+take_frame(void *arg, const struct frame *f)
 {
+	struct proc	*p = arg;
+
 	switch (f->type) {
 	case FRAME_RESULT:
-		if (w->state != W_READY && w->state != W_RETIRING &&
-		    w->state != W_STOPPING)
+		if (p->state != P_READY && p->state != P_RETIRING &&
+		    p->state != P_STOPPING)
 			break;
-		return take_result(w, f, why);
+		if (take_result(p, f) == -1)
+			return -1;
+		results++;
+		return p->fd == -1;
 	case FRAME_HELLO:
-		if (w->state != W_STARTING)
+		if (p->state != P_STARTING)
 			break;
 		/* A thread says its id here: its record had none. */
-		if (w->tl != NULL && w->pid == 0)
-			w->pid = (pid_t)f->arg;
-		if (f->aux != w->slot || f->arg != (uint32_t)w->pid ||
-		    f->flags != 0 || f->id != 0 || f->keylen != 0 ||
-		    f->paylen != 0) {
-			*why = "HELLO with the wrong slot or pid";
+		if (p->tl != NULL && p->pid == 0)
+			p->pid = (pid_t)f->arg;
+		if (f->aux != p->slot->index || f->arg != (uint32_t)p->pid) {
+			p->link.why = "HELLO with the wrong slot or pid";
 			return -1;
 		}
-		pool_ready(w);
-		return 0;
+		pool_ready(p);
+		return p->fd == -1;
 	case FRAME_ERROR:
-		log_error(w, f);
+		log_error(p, f);
 		return 0;
 	case FRAME_HEARTBEAT:
-		if (f->flags != 0 || f->aux != 0 || f->arg != 0 ||
-		    f->keylen != 0 || f->paylen != 0) {
-			*why = "malformed HEARTBEAT";
-			return -1;
-		}
 		return 0;	/* the read itself is what counts */
 	}
-	*why = "unexpected message type";
+	p->link.why = "unexpected message type";
 	return -1;
 }
 
 static void
 wlink_read(evutil_socket_t fd, short ev, void *arg)
 {
-	struct worker		*w = arg;
-	struct frame		 f;
-	const char		*why = NULL;
-	size_t			 need;
-	ssize_t			 n;
-	unsigned		 results = 0;
-	enum frame_decode_result r;
+	struct proc	*p = arg;
+	ssize_t		 n;
 
 	(void)ev;
 	loop_tick();
-	if (w->tl != NULL) {
+	if (p->tl != NULL) {
 		/* A thread's end comes apart, through tlink.c. */
-		if ((n = tlink_collect(w)) == 0)
+		if ((n = tlink_collect(p)) == 0)
 			return;
 	} else
-		n = buf_read(&w->in, fd, READ_CHUNK);
+		n = link_fill(&p->link, fd);
 	if (n == -1 && errno == EAGAIN)
 		return;
-	w->heard_ns = loop_now_ns();
+	p->heard_ns = loop_now_ns();
 	if (n <= 0) {
-		pool_fail_worker(w, END_CRASH, n == 0 ? "closed its link" :
+		pool_fail_worker(p, END_CRASH, n == 0 ? "closed its link" :
 		    strerror(errno));
 		supervisor_wake();
 		return;
 	}
-	for (;;) {
-		r = frame_decode(buf_head(&w->in), w->in.len, opts->frame_max,
-		    &f, &need, &why);
-		if (r == FRAME_SHORT)
-			break;
-		if (r == FRAME_OK && f.type == FRAME_RESULT)
-			results++;
-		if (r == FRAME_BAD || take_frame(w, &f, &why) == -1) {
-			log_warnx("worker %d: protocol error: %s", w->slot, why);
-			pool_fail_worker(w, END_PROTOCOL, why);
-			supervisor_wake();
-			return;
-		}
-		buf_consume(&w->in, need);
-		if (w->fd == -1)
-			break;
+	results = 0;
+	if (link_take(&p->link) == LINK_BAD) {
+		log_warnx("worker %d: protocol error: %s", p->slot->index,
+		    p->link.why);
+		pool_fail_worker(p, END_PROTOCOL, p->link.why);
+		supervisor_wake();
+		return;
 	}
 	if (results > 0) {
-		dispatch_adapt(w, results, loop_now_ns());
-		pool_result(w, results);
+		adapt(p, results, loop_now_ns());
+		pool_result(p, results);
 	}
-	if (w->fd != -1 && w->in.len == 0)
-		buf_shrink(&w->in, BUF_KEEP);
+	if (p->fd != -1 && p->link.in.len == 0)
+		buf_shrink(&p->link.in, BUF_KEEP);
 	supervisor_wake();
 }
