@@ -19,7 +19,7 @@
 #include "proto/subtree.h"
 #include "supervisor.h"
 
-struct options		*opts;		/* the running generation */
+struct options		*opts;		/* the running generation (reload.c) */
 struct event_base	*base;
 const struct intake	*intake = &batch_intake;
 
@@ -109,11 +109,11 @@ usage_error(const char *fmt, const char *arg)
 
 /* A Redis source (its URL checked as it was set), in a build with Redis. */
 static void
-check_source(int check_only)
+check_source(const struct options *o, int check_only)
 {
-	if (opts->source == NULL)
+	if (o->source == NULL)
 		return;
-	if (opts->listen_path != NULL)
+	if (o->listen_path != NULL)
 		usage_error("%s--source and --listen exclude each other", "");
 	if (!redis_supported()) {
 		fprintf(stderr, "forkpool: built without Redis support\n");
@@ -279,7 +279,7 @@ static void
 parse_options(int argc, char **argv)
 {
 	const struct optdef	*d;
-	struct options		*cli;
+	struct options		*cli, *run;
 	const char		*config_path = NULL;
 	char			 err[512], what[64];
 	uint64_t		 set = 0;
@@ -324,31 +324,32 @@ parse_options(int argc, char **argv)
 		options_set_handler(cli, argc, argv);
 		set |= OPTIONS_BIT(options_key("handler") - options_table);
 	}
-	/* A reload starts again from here: defaults and command line. */
-	opts = options_dup(cli);
-	reload_init(config_path, cli, set);
-	if (config_path != NULL && config_load(config_path, opts, set, err,
+	run = options_dup(cli);
+	if (config_path != NULL && config_load(config_path, run, set, err,
 	    sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
-	check_source(check_only);
-	if (opts->handler == NULL)
+	check_source(run, check_only);
+	if (run->handler == NULL)
 		usage_error("%sno handler given", "");
 	/* -n loads a plugin even with no preload: that is the check. */
-	if (handler_check(opts, opts->preload || check_only, err,
-	    sizeof err) == -1 || confine_check(opts, err, sizeof err) == -1) {
+	if (handler_check(run, run->preload || check_only, err,
+	    sizeof err) == -1 || confine_check(run, err, sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
-	if (opts->chroot_dir != NULL && handler_is_external(opts->handler_obj))
+	if (run->chroot_dir != NULL && handler_is_external(run->handler_obj))
 		usage_error("%s--chroot is for builtin and plugin handlers: an "
 		    "exec: or lines: program would need its files inside", "");
-	if (isolation_check(opts, err, sizeof err) == -1)
+	if (isolation_check(run, err, sizeof err) == -1)
 		usage_error("%s", err);
-	if (opts->halt_fail != 0 && (opts->listen_path != NULL ||
-	    opts->source != NULL))
+	if (run->halt_fail != 0 && (run->listen_path != NULL ||
+	    run->source != NULL))
 		usage_error("%s--halt is for batch mode", "");
+	/* A reload starts again from cli: defaults and command line. */
+	reload_init(config_path, cli, set, run);
+	opts = run;
 	if (check_only) {
 		printf("forkpool: configuration OK\n");
 		exit(0);

@@ -418,51 +418,65 @@ set_listen_group(struct options *o, const struct optdef *d,
 	return get_gid(what, v, &o->listen_group, err, len);
 }
 
-/* Users, or groups: each value adds its words to the list. */
+static int
+add_user(struct options *o, const char *what, const char *w, char *err,
+    size_t len)
+{
+	uid_t	uid = 0;
+
+	if (get_uid(what, w, &uid, err, len) == -1)
+		return -1;
+	o->allow_uids = xreallocarray(o->allow_uids, o->nallow_uids + 1,
+	    sizeof *o->allow_uids);
+	o->allow_uids[o->nallow_uids++] = uid;
+	return 0;
+}
+
+static int
+add_group(struct options *o, const char *what, const char *w, char *err,
+    size_t len)
+{
+	gid_t	gid = 0;
+
+	if (get_gid(what, w, &gid, err, len) == -1)
+		return -1;
+	o->allow_gids = xreallocarray(o->allow_gids, o->nallow_gids + 1,
+	    sizeof *o->allow_gids);
+	o->allow_gids[o->nallow_gids++] = gid;
+	return 0;
+}
+
+/* Each word of v given to add: users, or groups, are added to a list. */
+static int
+each_word(struct options *o, const char *what, const char *v,
+    int (*add)(struct options *, const char *, const char *, char *, size_t),
+    char *err, size_t len)
+{
+	char	*copy, *s, *w;
+	int	 rc = 0;
+
+	copy = s = xstrdup(v);
+	while (rc == 0 && (w = strsep(&s, " \t")) != NULL)
+		if (*w != '\0')
+			rc = add(o, what, w, err, len);
+	free(copy);
+	return rc;
+}
+
 static int
 set_allow_users(struct options *o, const struct optdef *d, const char *what,
     const char *v, char *err, size_t len)
 {
-	char	*copy, *s, *w;
-	uid_t	 uid = 0;
-	int	 rc = 0;
-
 	(void)d;
-	copy = s = xstrdup(v);
-	while (rc == 0 && (w = strsep(&s, " \t")) != NULL) {
-		if (*w == '\0')
-			continue;
-		if ((rc = get_uid(what, w, &uid, err, len)) == 0) {
-			o->allow_uids = xreallocarray(o->allow_uids,
-			    o->nallow_uids + 1, sizeof *o->allow_uids);
-			o->allow_uids[o->nallow_uids++] = uid;
-		}
-	}
-	free(copy);
-	return rc;
+	return each_word(o, what, v, add_user, err, len);
 }
 
 static int
 set_allow_groups(struct options *o, const struct optdef *d,
     const char *what, const char *v, char *err, size_t len)
 {
-	char	*copy, *s, *w;
-	gid_t	 gid = 0;
-	int	 rc = 0;
-
 	(void)d;
-	copy = s = xstrdup(v);
-	while (rc == 0 && (w = strsep(&s, " \t")) != NULL) {
-		if (*w == '\0')
-			continue;
-		if ((rc = get_gid(what, w, &gid, err, len)) == 0) {
-			o->allow_gids = xreallocarray(o->allow_gids,
-			    o->nallow_gids + 1, sizeof *o->allow_gids);
-			o->allow_gids[o->nallow_gids++] = gid;
-		}
-	}
-	free(copy);
-	return rc;
+	return each_word(o, what, v, add_group, err, len);
 }
 
 /* 0 and none are no limit: a rate of nothing at all is never meant. */

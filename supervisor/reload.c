@@ -24,6 +24,8 @@
 #include "proto/xmalloc.h"
 
 static const char		*config_path;
+static struct options		*running;	/* opts, which only this file
+						 * replaces and frees */
 static struct options		*cli_opts;	/* defaults and command line */
 static uint64_t			 cli_set;
 
@@ -33,13 +35,15 @@ static reload_done_fn		 pending_done;
 static void			*pending_arg;
 static uint64_t			 pending_id;
 
-/* Takes cli, the command line's generation, over. */
+/* Takes over cli, the command line's generation, and run, the first. */
 void
-reload_init(const char *path, struct options *cli, uint64_t set)
+reload_init(const char *path, struct options *cli, uint64_t set,
+    struct options *run)
 {
 	config_path = path;
 	cli_opts = cli;
 	cli_set = set;
+	running = run;
 }
 
 static int
@@ -127,11 +131,11 @@ keep_fixed(struct options *next)
 static void
 apply(struct options *next)
 {
-	struct options	*old = opts;
+	struct options	*old = running;
 	int		 want = next->workers;
 
 	next->workers = old->workers;	/* slots in use: pool_scale() moves it */
-	opts = next;
+	opts = running = next;
 	log_init("forkpool", opts->verbose);
 	pool_reconfigure(old, want);
 	options_free(old);
@@ -194,8 +198,8 @@ reload_start(reload_done_fn done, void *arg, uint64_t id)
 	if (!workers_differ(next, opts)) {
 		/* The same handler: the loaded one goes over to next. */
 		handler_drop(next->handler_obj);
-		next->handler_obj = opts->handler_obj;
-		opts->handler_obj = NULL;
+		next->handler_obj = running->handler_obj;
+		running->handler_obj = NULL;
 		apply(next);
 		finish(done, arg, id, 1, "configuration reloaded");
 		return;

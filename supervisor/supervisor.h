@@ -288,7 +288,8 @@ void		 autoscale_update(void);
 
 /* reload.c */
 typedef void	(*reload_done_fn)(void *, uint64_t, int, const char *);
-void		 reload_init(const char *, struct options *, uint64_t);
+void		 reload_init(const char *, struct options *, uint64_t,
+		    struct options *);
 void		 reload_start(reload_done_fn, void *, uint64_t);
 void		 reload_started(int, const char *);
 
