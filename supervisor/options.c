@@ -3,7 +3,7 @@
  * option, its limits, how its value is read and its line in --help.  The
  * command line (main.c) and the file (conf.c) both set values through
  * options_set(), so a value is taken, refused and rounded the same way
- * from either; options_defaults() is the one place defaults are set.
+ * from either.  generation.c sets the defaults and frees what is read.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -17,10 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "options.h"
-#include "proto/frame.h"
 #include "proto/redisurl.h"
 #include "supervisor.h"
 #include "proto/xmalloc.h"
@@ -30,149 +28,6 @@
 #define RATE_MAX	1e9
 /* (uid_t)-1 and (gid_t)-1 mean "no change" to chown(2) and setresuid(2). */
 #define ID_MAX		((long long)UINT32_MAX - 1)
-
-void
-options_defaults(struct options *o)
-{
-	long	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	memset(o, 0, sizeof *o);
-	o->workers = ncpu > 0 ? (ncpu < WORKERS_CAP ? (int)ncpu :
-	    WORKERS_CAP) : 1;
-	o->partitions = 256;
-	o->queue_max = 16384;
-	o->attempts = 3;
-	o->kill_grace_ns = 1000000000ULL;
-	o->start_timeout_ns = 10000000000ULL;
-	o->shutdown_timeout_ns = 30000000000ULL;
-	o->frame_max = FRAME_MAX_DEFAULT;
-	o->order = ORDER_INPUT;
-	o->preload = 1;
-	o->isolation = ISOLATION_PROCESS;
-	o->listen_mode = 0600;
-	o->listen_group = (gid_t)-1;
-	o->max_clients = MAX_CLIENTS_DEFAULT;
-	o->client_budget = CLIENT_BUDGET_DEFAULT;
-	o->idle_timeout_ns = 10000000000ULL;
-	o->restart_max = 5;
-	o->restart_period_ns = 10000000000ULL;
-	o->claim_idle_ns = 30000000000ULL;
-}
-
-struct options *
-options_new(void)
-{
-	struct options	*o = xmalloc(sizeof *o);
-
-	options_defaults(o);
-	return o;
-}
-
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL ? xstrdup(s) : NULL;
-}
-
-static char **
-dup_argv(int argc, char *const *argv)
-{
-	char	**copy;
-	int	  i;
-
-	copy = xcalloc(argc + 1, sizeof *copy);
-	for (i = 0; i < argc; i++)
-		copy[i] = xstrdup(argv[i]);
-	return copy;
-}
-
-/* A copy that owns its own strings and arrays; no handler resolved. */
-struct options *
-options_dup(const struct options *from)
-{
-	struct options	*o = xmalloc(sizeof *o);
-
-	*o = *from;
-	o->handler_obj = NULL;
-	o->failed_path = dup_or_null(from->failed_path);
-	o->handler = dup_or_null(from->handler);
-	o->handler_argv = from->handler_argv != NULL ?
-	    dup_argv(from->handler_argc, from->handler_argv) : NULL;
-	o->user = dup_or_null(from->user);
-	o->group = dup_or_null(from->group);
-	o->chroot_dir = dup_or_null(from->chroot_dir);
-	o->listen_path = dup_or_null(from->listen_path);
-	o->pidfile = dup_or_null(from->pidfile);
-	o->source = dup_or_null(from->source);
-	o->consumer = dup_or_null(from->consumer);
-	o->allow_uids = NULL;
-	if (from->nallow_uids > 0) {
-		o->allow_uids = xreallocarray(NULL, from->nallow_uids,
-		    sizeof *o->allow_uids);
-		memcpy(o->allow_uids, from->allow_uids,
-		    from->nallow_uids * sizeof *o->allow_uids);
-	}
-	o->allow_gids = NULL;
-	if (from->nallow_gids > 0) {
-		o->allow_gids = xreallocarray(NULL, from->nallow_gids,
-		    sizeof *o->allow_gids);
-		memcpy(o->allow_gids, from->allow_gids,
-		    from->nallow_gids * sizeof *o->allow_gids);
-	}
-	return o;
-}
-
-static void
-free_argv(char **argv)
-{
-	char	**a;
-
-	if (argv == NULL)
-		return;
-	for (a = argv; *a != NULL; a++)
-		free(*a);
-	free(argv);
-}
-
-/* Frees what o owns, the handler it resolved too, and sets defaults. */
-void
-options_purge(struct options *o)
-{
-	handler_drop(o->handler_obj);
-	free(o->failed_path);
-	free(o->handler);
-	free_argv(o->handler_argv);
-	free(o->user);
-	free(o->group);
-	free(o->chroot_dir);
-	free(o->listen_path);
-	free(o->pidfile);
-	free(o->source);
-	free(o->consumer);
-	free(o->allow_uids);
-	free(o->allow_gids);
-	options_defaults(o);
-}
-
-void
-options_free(struct options *o)
-{
-	if (o == NULL)
-		return;
-	options_purge(o);
-	free(o);
-}
-
-/* The handler and its arguments, as the command line gives them. */
-void
-options_set_handler(struct options *o, int argc, char **argv)
-{
-	free(o->handler);
-	free_argv(o->handler_argv);
-	o->handler = xstrdup(argv[0]);
-	o->handler_argc = argc - 1;
-	o->handler_argv = dup_argv(argc - 1, argv + 1);
-}
 
 static int
 fail(char *err, size_t len, const char *fmt, ...)
@@ -195,8 +50,8 @@ fail(char *err, size_t len, const char *fmt, ...)
  * A decimal number: strtod alone would also take hex, blanks, "inf" and
  * "nan".
  */
-int
-conf_decimal(const char *s, double *out)
+static int
+decimal(const char *s, double *out)
 {
 	char	*end;
 
@@ -211,8 +66,8 @@ conf_decimal(const char *s, double *out)
 
 /* Octal digits only, up to 0777: strtol would also take signs, blanks
  * and "0x". */
-int
-conf_octal_mode(const char *s, unsigned *mode)
+static int
+octal_mode(const char *s, unsigned *mode)
 {
 	*mode = 0;
 	for (; *s >= '0' && *s <= '7'; s++) {
@@ -246,7 +101,7 @@ get_seconds(const char *what, const char *s, uint64_t *ns, char *err,
 {
 	double	sec;
 
-	if (conf_decimal(s, &sec) == -1)
+	if (decimal(s, &sec) == -1)
 		return fail(err, len, "%s %s: not a number", what, s);
 	if (sec < SECONDS_MIN || sec > SECONDS_MAX)
 		return fail(err, len, "%s %s: out of range (expected 0.001 "
@@ -403,7 +258,7 @@ set_listen_mode(struct options *o, const struct optdef *d, const char *what,
 	unsigned	mode;
 
 	(void)d;
-	if (conf_octal_mode(v, &mode) == -1 || mode == 0)
+	if (octal_mode(v, &mode) == -1 || mode == 0)
 		return fail(err, len, "%s %s: not an octal mode from 1 to "
 		    "0777", what, v);
 	o->listen_mode = mode;
@@ -491,7 +346,7 @@ set_rate_limit(struct options *o, const struct optdef *d, const char *what,
 		o->rate_limit = 0;
 		return 0;
 	}
-	if (conf_decimal(v, &rate) == -1)
+	if (decimal(v, &rate) == -1)
 		return fail(err, len, "%s %s: not a number", what, v);
 	if (rate < 0 || rate > RATE_MAX)
 		return fail(err, len, "%s %s: out of range (expected none, or "
@@ -654,29 +509,23 @@ static int
 set_handler(struct options *o, const struct optdef *d, const char *what,
     const char *v, char *err, size_t len)
 {
-	char	*copy, *s, *w, **argv;
-	int	 argc = 0;
+	char	*copy, *s, *w, **words;
+	int	 n = 0;
 
 	(void)d;
-	(void)what;
-	(void)err;
-	(void)len;
-	free(o->handler);
-	free_argv(o->handler_argv);
 	copy = s = xstrdup(v);
-	argv = xcalloc(strlen(v) + 1, sizeof *argv);
-	if (strncmp(s, "exec:", 5) == 0 || strncmp(s, "lines:", 6) == 0) {
-		o->handler = xstrdup(s);
-		s = NULL;
-	} else
-		o->handler = xstrdup(strsep(&s, " \t"));
-	while ((w = strsep(&s, " \t")) != NULL)
-		if (*w != '\0')
-			argv[argc++] = xstrdup(w);
+	words = xcalloc(strlen(v) + 1, sizeof *words);
+	if (strncmp(s, "exec:", 5) == 0 || strncmp(s, "lines:", 6) == 0)
+		words[n++] = s;
+	else
+		while ((w = strsep(&s, " \t")) != NULL)
+			if (*w != '\0')
+				words[n++] = w;
+	if (n > 0)
+		options_set_handler(o, n, words);
+	free(words);
 	free(copy);
-	o->handler_argc = argc;
-	o->handler_argv = argv;
-	return 0;
+	return n > 0 ? 0 : fail(err, len, "%s: no handler", what);
 }
 
 #define FIELD(f)	.off = offsetof(struct options, f), \

@@ -2,8 +2,8 @@
  * The settings of a run: one table (options.c) says, for each, its key in
  * forkpool.conf(5), its command-line option, its limits and how its value
  * is read, so that a value means the same from either.  A struct options
- * is one generation of the configuration: it owns every string and array
- * in it, and options_free() frees it whole.
+ * is one generation of the configuration (generation.c): it owns every
+ * string and array in it, and options_free() frees it whole.
  */
 #ifndef OPTIONS_H
 #define OPTIONS_H
@@ -124,18 +124,18 @@ extern const size_t		options_count;
 #define OPTIONS_MAX	64
 #define OPTIONS_BIT(i)	((uint64_t)1 << (i))
 
+/* generation.c */
 void		 options_defaults(struct options *);
 struct options	*options_new(void);
 struct options	*options_dup(const struct options *);
+void		 options_set_handler(struct options *, int, char **);
 void		 options_purge(struct options *);
 void		 options_free(struct options *);
+
+/* options.c */
 const struct optdef *options_key(const char *);
 int		 options_set(struct options *, const struct optdef *,
 		    const char *, const char *, char *, size_t);
-void		 options_set_handler(struct options *, int, char **);
 void		 options_usage(FILE *);
-
-int		 conf_decimal(const char *, double *);
-int		 conf_octal_mode(const char *, unsigned *);
 
 #endif
