@@ -68,6 +68,19 @@ dup_argv(int argc, char *const *argv)
 	return copy;
 }
 
+/* A copy of n items of size each, or NULL for none. */
+static void *
+dup_array(const void *a, size_t n, size_t size)
+{
+	void	*copy;
+
+	if (n == 0)
+		return NULL;
+	copy = xreallocarray(NULL, n, size);
+	memcpy(copy, a, n * size);
+	return copy;
+}
+
 /* A copy that owns its own strings and arrays; no handler resolved. */
 struct options *
 options_dup(const struct options *from)
@@ -87,20 +100,10 @@ options_dup(const struct options *from)
 	o->pidfile = dup_or_null(from->pidfile);
 	o->source = dup_or_null(from->source);
 	o->consumer = dup_or_null(from->consumer);
-	o->allow_uids = NULL;
-	if (from->nallow_uids > 0) {
-		o->allow_uids = xreallocarray(NULL, from->nallow_uids,
-		    sizeof *o->allow_uids);
-		memcpy(o->allow_uids, from->allow_uids,
-		    from->nallow_uids * sizeof *o->allow_uids);
-	}
-	o->allow_gids = NULL;
-	if (from->nallow_gids > 0) {
-		o->allow_gids = xreallocarray(NULL, from->nallow_gids,
-		    sizeof *o->allow_gids);
-		memcpy(o->allow_gids, from->allow_gids,
-		    from->nallow_gids * sizeof *o->allow_gids);
-	}
+	o->allow_uids = dup_array(from->allow_uids, from->nallow_uids,
+	    sizeof *o->allow_uids);
+	o->allow_gids = dup_array(from->allow_gids, from->nallow_gids,
+	    sizeof *o->allow_gids);
 	return o;
 }
 

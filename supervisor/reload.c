@@ -77,15 +77,15 @@ workers_differ(const struct options *a, const struct options *b)
 
 /* A string of next gives way to the running one, a copy of its own. */
 static void
-keep_string(char **next, const char *running, const char *name)
+keep_string(char **next, const char *now, const char *name)
 {
 	static const char	 later[] = "reload: %s changed in %s; it "
 	    "takes effect at the next start";
 
-	if (!same_string(*next, running))
+	if (!same_string(*next, now))
 		log_warnx(later, name, config_path);
 	free(*next);
-	*next = running != NULL ? xstrdup(running) : NULL;
+	*next = now != NULL ? xstrdup(now) : NULL;
 }
 
 /*
