@@ -399,18 +399,17 @@ set_chroot(struct options *o, const struct optdef *d, const char *what,
 	return 0;
 }
 
-/* One of two words, stored as 0 or 1. */
+/* One of two words, a or b, stored as av or bv. */
 static int
-set_choice(int *out, const char *what, const char *v, const char *zero,
-    const char *one, char *err, size_t len)
+set_choice(int *out, const char *what, const char *v, const char *a, int av,
+    const char *b, int bv, char *err, size_t len)
 {
-	if (strcmp(v, zero) == 0)
-		*out = 0;
-	else if (strcmp(v, one) == 0)
-		*out = 1;
+	if (strcmp(v, a) == 0)
+		*out = av;
+	else if (strcmp(v, b) == 0)
+		*out = bv;
 	else
-		return fail(err, len, "%s %s: expected %s or %s", what, v,
-		    zero, one);
+		return fail(err, len, "%s %s: expected %s or %s", what, v, a, b);
 	return 0;
 }
 
@@ -419,21 +418,21 @@ set_isolation(struct options *o, const struct optdef *d, const char *what,
     const char *v, char *err, size_t len)
 {
 	(void)d;
-	return set_choice(&o->isolation, what, v, "process", "thread", err,
-	    len);
+	return set_choice(&o->isolation, what, v, "process",
+	    ISOLATION_PROCESS, "thread", ISOLATION_THREAD, err, len);
 }
 
 static int
 set_order(struct options *o, const struct optdef *d, const char *what,
     const char *v, char *err, size_t len)
 {
-	int	completion = 0;
+	int	order = 0;
 
 	(void)d;
-	if (set_choice(&completion, what, v, "input", "completion", err,
-	    len) == -1)
+	if (set_choice(&order, what, v, "input", ORDER_INPUT, "completion",
+	    ORDER_COMPLETION, err, len) == -1)
 		return -1;
-	o->order = completion ? ORDER_COMPLETION : ORDER_INPUT;
+	o->order = order;
 	return 0;
 }
 
@@ -443,7 +442,7 @@ set_preload(struct options *o, const struct optdef *d, const char *what,
     const char *v, char *err, size_t len)
 {
 	(void)d;
-	return set_choice(&o->preload, what, v, "no", "yes", err, len);
+	return set_choice(&o->preload, what, v, "yes", 1, "no", 0, err, len);
 }
 
 /* log_level in the file; each -v on the command line is one step up. */
