@@ -6,9 +6,9 @@
 #define CONFPARSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
-struct config_set;
 struct options;
 
 struct parse {
@@ -18,7 +18,7 @@ struct parse {
 	int			 failed;	/* err has the first error */
 	char			*err;
 	size_t			 errlen;
-	const struct config_set	*cli;
+	uint64_t		 cli;		/* what the command line set */
 	struct options		*next;		/* what the file makes */
 	const char		*key;		/* the key being read */
 	int			*first;		/* each key's line, or 0 */
@@ -27,6 +27,5 @@ struct parse {
 int	config_fail(struct parse *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	config_key(struct parse *, const char *, const char *);
-size_t	config_nkeys(void);
 
 #endif

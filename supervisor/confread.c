@@ -15,7 +15,7 @@
 
 #include "conf.h"
 #include "confparse.h"
-#include "supervisor.h"
+#include "options.h"
 
 #ifdef HAVE_INIH
 #include <ini.h>
@@ -95,25 +95,28 @@ read_line(char *buf, int size, void *arg)
 	return buf;
 }
 
+/*
+ * The file is read into a copy of o that owns its own strings: on success
+ * it replaces o, whose storage is freed; on failure it is freed, and o is
+ * as it was.
+ */
 int
-config_load(const char *path, struct options *o,
-    const struct config_set *cli, char *err, size_t errlen)
+config_load(const char *path, struct options *o, uint64_t cli, char *err,
+    size_t errlen)
 {
-	static const struct config_set	 none;
-	struct parse			 p;
-	struct options			 next = *o;
-	struct stat			 st;
-	int				*first, rc;
+	struct parse	 p;
+	struct options	*next;
+	struct stat	 st;
+	int		*first, rc;
 
 	memset(&p, 0, sizeof p);
 	p.path = path;
 	p.err = err;
 	p.errlen = errlen;
-	p.cli = cli != NULL ? cli : &none;
-	p.next = &next;
+	p.cli = cli;
 	if (errlen > 0)
 		*err = '\0';
-	if ((first = calloc(config_nkeys(), sizeof *first)) == NULL)
+	if ((first = calloc(options_count, sizeof *first)) == NULL)
 		return config_fail(&p, "%s", strerror(errno));
 	p.first = first;
 
@@ -126,6 +129,7 @@ config_load(const char *path, struct options *o,
 		free(first);
 		return config_fail(&p, "%s", strerror(EISDIR));
 	}
+	p.next = next = options_dup(o);
 	rc = ini_parse_stream(read_line, &p, on_key, &p);
 	fclose(p.fp);
 	free(first);
@@ -135,18 +139,21 @@ config_load(const char *path, struct options *o,
 		config_fail(&p, rc == -2 ? "out of memory" : "expected KEY = VALUE");
 	}
 	if (p.failed) {
-		config_free(&next, o);
+		options_free(next);
 		return -1;
 	}
-	*o = next;
+	/* o's handler, if it had resolved one, is no longer the one. */
+	options_purge(o);
+	*o = *next;
+	free(next);
 	return 0;
 }
 
 #else
 
 int
-config_load(const char *path, struct options *o,
-    const struct config_set *cli, char *err, size_t errlen)
+config_load(const char *path, struct options *o, uint64_t cli, char *err,
+    size_t errlen)
 {
 	(void)o;
 	(void)cli;

@@ -5,8 +5,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +12,14 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "options.h"
 #include "worker/handler.h"
 #include "proto/log.h"
 #include "proto/proctitle.h"
-#include "proto/redisurl.h"
 #include "proto/subtree.h"
 #include "supervisor.h"
-#include "proto/xmalloc.h"
 
-static struct options	 running;
-struct options		*opts = &running;
+struct options		*opts;		/* the running generation (reload.c) */
 struct event_base	*base;
 const struct intake	*intake = &batch_intake;
 
@@ -32,93 +28,57 @@ static struct event	*ev_drain;	/* --shutdown-timeout */
 static int		 finishing;
 static int		 interrupts;
 
-enum {
-	OPT_KILL_GRACE = 256,
-	OPT_START_TIMEOUT,
-	OPT_WINDOW,
-	OPT_PARTITIONS,
-	OPT_FRAME_MAX,
-	OPT_FAILED,
-	OPT_SHUTDOWN_TIMEOUT,
-	OPT_SOCKET_MODE,
-	OPT_PIDFILE,
-	OPT_RATE_LIMIT,
-	OPT_ALLOW_USER,
-	OPT_IDLE_TIMEOUT,
-	OPT_MAX_JOBS,
-	OPT_MAX_JOBS_JITTER,
-	OPT_MAX_RSS,
-	OPT_HEARTBEAT_TIMEOUT,
-	OPT_SOURCE,
-	OPT_CONSUMER,
-	OPT_CLAIM_IDLE,
-	OPT_NO_PRELOAD,
-	OPT_USER,
-	OPT_GROUP,
-	OPT_CHROOT,
-	OPT_RLIMIT_AS,
-	OPT_RLIMIT_CPU,
-	OPT_RLIMIT_NOFILE,
-	OPT_HALT,
-	OPT_ISOLATION,
-	OPT_MAX_CLIENTS,
-	OPT_CLIENT_BUDGET,
-	OPT_RESTART_INTENSITY,
-};
+/* getopt_long's tables, made from the table of options.c. */
+static struct option	 longopts[OPTIONS_MAX + 1];
+static char		 shortopts[3 * OPTIONS_MAX + 2];
 
-static const struct option longopts[] = {
-	{ "workers",		required_argument,	NULL, 'w' },
-	{ "key-field",		required_argument,	NULL, 'k' },
-	{ "order",		required_argument,	NULL, 'o' },
-	{ "attempts",		required_argument,	NULL, 'a' },
-	{ "timeout",		required_argument,	NULL, 't' },
-	{ "queue",		required_argument,	NULL, 'q' },
-	{ "kill-grace",		required_argument,	NULL, OPT_KILL_GRACE },
-	{ "start-timeout",	required_argument,	NULL, OPT_START_TIMEOUT },
-	{ "window",		required_argument,	NULL, OPT_WINDOW },
-	{ "partitions",		required_argument,	NULL, OPT_PARTITIONS },
-	{ "frame-max",		required_argument,	NULL, OPT_FRAME_MAX },
-	{ "failed",		required_argument,	NULL, OPT_FAILED },
-	{ "shutdown-timeout",	required_argument,	NULL, OPT_SHUTDOWN_TIMEOUT },
-	{ "config",		required_argument,	NULL, 'f' },
-	{ "check",		no_argument,		NULL, 'n' },
-	{ "listen",		required_argument,	NULL, 'l' },
-	{ "socket-mode",	required_argument,	NULL, OPT_SOCKET_MODE },
-	{ "pidfile",		required_argument,	NULL, OPT_PIDFILE },
-	{ "rate-limit",		required_argument,	NULL, OPT_RATE_LIMIT },
-	{ "allow-user",		required_argument,	NULL, OPT_ALLOW_USER },
-	{ "max-clients",	required_argument,	NULL, OPT_MAX_CLIENTS },
-	{ "client-budget",	required_argument,	NULL, OPT_CLIENT_BUDGET },
-	{ "idle-timeout",	required_argument,	NULL, OPT_IDLE_TIMEOUT },
-	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS },
-	{ "max-jobs-jitter",	required_argument,	NULL, OPT_MAX_JOBS_JITTER },
-	{ "max-rss",		required_argument,	NULL, OPT_MAX_RSS },
-	{ "heartbeat-timeout",	required_argument,	NULL, OPT_HEARTBEAT_TIMEOUT },
-	{ "source",		required_argument,	NULL, OPT_SOURCE },
-	{ "consumer",		required_argument,	NULL, OPT_CONSUMER },
-	{ "claim-idle",		required_argument,	NULL, OPT_CLAIM_IDLE },
-	{ "no-preload",		no_argument,		NULL, OPT_NO_PRELOAD },
-	{ "user",		required_argument,	NULL, OPT_USER },
-	{ "group",		required_argument,	NULL, OPT_GROUP },
-	{ "chroot",		required_argument,	NULL, OPT_CHROOT },
-	{ "rlimit-as",		required_argument,	NULL, OPT_RLIMIT_AS },
-	{ "rlimit-cpu",		required_argument,	NULL, OPT_RLIMIT_CPU },
-	{ "rlimit-nofile",	required_argument,	NULL, OPT_RLIMIT_NOFILE },
-	{ "halt",		required_argument,	NULL, OPT_HALT },
-	{ "isolation",		required_argument,	NULL, OPT_ISOLATION },
-	{ "restart-intensity",	required_argument,	NULL, OPT_RESTART_INTENSITY },
-	{ "verbose",		no_argument,		NULL, 'v' },
-	{ "help",		no_argument,		NULL, 'h' },
-	{ "version",		no_argument,		NULL, 'V' },
-	{ NULL,			0,			NULL, 0 }
-};
+static void
+getopt_tables(void)
+{
+	const struct optdef	*d;
+	struct option		*lo = longopts;
+	char			*s = shortopts;
+	size_t			 i;
 
-#define SHORTOPTS	"+w:k:o:a:t:q:l:f:nvhV"
+	*s++ = '+';	/* the handler's words are its own */
+	for (i = 0; i < options_count; i++) {
+		d = &options_table[i];
+		if (d->name == NULL)
+			continue;
+		lo->name = d->name;
+		lo->has_arg = d->flags & OPT_NOARG ? no_argument :
+		    required_argument;
+		lo->flag = NULL;
+		lo->val = d->letter != 0 ? d->letter : 256 + (int)i;
+		lo++;
+		if (d->letter != 0) {
+			*s++ = d->letter;
+			if (!(d->flags & OPT_NOARG))
+				*s++ = ':';
+		}
+	}
+	*s = '\0';
+}
+
+/* The line of the table getopt_long's answer ch stands for, or NULL. */
+static const struct optdef *
+cli_option(int ch)
+{
+	size_t	i;
+
+	if (ch >= 256 && (size_t)(ch - 256) < options_count)
+		return &options_table[ch - 256];
+	for (i = 0; i < options_count; i++)
+		if (options_table[i].name != NULL &&
+		    options_table[i].letter == ch)
+			return &options_table[i];
+	return NULL;
+}
 
 static void
 usage(FILE *fp)
 {
-	fprintf(fp,
+	fputs(
 "usage: forkpool [options] HANDLER [ARGS...] < jobs > results\n"
 "       forkpool --listen SOCKET [options] HANDLER [ARGS...]\n"
 "       forkpool --source redis://HOST:PORT/POOL [options] HANDLER [ARGS...]\n"
@@ -128,74 +88,9 @@ usage(FILE *fp)
 "and writes one result line per job to standard output; or, with --listen,\n"
 "serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket;\n"
 "or, with --source, takes them from a pool in Redis shared across hosts.\n"
-"\n"
-"  -w, --workers N       worker processes (default: online CPUs); MIN-MAX:\n"
-"                        as many as the jobs need, within MIN and MAX\n"
-"      --idle-timeout SEC  with MIN-MAX, let a worker go once it has not\n"
-"                        been needed for SEC seconds (default 10)\n"
-"      --max-jobs N      replace a worker after N jobs (default: never)\n"
-"      --max-jobs-jitter J  ... after N plus up to J more, at random\n"
-"      --max-rss MB      replace a worker that holds more than MB MiB\n"
-"      --heartbeat-timeout SEC\n"
-"                        kill a worker that holds jobs and has sent no\n"
-"                        heartbeat for SEC seconds (default: never)\n"
-"      --restart-intensity R/T\n"
-"                        more than R workers failing before their first\n"
-"                        result in T seconds: the pool is degraded and\n"
-"                        backs off (default 5/10)\n"
-"  -k, --key-field N     field N of each line is its key: jobs of one key\n"
-"                        run one at a time, in input order\n"
-"  -o, --order ORDER     input (default) or completion\n"
-"  -a, --attempts N      tries per job before it fails (default 3)\n"
-"  -t, --timeout SEC     kill a job's worker after SEC seconds (default: none)\n"
-"      --kill-grace SEC  SIGKILL this long after SIGTERM (default 1)\n"
-"      --start-timeout SEC\n"
-"                        a worker whose handler has not started (init\n"
-"                        returned, or the program said HELLO) after SEC\n"
-"                        seconds stops the run (default 10)\n"
-"  -q, --queue N         jobs held in memory at most (default 16384)\n"
-"      --window N        jobs in flight per worker (default: adaptive)\n"
-"      --partitions N    key partitions (default 256)\n"
-"      --frame-max BYTES largest frame (default 16777216)\n"
-"      --failed FILE     write the input line of each failed job to FILE\n"
-"      --shutdown-timeout SEC\n"
-"                        after SIGTERM or SIGINT, wait this long for the\n"
-"                        jobs taken, then report them failed (default 30)\n"
-"  -f, --config FILE     read settings from FILE (forkpool.conf(5)); the\n"
-"                        command line wins over it\n"
-"  -n, --check           check the configuration and the handler, then exit\n"
-"  -l, --listen SOCKET   service mode: take jobs from clients on SOCKET\n"
-"      --socket-mode MODE  the socket's mode, octal (default 0600)\n"
-"      --pidfile FILE    the service's pidfile (default SOCKET.pid)\n"
-"      --allow-user USER a user (name or uid) allowed to connect, besides\n"
-"                        root and the service's own user; repeatable\n"
-"      --max-clients N   clients connected at once (default 256); more are\n"
-"                        refused, told why\n"
-"      --client-budget BYTES\n"
-"                        bytes of jobs and unread results one client may\n"
-"                        make the service hold before it is read no\n"
-"                        further (default 16777216)\n"
-"      --rate-limit N    start at most N jobs per second (default: no limit)\n"
-"      --source URL      take jobs from a pool in Redis, redis://HOST[:PORT]/POOL\n"
-"                        or redis+unix:///PATH/POOL; --partitions streams\n"
-"      --consumer NAME   this supervisor's name in the pool (default HOST:POOL)\n"
-"      --claim-idle SEC  take over a dead consumer's jobs after SEC (default 30)\n"
-"      --no-preload      load a plugin in each worker, not before forking\n"
-"      --user USER, --group GROUP\n"
-"                        run the workers as USER and GROUP (started as root)\n"
-"      --chroot DIR      workers of a builtin or plugin chroot to DIR\n"
-"      --rlimit-as MB, --rlimit-cpu SEC, --rlimit-nofile N\n"
-"                        resource limits of each worker\n"
-"      --isolation process|thread\n"
-"                        workers are processes (default), or threads of\n"
-"                        the supervisor: no isolation, for comparison\n"
-"      --halt now|soon,fail=N\n"
-"                        batch: stop after N failed jobs, at once (now) or\n"
-"                        once the jobs running have finished (soon)\n"
-"  -v, --verbose         log more (twice for debug)\n"
-"  -h, --help            this text\n"
-"  -V, --version         the version\n"
-"\n"
+"\n", fp);
+	options_usage(fp);
+	fprintf(fp, "\n"
 "HANDLER is builtin:NAME (%s), a C plugin PATH.so,\n"
 "exec:CMD (a program speaking the framed protocol on stdin and stdout) or\n"
 "lines:CMD (a program answering each line with a line); CMD is one argument,\n"
@@ -214,94 +109,14 @@ usage_error(const char *fmt, const char *arg)
 	exit(2);
 }
 
-static long long
-number(const char *arg, long long min, long long max, const char *what)
-{
-	const char	*errstr;
-	long long	 n;
-
-	n = strtonum(arg, min, max, &errstr);
-	if (errstr != NULL) {
-		fprintf(stderr, "forkpool: %s %s: %s\n", what, arg, errstr);
-		exit(2);
-	}
-	return n;
-}
-
-static uint64_t
-seconds(const char *arg, const char *what)
-{
-	double	s;
-
-	if (conf_decimal(arg, &s) == -1 || s < 0.001 || s > 1e6) {
-		fprintf(stderr, "forkpool: %s %s: not a number of seconds "
-		    "from 0.001 to 1000000\n", what, arg);
-		exit(2);
-	}
-	return (uint64_t)(s * 1e9 + 0.5);
-}
-
-static mode_t
-octal_mode(const char *arg)
-{
-	unsigned	mode;
-
-	if (conf_octal_mode(arg, &mode) == -1 || mode == 0) {
-		fprintf(stderr, "forkpool: socket mode %s: not an octal mode "
-		    "from 1 to 0777\n", arg);
-		exit(2);
-	}
-	return (mode_t)mode;
-}
-
-static double
-rate(const char *arg)
-{
-	double	r;
-
-	if (conf_decimal(arg, &r) == -1 || r <= 0 || r > 1e9) {
-		fprintf(stderr, "forkpool: rate limit %s: not a positive number "
-		    "of jobs per second\n", arg);
-		exit(2);
-	}
-	return r;
-}
-
+/* A Redis source (its URL checked as it was set), in a build with Redis. */
 static void
-allow_user(const char *arg)
+check_source(const struct options *o, int check_only)
 {
-	struct passwd	*pw;
-	const char	*errstr;
-	uid_t		 uid;
-
-	if ((pw = getpwnam(arg)) != NULL)
-		uid = pw->pw_uid;
-	else {
-		uid = strtonum(arg, 0, UINT32_MAX - 1, &errstr);
-		if (errstr != NULL) {
-			fprintf(stderr, "forkpool: allow user %s: no such "
-			    "user\n", arg);
-			exit(2);
-		}
-	}
-	opts->allow_uids = xreallocarray(opts->allow_uids, opts->nallow_uids + 1,
-	    sizeof *opts->allow_uids);
-	opts->allow_uids[opts->nallow_uids++] = uid;
-}
-
-/* A Redis source: a URL that parses, in a build that has Redis. */
-static void
-check_source(int check_only)
-{
-	struct redis_url	 url;
-	char			 err[512];
-
-	if (opts->source == NULL)
+	if (o->source == NULL)
 		return;
-	if (opts->listen_path != NULL)
+	if (o->listen_path != NULL)
 		usage_error("%s--source and --listen exclude each other", "");
-	if (redis_url_parse(opts->source, &url, err, sizeof err) == -1)
-		usage_error("%s", err);
 	if (!redis_supported()) {
 		fprintf(stderr, "forkpool: built without Redis support\n");
 		exit(check_only ? 1 : 2);
@@ -389,81 +204,6 @@ watch_crashes(void)
 		signal(sigs[i], thread_mode_crash);
 }
 
-/* --halt now,fail=N or soon,fail=N, as GNU parallel has it; or never. */
-static void
-halt_option(const char *arg)
-{
-	const char	*rest;
-
-	if (strcmp(arg, "never") == 0) {
-		opts->halt_fail = 0;
-		return;
-	}
-	if (strncmp(arg, "now,fail=", 9) == 0) {
-		opts->halt_now = 1;
-		rest = arg + 9;
-	} else if (strncmp(arg, "soon,fail=", 10) == 0) {
-		opts->halt_now = 0;
-		rest = arg + 10;
-	} else
-		usage_error("halt %s: expected now,fail=N, soon,fail=N or "
-		    "never", arg);
-	opts->halt_fail = number(rest, 1, UINT32_MAX, "halt fail");
-}
-
-/*
- * A value of two parts, A-B or A/B: A is copied into first (of size len),
- * and B is returned; NULL if sep is not there or A is empty or too long.
- */
-static const char *
-two_parts(const char *arg, int sep, char *first, size_t len)
-{
-	const char	*at = strchr(arg, sep);
-
-	if (at == NULL || at == arg || (size_t)(at - arg) >= len)
-		return NULL;
-	memcpy(first, arg, at - arg);
-	first[at - arg] = '\0';
-	return at + 1;
-}
-
-/* -w N, or -w MIN-MAX for a pool that sizes itself. */
-static void
-workers_option(const char *arg)
-{
-	char		 min[16];
-	const char	*max;
-
-	opts->workers_min = opts->workers_max = 0;
-	if (strchr(arg, '-') == NULL) {
-		opts->workers = number(arg, 1, WORKERS_CAP, "workers");
-		return;
-	}
-	if ((max = two_parts(arg, '-', min, sizeof min)) == NULL)
-		usage_error("workers %s: expected N or MIN-MAX", arg);
-	opts->workers_min = number(min, 1, WORKERS_CAP, "workers");
-	opts->workers_max = number(max, 1, WORKERS_CAP, "workers");
-	if (opts->workers_max < opts->workers_min)
-		usage_error("workers %s: MAX is below MIN", arg);
-	opts->workers = opts->workers_min;
-	if (opts->workers_max == opts->workers_min)
-		opts->workers_min = opts->workers_max = 0;
-}
-
-/* --restart-intensity R/T: as restart_intensity = R T in the file. */
-static void
-restart_intensity_option(const char *arg)
-{
-	char		 r[16];
-	const char	*t;
-
-	if ((t = two_parts(arg, '/', r, sizeof r)) == NULL)
-		usage_error("restart intensity %s: expected RESTARTS/SECONDS, "
-		    "as in 5/10", arg);
-	opts->restart_max = number(r, 1, RESTARTS_MAX, "restart intensity");
-	opts->restart_period_ns = seconds(t, "restart intensity period");
-}
-
 /*
  * The first argument of the handler that is also an option of forkpool,
  * as in "forkpool builtin:fnv -w 2", or NULL.  Words after the handler
@@ -484,7 +224,7 @@ handler_option_arg(void)
 			continue;
 		if (a[1] != '-') {
 			if (a[1] != ':' && a[1] != '+' &&
-			    strchr(SHORTOPTS, a[1]) != NULL)
+			    strchr(shortopts, a[1]) != NULL)
 				return a;
 			continue;
 		}
@@ -533,233 +273,48 @@ handler_drop(struct handler *h)
 	free(h);
 }
 
+/*
+ * The command line makes a generation of its own, kept for reloads (set
+ * says which settings it gave); the file is read into a copy of it.
+ */
 static void
 parse_options(int argc, char **argv)
 {
-	struct config_set	 cli;
+	const struct optdef	*d;
+	struct options		*cli, *run;
 	const char		*config_path = NULL;
-	char			 err[512];
-	long			 ncpu;
+	char			 err[512], what[64];
+	uint64_t		 set = 0;
 	int			 ch, check_only = 0;
 
-	memset(&cli, 0, sizeof cli);
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	opts->workers = ncpu > 0 ? (int)ncpu : 1;
-	opts->partitions = 256;
-	opts->queue_max = 16384;
-	opts->attempts = 3;
-	opts->kill_grace_ns = 1000000000ULL;
-	opts->start_timeout_ns = 10000000000ULL;
-	opts->shutdown_timeout_ns = 30000000000ULL;
-	opts->frame_max = FRAME_MAX_DEFAULT;
-	opts->order = ORDER_INPUT;
-	opts->listen_mode = 0600;
-	opts->restart_max = 5;
-	opts->restart_period_ns = 10000000000ULL;
-	opts->idle_timeout_ns = 10000000000ULL;
-	opts->listen_group = (gid_t)-1;
-	opts->claim_idle_ns = 30000000000ULL;
-	opts->preload = 1;
-	opts->max_clients = MAX_CLIENTS_DEFAULT;
-	opts->client_budget = CLIENT_BUDGET_DEFAULT;
-
-	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
+	getopt_tables();
+	cli = options_new();
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) !=
 	    -1) {
-		switch (ch) {
-		case 'w':
-			workers_option(optarg);
-			cli.workers = 1;
-			break;
-		case 'k':
-			opts->key_field = number(optarg, 1, INT_MAX,
-			    "key field");
-			break;
-		case 'o':
-			if (strcmp(optarg, "input") == 0)
-				opts->order = ORDER_INPUT;
-			else if (strcmp(optarg, "completion") == 0)
-				opts->order = ORDER_COMPLETION;
-			else
-				usage_error("order %s: use input or "
-				    "completion", optarg);
-			break;
-		case 'a':
-			opts->attempts = number(optarg, 1, 1000, "attempts");
-			cli.attempts = 1;
-			break;
-		case 't':
-			opts->timeout_ns = seconds(optarg, "timeout");
-			cli.timeout = 1;
-			break;
-		case 'q':
-			opts->queue_max = number(optarg, 1, 1 << 24, "queue");
-			cli.queue = 1;
-			break;
-		case OPT_KILL_GRACE:
-			opts->kill_grace_ns = seconds(optarg, "kill grace");
-			cli.kill_grace = 1;
-			break;
-		case OPT_START_TIMEOUT:
-			opts->start_timeout_ns = seconds(optarg,
-			    "start timeout");
-			cli.start_timeout = 1;
-			break;
-		case OPT_WINDOW:
-			opts->window = number(optarg, 1, WINDOW_MAX, "window");
-			cli.window = 1;
-			break;
-		case OPT_PARTITIONS:
-			opts->partitions = number(optarg, 1, 1 << 20,
-			    "partitions");
-			cli.partitions = 1;
-			break;
-		case OPT_FRAME_MAX:
-			opts->frame_max = number(optarg, 64, UINT32_MAX,
-			    "frame max");
-			cli.frame_max = 1;
-			break;
-		case OPT_FAILED:
-			opts->failed_path = optarg;
-			break;
-		case OPT_SHUTDOWN_TIMEOUT:
-			opts->shutdown_timeout_ns = seconds(optarg,
-			    "shutdown timeout");
-			cli.shutdown_timeout = 1;
-			break;
-		case 'f':
+		if ((d = cli_option(ch)) == NULL) {
+			fprintf(stderr, "Try 'forkpool --help'.\n");
+			exit(2);
+		}
+		switch (d->kind) {
+		case OPT_CONFIG:
 			config_path = optarg;
 			break;
-		case 'n':
+		case OPT_CHECK:
 			check_only = 1;
 			break;
-		case 'l':
-			opts->listen_path = optarg;
-			cli.listen = 1;
-			break;
-		case OPT_SOCKET_MODE:
-			opts->listen_mode = octal_mode(optarg);
-			cli.listen_mode = 1;
-			break;
-		case OPT_PIDFILE:
-			opts->pidfile = optarg;
-			cli.pidfile = 1;
-			break;
-		case OPT_RATE_LIMIT:
-			opts->rate_limit = rate(optarg);
-			cli.rate_limit = 1;
-			break;
-		case OPT_ALLOW_USER:
-			allow_user(optarg);
-			cli.allow_users = 1;
-			break;
-		case OPT_MAX_CLIENTS:
-			opts->max_clients = number(optarg, 1, MAX_CLIENTS_MAX,
-			    "max clients");
-			cli.max_clients = 1;
-			break;
-		case OPT_CLIENT_BUDGET:
-			opts->client_budget = number(optarg, CLIENT_BUDGET_MIN,
-			    CLIENT_BUDGET_MAX, "client budget");
-			cli.client_budget = 1;
-			break;
-		case OPT_IDLE_TIMEOUT:
-			opts->idle_timeout_ns = seconds(optarg, "idle timeout");
-			cli.idle_timeout = 1;
-			break;
-		case OPT_MAX_JOBS:
-			opts->max_jobs = number(optarg, 1, UINT32_MAX, "max jobs");
-			cli.max_jobs = 1;
-			break;
-		case OPT_MAX_JOBS_JITTER:
-			opts->max_jobs_jitter = number(optarg, 0, UINT32_MAX - 1,
-			    "max jobs jitter");
-			cli.max_jobs_jitter = 1;
-			break;
-		case OPT_HEARTBEAT_TIMEOUT:
-			opts->heartbeat_ns = seconds(optarg, "heartbeat timeout");
-			cli.heartbeat_timeout = 1;
-			break;
-		case OPT_MAX_RSS:
-			opts->max_rss_kib = number(optarg, 1, 1 << 30, "max rss") *
-			    1024;
-			cli.max_rss = 1;
-			break;
-		case OPT_SOURCE:
-			opts->source = optarg;
-			cli.source = 1;
-			break;
-		case OPT_CONSUMER:
-			if (!redis_consumer_valid(optarg))
-				usage_error("consumer %s: 1 to 128 printable "
-				    "bytes without blanks", optarg);
-			opts->consumer = optarg;
-			cli.consumer = 1;
-			break;
-		case OPT_CLAIM_IDLE:
-			opts->claim_idle_ns = seconds(optarg, "claim idle");
-			cli.claim_idle = 1;
-			break;
-		case OPT_USER:
-			opts->user = optarg;
-			cli.user = 1;
-			break;
-		case OPT_GROUP:
-			opts->group = optarg;
-			cli.group = 1;
-			break;
-		case OPT_CHROOT:
-			opts->chroot_dir = optarg;
-			cli.chroot = 1;
-			break;
-		case OPT_RLIMIT_AS:
-			opts->rlimit_as = number(optarg, 1, 1LL << 40,
-			    "address space limit") << 20;
-			cli.rlimit_as = 1;
-			break;
-		case OPT_RLIMIT_CPU:
-			opts->rlimit_cpu = number(optarg, 1, 1LL << 40,
-			    "CPU time limit");
-			cli.rlimit_cpu = 1;
-			break;
-		case OPT_RLIMIT_NOFILE:
-			opts->rlimit_nofile = number(optarg, 8, 1 << 30,
-			    "open files limit");
-			cli.rlimit_nofile = 1;
-			break;
-		case OPT_HALT:
-			halt_option(optarg);
-			break;
-		case OPT_ISOLATION:
-			if (strcmp(optarg, "process") == 0)
-				opts->isolation = ISOLATION_PROCESS;
-			else if (strcmp(optarg, "thread") == 0)
-				opts->isolation = ISOLATION_THREAD;
-			else
-				usage_error("isolation %s: use process or "
-				    "thread", optarg);
-			cli.isolation = 1;
-			break;
-		case OPT_RESTART_INTENSITY:
-			restart_intensity_option(optarg);
-			cli.restart_intensity = 1;
-			break;
-		case OPT_NO_PRELOAD:
-			opts->preload = 0;
-			cli.preload = 1;
-			break;
-		case 'v':
-			opts->verbose++;
-			cli.verbose = 1;
-			break;
-		case 'h':
+		case OPT_HELP:
 			usage(stdout);
 			exit(0);
-		case 'V':
+		case OPT_VERSION:
 			printf("forkpool %s\n", PACKAGE_VERSION);
 			exit(0);
 		default:
-			fprintf(stderr, "Try 'forkpool --help'.\n");
-			exit(2);
+			snprintf(what, sizeof what, "--%s", d->name);
+			if (options_set(cli, d, what, d->flags & OPT_NOARG ?
+			    d->noarg : optarg, err, sizeof err) == -1)
+				usage_error("%s", err);
+			set |= OPTIONS_BIT(d - options_table);
+			break;
 		}
 	}
 	argc -= optind;
@@ -768,35 +323,35 @@ parse_options(int argc, char **argv)
 	if (argc < 1 && config_path == NULL && access(FORKPOOL_CONF, F_OK) == 0)
 		config_path = FORKPOOL_CONF;
 	if (argc >= 1) {
-		opts->handler = argv[0];
-		opts->handler_argc = argc - 1;
-		opts->handler_argv = argv + 1;
-		cli.handler = 1;
+		options_set_handler(cli, argc, argv);
+		set |= OPTIONS_BIT(options_key("handler") - options_table);
 	}
-	/* A reload starts again from here: defaults and command line. */
-	reload_init(config_path, opts, &cli);
-	if (config_path != NULL && config_load(config_path, opts, &cli, err,
+	run = options_dup(cli);
+	if (config_path != NULL && config_load(config_path, run, set, err,
 	    sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
-	check_source(check_only);
-	if (opts->handler == NULL)
+	check_source(run, check_only);
+	if (run->handler == NULL)
 		usage_error("%sno handler given", "");
 	/* -n loads a plugin even with no preload: that is the check. */
-	if (handler_check(opts, opts->preload || check_only, err,
-	    sizeof err) == -1 || confine_check(opts, err, sizeof err) == -1) {
+	if (handler_check(run, run->preload || check_only, err,
+	    sizeof err) == -1 || confine_check(run, err, sizeof err) == -1) {
 		fprintf(stderr, "forkpool: %s\n", err);
 		exit(check_only ? 1 : 2);
 	}
-	if (opts->chroot_dir != NULL && handler_is_external(opts->handler_obj))
+	if (run->chroot_dir != NULL && handler_is_external(run->handler_obj))
 		usage_error("%s--chroot is for builtin and plugin handlers: an "
 		    "exec: or lines: program would need its files inside", "");
-	if (isolation_check(opts, err, sizeof err) == -1)
+	if (isolation_check(run, err, sizeof err) == -1)
 		usage_error("%s", err);
-	if (opts->halt_fail != 0 && (opts->listen_path != NULL ||
-	    opts->source != NULL))
+	if (run->halt_fail != 0 && (run->listen_path != NULL ||
+	    run->source != NULL))
 		usage_error("%s--halt is for batch mode", "");
+	/* A reload starts again from cli: defaults and command line. */
+	reload_init(config_path, cli, set, run);
+	opts = run;
 	if (check_only) {
 		printf("forkpool: configuration OK\n");
 		exit(0);

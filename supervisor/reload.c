@@ -7,33 +7,43 @@
  * workers over, new before old.  What only a restart can change (the
  * socket, the queue, the partitions, the frame size) is kept, with a
  * warning.
+ *
+ * Each reload builds a whole new generation of the options: a copy of the
+ * command line's, then the file.  It replaces the running one only once
+ * it is checked (and, for a new handler, its first worker is up); the old
+ * generation is then freed whole.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
+#include "options.h"
 #include "proto/log.h"
 #include "supervisor.h"
+#include "proto/xmalloc.h"
 
 static const char		*config_path;
-static struct options		 cli_opts;	/* defaults and command line */
-static struct config_set	 cli_set;
+static struct options		*running;	/* opts, which only this file
+						 * replaces and frees */
+static struct options		*cli_opts;	/* defaults and command line */
+static uint64_t			 cli_set;
 
 /* A reload whose first new worker is starting. */
-static struct options		 pending;
-static int			 pending_set;
+static struct options		*pending;
 static reload_done_fn		 pending_done;
 static void			*pending_arg;
 static uint64_t			 pending_id;
 
+/* Takes over cli, the command line's generation, and run, the first. */
 void
-reload_init(const char *path, const struct options *cli,
-    const struct config_set *set)
+reload_init(const char *path, struct options *cli, uint64_t set,
+    struct options *run)
 {
 	config_path = path;
-	cli_opts = *cli;
-	cli_set = *set;
+	cli_opts = cli;
+	cli_set = set;
+	running = run;
 }
 
 static int
@@ -65,9 +75,22 @@ workers_differ(const struct options *a, const struct options *b)
 	return 0;
 }
 
+/* A string of next gives way to the running one, a copy of its own. */
+static void
+keep_string(char **next, const char *now, const char *name)
+{
+	static const char	 later[] = "reload: %s changed in %s; it "
+	    "takes effect at the next start";
+
+	if (!same_string(*next, now))
+		log_warnx(later, name, config_path);
+	free(*next);
+	*next = now != NULL ? xstrdup(now) : NULL;
+}
+
 /*
  * Settings fixed at start: warns about each one the file changes, and
- * keeps the running value of those a new worker would see.
+ * keeps the running value.
  */
 static void
 keep_fixed(struct options *next)
@@ -75,14 +98,10 @@ keep_fixed(struct options *next)
 	static const char	 later[] = "reload: %s changed in %s; it "
 	    "takes effect at the next start";
 
-	if (!same_string(next->listen_path, opts->listen_path))
-		log_warnx(later, "listen", config_path);
-	if (!same_string(next->pidfile, opts->pidfile))
-		log_warnx(later, "pidfile", config_path);
-	if (!same_string(next->source, opts->source))
-		log_warnx(later, "source", config_path);
-	if (!same_string(next->consumer, opts->consumer))
-		log_warnx(later, "consumer", config_path);
+	keep_string(&next->listen_path, opts->listen_path, "listen");
+	keep_string(&next->pidfile, opts->pidfile, "pidfile");
+	keep_string(&next->source, opts->source, "source");
+	keep_string(&next->consumer, opts->consumer, "consumer");
 	if (next->listen_mode != opts->listen_mode)
 		log_warnx(later, "listen_mode", config_path);
 	if (next->listen_group != opts->listen_group)
@@ -104,54 +123,35 @@ keep_fixed(struct options *next)
 	next->claim_idle_ns = opts->claim_idle_ns;
 }
 
-/* A string of next the file allocated gives way to the running one. */
-static void
-keep_string(const char **next, const char *running, const char *cli)
-{
-	if (*next != running && *next != cli)
-		free((char *)*next);
-	*next = running;
-}
-
-/* A string the old configuration's file had allocated, now unused. */
-static void
-drop_string(const char *old, const char *now, const char *cli)
-{
-	if (old != now && old != cli)
-		free((char *)old);
-}
-
-/* Makes next the running configuration; next's storage is taken over. */
+/*
+ * Makes next the running generation, and frees the old one whole: the
+ * pool no longer points at it (pool_canary is cleared before
+ * reload_started() is called).
+ */
 static void
 apply(struct options *next)
 {
-	struct options	old = *opts;
+	struct options	*old = running;
 
-	keep_string(&next->listen_path, old.listen_path, cli_opts.listen_path);
-	keep_string(&next->pidfile, old.pidfile, cli_opts.pidfile);
-	keep_string(&next->source, old.source, cli_opts.source);
-	keep_string(&next->consumer, old.consumer, cli_opts.consumer);
-	*opts = *next;
-
-	/* What the old configuration's file had allocated and is unused. */
-	if (old.allow_uids != opts->allow_uids &&
-	    old.allow_uids != cli_opts.allow_uids)
-		free(old.allow_uids);
-	if (old.allow_gids != opts->allow_gids &&
-	    old.allow_gids != cli_opts.allow_gids)
-		free(old.allow_gids);
-	drop_string(old.user, opts->user, cli_opts.user);
-	drop_string(old.group, opts->group, cli_opts.group);
-	drop_string(old.chroot_dir, opts->chroot_dir, cli_opts.chroot_dir);
-	if (old.handler_obj != opts->handler_obj)
-		handler_drop(old.handler_obj);
-	if (old.handler != opts->handler && old.handler != cli_opts.handler) {
-		free((char *)old.handler);
-		free(old.handler_argv);
-	}
+	opts = running = next;
 	log_init("forkpool", opts->verbose);
-	scale_reconfigure(&old);
+	scale_reconfigure(old);
 	autoscale_update();
+	options_free(old);
+}
+
+/* The command line's generation, then the file, checked: 0 or -1. */
+static int
+build(struct options *next, char *err, size_t len)
+{
+	if (config_load(config_path, next, cli_set, err, len) == -1)
+		return -1;
+	keep_fixed(next);
+	if (handler_check(next, next->preload, err, len) == -1 ||
+	    confine_check(next, err, len) == -1 ||
+	    isolation_check(next, err, len) == -1)
+		return -1;
+	return 0;
 }
 
 static void
@@ -170,15 +170,15 @@ finish(reload_done_fn done, void *arg, uint64_t id, int ok, const char *msg)
 void
 reload_start(reload_done_fn done, void *arg, uint64_t id)
 {
-	struct options	next;
-	char		err[512];
+	struct options	*next;
+	char		 err[512];
 
 	if (config_path == NULL) {
 		finish(done, arg, id, 0, "no configuration file: forkpool "
 		    "was started without -f");
 		return;
 	}
-	if (pending_set) {
+	if (pending != NULL) {
 		finish(done, arg, id, 0, "an earlier reload is still "
 		    "starting its first worker");
 		return;
@@ -188,58 +188,47 @@ reload_start(reload_done_fn done, void *arg, uint64_t id)
 		return;
 	}
 	notify_reloading();
-	next = cli_opts;
-	if (config_load(config_path, &next, &cli_set, err, sizeof err) == -1) {
+	next = options_dup(cli_opts);
+	if (build(next, err, sizeof err) == -1) {
+		options_free(next);
 		finish(done, arg, id, 0, err);
 		return;
 	}
-	keep_fixed(&next);
-	if (handler_check(&next, next.preload, err, sizeof err) == -1) {
-		config_free(&next, &cli_opts);
-		finish(done, arg, id, 0, err);
-		return;
-	}
-	if (confine_check(&next, err, sizeof err) == -1 ||
-	    isolation_check(&next, err, sizeof err) == -1) {
-		handler_drop(next.handler_obj);
-		config_free(&next, &cli_opts);
-		finish(done, arg, id, 0, err);
-		return;
-	}
-	if (!workers_differ(&next, opts)) {
-		/* The same handler: the loaded one stays. */
-		handler_drop(next.handler_obj);
-		next.handler_obj = opts->handler_obj;
-		apply(&next);
+	if (!workers_differ(next, opts)) {
+		/* The same handler: the loaded one goes over to next. */
+		handler_drop(next->handler_obj);
+		next->handler_obj = running->handler_obj;
+		running->handler_obj = NULL;
+		apply(next);
 		finish(done, arg, id, 1, "configuration reloaded");
 		return;
 	}
 	pending = next;
-	pending_set = 1;
 	pending_done = done;
 	pending_arg = arg;
 	pending_id = id;
 	log_info("reload: the handler changed: starting a worker with it "
 	    "first");
-	replace_roll(&pending, reload_started);
+	replace_roll(pending, reload_started);
 }
 
 /* pool.c: the first worker of the pending configuration is up, or not. */
 void
 reload_started(int ok, const char *why)
 {
-	if (!pending_set)
+	struct options	*next = pending;
+
+	if (next == NULL)
 		return;
-	pending_set = 0;
+	pending = NULL;
 	if (ok) {
 		/* Workers started from here on get the new configuration. */
 		replace_roll_commit();
-		apply(&pending);
+		apply(next);
 		finish(pending_done, pending_arg, pending_id, 1,
 		    "configuration reloaded; rolling the workers over");
 	} else {
-		handler_drop(pending.handler_obj);
-		config_free(&pending, &cli_opts);
+		options_free(next);
 		finish(pending_done, pending_arg, pending_id, 0, why);
 	}
 }

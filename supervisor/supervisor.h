@@ -15,6 +15,7 @@
 
 #include "proto/buf.h"
 #include "proto/frame.h"
+#include "supervisor/options.h"
 #include "worker/worker.h"
 #include "proto/link.h"
 
@@ -136,75 +137,7 @@ struct slot {
 	struct slot_board *boards;	/* two: one each for proc, next/prev */
 };
 
-enum order { ORDER_INPUT, ORDER_COMPLETION };
-
 struct client;
-struct handler;
-
-struct options {
-	int		 workers;
-	uint32_t	 partitions;
-	uint32_t	 queue_max;
-	uint32_t	 window;	/* 0: adaptive up to WINDOW_MAX */
-	unsigned	 attempts;
-	uint64_t	 timeout_ns;	/* 0: none */
-	uint64_t	 kill_grace_ns;
-	uint64_t	 start_timeout_ns;	/* a start's deadline: HELLO */
-	uint64_t	 shutdown_timeout_ns;	/* 0: wait for every job */
-	uint32_t	 frame_max;
-	enum order	 order;
-	int		 key_field;	/* 0: unkeyed */
-	const char	*failed_path;
-	int		 verbose;
-	const char	*handler;	/* "builtin:fnv" */
-	int		 handler_argc;
-	char		**handler_argv;
-	struct handler	*handler_obj;	/* handler, resolved at start-up */
-	int		 preload;	/* load a plugin before forking */
-
-	/* What workers give up (worker/confine.c). */
-	const char	*user;
-	const char	*group;
-	uid_t		 run_uid;
-	gid_t		 run_gid;
-	int		 drop_privileges;	/* run_uid/gid differ from ours */
-	const char	*chroot_dir;
-	unsigned long long rlimit_as;		/* bytes; 0: unchanged */
-	unsigned long long rlimit_cpu;		/* seconds */
-	unsigned long long rlimit_nofile;
-
-	int		 isolation;		/* ISOLATION_PROCESS, _THREAD */
-
-	unsigned long	 halt_fail;		/* batch: failures that stop it */
-	int		 halt_now;		/* kill the jobs running too */
-
-	/* Service mode (forkpool.conf(5)); listen_path NULL: batch mode. */
-	const char	*listen_path;
-	mode_t		 listen_mode;		/* default 0600 */
-	gid_t		 listen_group;		/* (gid_t)-1: the default */
-	uid_t		*allow_uids;		/* besides our own uid and root */
-	size_t		 nallow_uids;
-	gid_t		*allow_gids;
-	size_t		 nallow_gids;
-	const char	*pidfile;		/* NULL: none */
-	unsigned	 max_clients;		/* connections at once */
-	uint64_t	 client_budget;		/* bytes each may make us hold */
-	double		 rate_limit;		/* jobs per second, 0: none */
-	int		 workers_min;		/* dynamic: 0 when fixed */
-	int		 workers_max;
-	uint64_t	 idle_timeout_ns;
-	uint64_t	 max_jobs;		/* recycle after; 0: never */
-	uint64_t	 max_jobs_jitter;
-	long		 max_rss_kib;		/* recycle above; 0: never */
-	uint64_t	 heartbeat_ns;		/* silent this long: killed */
-	unsigned	 restart_max;		/* restart intensity: R ... */
-	uint64_t	 restart_period_ns;	/* ... in T */
-
-	/* The Redis source (doc/SCALING.md); source NULL: none. */
-	const char	*source;		/* redis://HOST:PORT/POOL */
-	const char	*consumer;		/* NULL: HOST:POOL */
-	uint64_t	 claim_idle_ns;		/* a dead consumer's entries */
-};
 
 /* Service mode: what clients may make the supervisor hold. */
 #define MAX_CLIENTS_DEFAULT	256
@@ -375,10 +308,9 @@ void		 tlink_abandon(struct proc *);
 void		 autoscale_update(void);
 
 /* reload.c */
-struct config_set;
 typedef void	(*reload_done_fn)(void *, uint64_t, int, const char *);
-void		 reload_init(const char *, const struct options *,
-		    const struct config_set *);
+void		 reload_init(const char *, struct options *, uint64_t,
+		    struct options *);
 void		 reload_start(reload_done_fn, void *, uint64_t);
 void		 reload_started(int, const char *);
 

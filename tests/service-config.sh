@@ -3,7 +3,7 @@
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 needs_config_files
 
-plan 14
+plan 22
 
 sock=$T/fp.sock
 cat >"$T/good.conf" <<CONF
@@ -33,6 +33,34 @@ is "-n, no handler anywhere: a usage error" "$?" 2
 is "-n, an unknown builtin: exit 1" "$?" 1
 "$FORKPOOL" -n -f "$T/missing.conf" >"$T/n.out" 2>&1
 ok "-n, a missing file: exit 1, named" grep -q "missing.conf: No such file" "$T/n.out"
+
+# A value means the same in the file as on the command line.
+printf 'listen = %s\nlisten_mode = 0\nhandler = builtin:fnv\n' "$sock" \
+    >"$T/mode0.conf"
+"$FORKPOOL" -n -f "$T/mode0.conf" >"$T/n.out" 2>&1
+is "listen_mode = 0: refused, as --socket-mode 0 is (exit 1)" "$?" 1
+ok "...saying why" grep -q "mode0.conf:2: listen_mode 0: not an octal mode from 1 to 0777" \
+    "$T/n.out"
+"$FORKPOOL" -n --listen "$sock" --socket-mode 0 builtin:fnv >"$T/n.out" 2>&1
+is "--socket-mode 0: a usage error" "$?" 2
+"$FORKPOOL" -n --rate-limit 0 builtin:fnv >"$T/n.out" 2>&1
+is "--rate-limit 0: no limit, as rate_limit = 0 is" "$?" 0
+"$FORKPOOL" -n -t none --max-rss none --max-jobs none --window adaptive \
+    --heartbeat-timeout none --shutdown-timeout none builtin:fnv \
+    >"$T/n.out" 2>&1
+is "none and adaptive are taken on the command line too" "$?" 0
+printf 'workers = 2-4\nrestart_intensity = 3/2.5\nhandler = builtin:fnv\n' \
+    >"$T/dash.conf"
+"$FORKPOOL" -n -f "$T/dash.conf" >"$T/n.out" 2>&1
+is "workers = 2-4 and restart_intensity = 3/2.5, as on the command line" \
+    "$?" 0
+"$FORKPOOL" -n -w '2 4' --restart-intensity '3 2.5' builtin:fnv \
+    >"$T/n.out" 2>&1
+is "-w '2 4' and --restart-intensity '3 2.5', as in the file" "$?" 0
+"$FORKPOOL" -n --listen "$sock" --socket-group "$(id -g)" \
+    --allow-group "$(id -g)" builtin:fnv >"$T/n.out" 2>&1
+is "--socket-group and --allow-group, as listen_group and allow_groups" \
+    "$?" 0
 
 # A service from the file, with -w on the command line winning over it; a
 # stand-in notify socket sees READY=1 only once every worker is up.

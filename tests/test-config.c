@@ -39,7 +39,7 @@ write_conf(const char *text)
 }
 
 static int
-load(const char *text, struct options *o, const struct config_set *cli)
+load(const char *text, struct options *o, uint64_t cli)
 {
 	return config_load(write_conf(text), o, cli, err, sizeof err);
 }
@@ -54,7 +54,7 @@ fails(const char *text, const char *want)
 
 	options_defaults(&o);
 	before = o;
-	rc = load(text, &o, NULL);
+	rc = load(text, &o, 0);
 	snprintf(full, sizeof full, "%s:%s", path, want);
 	if (!tap_ok(rc == -1 && strcmp(err, full) == 0 &&
 	    memcmp(&o, &before, sizeof o) == 0, "error: %s", want))
@@ -96,7 +96,7 @@ test_full(void)
 	    "heartbeat_timeout = 5\n"
 	    "log_level = debug\n"
 	    "handler = builtin:cpu 100\n", mygroup, me, mygroup);
-	rc = load(text, &o, NULL);
+	rc = load(text, &o, 0);
 	if (!tap_ok(rc == 0, "a file with every key loads"))
 		tap_diag("%s", err);
 	tap_ok(o.workers == 5 && o.workers_min == 0 && o.workers_max == 0,
@@ -134,7 +134,7 @@ test_full(void)
 	tap_ok(strcmp(o.handler, "builtin:cpu") == 0 && o.handler_argc == 1 &&
 	    strcmp(o.handler_argv[0], "100") == 0 &&
 	    o.handler_argv[1] == NULL, "handler and its argument");
-	options_drop(&o);
+	options_purge(&o);
 }
 
 static void
@@ -145,28 +145,28 @@ test_words(void)
 
 	options_defaults(&o);
 	rc = load("timeout = none\nwindow = adaptive\nrate_limit = none\n"
-	    "shutdown_timeout = none\nlog_level = info\n", &o, NULL);
+	    "shutdown_timeout = none\nlog_level = info\n", &o, 0);
 	tap_ok(rc == 0 && o.timeout_ns == 0 && o.window == 0 &&
 	    o.rate_limit == 0 && o.shutdown_timeout_ns == 0 && o.verbose == 1,
 	    "none, adaptive and info");
-	options_drop(&o);
+	options_purge(&o);
 	o.window = 8;
 	o.rate_limit = 10;
-	rc = load("window = adaptive\nrate_limit = 0\n", &o, NULL);
+	rc = load("window = adaptive\nrate_limit = 0\n", &o, 0);
 	tap_ok(rc == 0 && o.window == 0 && o.rate_limit == 0,
 	    "adaptive and a rate limit of 0 undo earlier values");
-	options_drop(&o);
-	rc = load("handler = builtin:fnv\n", &o, NULL);
+	options_purge(&o);
+	rc = load("handler = builtin:fnv\n", &o, 0);
 	tap_ok(rc == 0 && strcmp(o.handler, "builtin:fnv") == 0 &&
 	    o.handler_argc == 0 && o.handler_argv[0] == NULL,
 	    "a handler without arguments");
-	options_drop(&o);
-	rc = load("handler = builtin:sleep\t 10   20 \n", &o, NULL);
+	options_purge(&o);
+	rc = load("handler = builtin:sleep\t 10   20 \n", &o, 0);
 	tap_ok(rc == 0 && strcmp(o.handler, "builtin:sleep") == 0 &&
 	    o.handler_argc == 2 && strcmp(o.handler_argv[0], "10") == 0 &&
 	    strcmp(o.handler_argv[1], "20") == 0 && o.handler_argv[2] == NULL,
 	    "handler arguments split on blanks");
-	options_drop(&o);
+	options_purge(&o);
 }
 
 static void
@@ -176,6 +176,7 @@ test_comments(void)
 	int		rc;
 
 	options_defaults(&o);
+	before = o;
 	rc = load("# forkpool.conf\n"
 	    "\n"
 	    "; another comment\n"
@@ -185,18 +186,18 @@ test_comments(void)
 	    "\n"
 	    "attempts = 9\r\n"
 	    "#workers = 100\n"
-	    "partitions = 8", &o, NULL);
+	    "partitions = 8", &o, 0);
 	if (!tap_ok(rc == 0 && o.queue_max == 77 && o.attempts == 9 &&
-	    o.partitions == 8 && o.workers == 3,
+	    o.partitions == 8 && o.workers == before.workers,
 	    "comments, blank lines, CRLF and a last line without newline"))
 		tap_diag("%d %s", rc, err);
 	options_defaults(&o);
 	before = o;
-	rc = load("", &o, NULL);
+	rc = load("", &o, 0);
 	tap_ok(rc == 0 && memcmp(&o, &before, sizeof o) == 0,
 	    "an empty file changes nothing");
 	options_defaults(&o);
-	rc = load("\xef\xbb\xbfqueue = 5\n", &o, NULL);
+	rc = load("\xef\xbb\xbfqueue = 5\n", &o, 0);
 	tap_ok(rc == 0 && o.queue_max == 5, "a UTF-8 byte order mark");
 }
 
@@ -207,17 +208,17 @@ test_workers(void)
 	int		rc;
 
 	options_defaults(&o);
-	rc = load("workers = 2 8\n", &o, NULL);
+	rc = load("workers = 2 8\n", &o, 0);
 	tap_ok(rc == 0 && o.workers == 2 && o.workers_min == 2 &&
 	    o.workers_max == 8, "workers = 2 8 is a dynamic pool");
 	options_defaults(&o);
-	rc = load("workers =   4  4\n", &o, NULL);
+	rc = load("workers =   4  4\n", &o, 0);
 	tap_ok(rc == 0 && o.workers == 4 && o.workers_min == 0 &&
 	    o.workers_max == 0, "workers = 4 4 is a fixed pool");
 	options_defaults(&o);
 	o.workers_min = 1;
 	o.workers_max = 9;
-	rc = load("workers = 6\n", &o, NULL);
+	rc = load("workers = 6\n", &o, 0);
 	tap_ok(rc == 0 && o.workers == 6 && o.workers_min == 0 &&
 	    o.workers_max == 0, "workers = 6 is a fixed pool");
 }
@@ -229,22 +230,21 @@ test_modes(void)
 	int		rc;
 
 	options_defaults(&o);
-	rc = load("listen_mode = 0660\n", &o, NULL);
+	rc = load("listen_mode = 0660\n", &o, 0);
 	tap_ok(rc == 0 && o.listen_mode == 0660, "listen_mode 0660");
 	options_defaults(&o);
-	rc = load("listen_mode = 770\n", &o, NULL);
+	rc = load("listen_mode = 770\n", &o, 0);
 	tap_ok(rc == 0 && o.listen_mode == 0770, "listen_mode 770 is octal");
-	options_defaults(&o);
-	rc = load("listen_mode = 0\n", &o, NULL);
-	tap_ok(rc == 0 && o.listen_mode == 0, "listen_mode 0");
+	fails("listen_mode = 0\n",
+	    "1: listen_mode 0: not an octal mode from 1 to 0777");
 	fails("listen_mode = 0680\n",
-	    "1: listen_mode 0680: not an octal mode from 0 to 0777");
+	    "1: listen_mode 0680: not an octal mode from 1 to 0777");
 	fails("listen_mode = 01777\n",
-	    "1: listen_mode 01777: not an octal mode from 0 to 0777");
+	    "1: listen_mode 01777: not an octal mode from 1 to 0777");
 	fails("listen_mode = -660\n",
-	    "1: listen_mode -660: not an octal mode from 0 to 0777");
+	    "1: listen_mode -660: not an octal mode from 1 to 0777");
 	fails("listen_mode = rw\n",
-	    "1: listen_mode rw: not an octal mode from 0 to 0777");
+	    "1: listen_mode rw: not an octal mode from 1 to 0777");
 }
 
 static void
@@ -256,7 +256,7 @@ test_ids(void)
 
 	options_defaults(&o);
 	rc = load("allow_users = 4000001 0\nallow_groups = 4000002\n"
-	    "listen_group = 4000003\n", &o, NULL);
+	    "listen_group = 4000003\n", &o, 0);
 	tap_ok(rc == 0 && o.nallow_uids == 2 && o.allow_uids[0] == 4000001 &&
 	    o.allow_uids[1] == 0 && o.nallow_gids == 1 &&
 	    o.allow_gids[0] == 4000002 && o.listen_group == 4000003,
@@ -270,32 +270,32 @@ test_ids(void)
 	    "1: listen_group: no group forkpool-no-such-group");
 	fails("allow_users = 4294967295\n",
 	    "1: allow_users: no user 4294967295");
-	options_drop(&o);
+	options_purge(&o);
 }
 
 static void
 test_cli(void)
 {
-	struct options		o;
-	struct config_set	cli;
-	int			rc;
+	struct options	o;
+	uint64_t	cli;
+	int		rc;
 
-	memset(&cli, 0, sizeof cli);
-	cli.workers = cli.queue = cli.handler = cli.verbose = 1;
+	cli = cli_bit("workers") | cli_bit("queue") | cli_bit("handler") |
+	    cli_bit("log_level");
 	options_defaults(&o);
 	o.workers = 11;
 	o.queue_max = 12;
-	o.handler = "builtin:fnv";
+	o.handler = strdup("builtin:fnv");
 	o.verbose = 1;
 	rc = load("workers = 2 8\nqueue = 99\nattempts = 5\n"
-	    "handler = builtin:echo x\nlog_level = debug\n", &o, &cli);
+	    "handler = builtin:echo x\nlog_level = debug\n", &o, cli);
 	tap_ok(rc == 0 && o.workers == 11 && o.workers_min == 0 &&
 	    o.workers_max == 0 && o.queue_max == 12 &&
 	    strcmp(o.handler, "builtin:fnv") == 0 && o.verbose == 1,
 	    "the command line wins over the file");
 	tap_ok(o.attempts == 5, "the file gives what the command line did not");
-	options_defaults(&o);
-	rc = load("attempts = 5\nqueue = 0\n", &o, &cli);
+	options_purge(&o);
+	rc = load("attempts = 5\nqueue = 0\n", &o, cli);
 	tap_ok(rc == -1 && strstr(err, ":2: queue 0: too small") != NULL &&
 	    o.attempts == 3,
 	    "a bad value is an error even where the command line wins");
@@ -304,7 +304,8 @@ test_cli(void)
 static void
 test_errors(void)
 {
-	char	text[512], want[sizeof text + 64];
+	struct options	o;
+	char		text[512], want[sizeof text + 64];
 
 	fails("workers = 4\nbogus = 1\n", "2: unknown key bogus");
 	fails("workers = 4\n[pool]\nqueue = 5\n", "2: unknown section [pool]");
@@ -325,7 +326,7 @@ test_errors(void)
 	fails("workers = 1025\n",
 	    "1: workers 1025: too large (expected 1 to 1024)");
 	fails("workers = 8 2\n", "1: workers 8 2: MAX is below MIN");
-	fails("workers = 1 2 3\n", "1: workers 1 2 3: expected N or MIN MAX");
+	fails("workers = 1 2 3\n", "1: workers 1 2 3: expected N or MIN-MAX");
 	fails("workers = four\n",
 	    "1: workers four: invalid (expected 1 to 1024)");
 	fails("max_clients = 0\n",
@@ -356,7 +357,7 @@ test_errors(void)
 	fails("partitions = 1048577\n",
 	    "1: partitions 1048577: too large (expected 1 to 1048576)");
 	fails("restart_intensity = 5\n",
-	    "1: restart_intensity 5: expected RESTARTS SECONDS");
+	    "1: restart_intensity 5: expected RESTARTS/SECONDS, as in 5/10");
 	fails("restart_intensity = 0 10\n",
 	    "1: restart_intensity 0: too small (expected 1 to 1000000)");
 	fails("restart_intensity = 5 0\n", "1: restart_intensity 0: out of "
@@ -384,8 +385,9 @@ test_errors(void)
 	memset(text + 12, 'x', 400);
 	strlcat(text, "\nattempts = 2\n", sizeof text);
 	write_conf(text);
-	tap_ok(config_load(path, &(struct options){ 0 }, NULL, err,
-	    sizeof err) == -1 && strstr(err, ":2: line longer than ") != NULL,
+	options_defaults(&o);
+	tap_ok(config_load(path, &o, 0, err, sizeof err) == -1 &&
+	    strstr(err, ":2: line longer than ") != NULL,
 	    "a line too long for libinih is an error: %s", err);
 }
 
@@ -399,11 +401,11 @@ test_files(void)
 	options_defaults(&o);
 	before = o;
 	snprintf(path, sizeof path, "%s/missing.conf", dir);
-	rc = config_load(path, &o, NULL, err, sizeof err);
+	rc = config_load(path, &o, 0, err, sizeof err);
 	snprintf(full, sizeof full, "%s: No such file or directory", path);
 	tap_ok(rc == -1 && strcmp(err, full) == 0 &&
 	    memcmp(&o, &before, sizeof o) == 0, "a missing file: %s", err);
-	rc = config_load(dir, &o, NULL, err, sizeof err);
+	rc = config_load(dir, &o, 0, err, sizeof err);
 	snprintf(full, sizeof full, "%s: Is a directory", dir);
 	tap_ok(rc == -1 && strcmp(err, full) == 0, "a directory: %s", err);
 
@@ -412,7 +414,7 @@ test_files(void)
 		tap_ok(1, "an unreadable file # SKIP root reads any file");
 	else {
 		chmod(path, 0);
-		rc = config_load(path, &o, NULL, err, sizeof err);
+		rc = config_load(path, &o, 0, err, sizeof err);
 		snprintf(full, sizeof full, "%s: Permission denied", path);
 		tap_ok(rc == -1 && strcmp(err, full) == 0,
 		    "an unreadable file: %s", err);
@@ -420,7 +422,7 @@ test_files(void)
 
 	write_conf("bogus = 1\n");
 	memset(small, '@', sizeof small);
-	rc = config_load(path, &o, NULL, small, 8);
+	rc = config_load(path, &o, 0, small, 8);
 	tap_ok(rc == -1 && strlen(small) == 7 && small[8] == '@',
 	    "a short error buffer is not overrun");
 }
@@ -440,10 +442,108 @@ test_contrib(void)
 	snprintf(example, sizeof example, "%s/../contrib/forkpool.conf",
 	    srcdir);
 	options_defaults(&o);
-	if (!tap_ok(config_load(example, &o, NULL, err, sizeof err) == 0 &&
+	if (!tap_ok(config_load(example, &o, 0, err, sizeof err) == 0 &&
 	    o.listen_path != NULL, "contrib/forkpool.conf loads"))
 		tap_diag("%s", err);
-	options_drop(&o);
+	options_purge(&o);
+}
+
+/*
+ * A value means the same from the command line as from the file: both
+ * take it, into the same options, or both refuse it.
+ */
+static void
+same(const char *key, const char *value)
+{
+	const struct optdef	*d = options_key(key);
+	struct options		 file, cli, a, b;
+	char			 text[256], what[64], clierr[512];
+	int			 frc, crc, equal;
+
+	snprintf(text, sizeof text, "%s = %s\n", key, value);
+	snprintf(what, sizeof what, "--%s", d->name);
+	options_defaults(&file);
+	options_defaults(&cli);
+	frc = load(text, &file, 0);
+	crc = options_set(&cli, d, what, value, clierr, sizeof clierr);
+	/* The lists are the same if what they hold is. */
+	a = file;
+	b = cli;
+	equal = a.nallow_gids == b.nallow_gids && (a.nallow_gids == 0 ||
+	    memcmp(a.allow_gids, b.allow_gids, a.nallow_gids *
+	    sizeof *a.allow_gids) == 0);
+	a.allow_gids = b.allow_gids = NULL;
+	equal = equal && memcmp(&a, &b, sizeof a) == 0;
+	if (!tap_ok(d->name != NULL && frc == crc && (frc == -1 || equal),
+	    "%s %s: the same from the file (%s) and %s", key, value,
+	    frc == 0 ? "taken" : "refused", what))
+		tap_diag("file: %d %s; command line: %d %s", frc,
+		    frc == 0 ? "" : err, crc, crc == 0 ? "" : clierr);
+	options_purge(&file);
+	options_purge(&cli);
+}
+
+static void
+test_same(void)
+{
+	same("listen_mode", "0");
+	same("listen_mode", "0660");
+	same("rate_limit", "0");
+	same("rate_limit", "none");
+	same("rate_limit", "2.5");
+	same("timeout", "none");
+	same("timeout", "0.0015");
+	same("timeout", "1e-3");
+	same("kill_grace", "0.0004");
+	same("heartbeat_timeout", "none");
+	same("shutdown_timeout", "none");
+	same("max_rss", "none");
+	same("max_jobs", "none");
+	same("window", "adaptive");
+	same("workers", "2-8");
+	same("workers", "2 8");
+	same("workers", "4-4");
+	same("restart_intensity", "3/2.5");
+	same("restart_intensity", "3 2.5");
+	same("restart_intensity", "0/10");
+	same("isolation", "thread");
+	same("preload", "no");
+	same("queue", "0");
+	same("frame_max", "64");
+	same("rlimit_as", "2");
+	same("listen_group", "4000003");
+	same("allow_groups", "4000002");
+}
+
+/* The defaults forkpool(1) and forkpool.conf(5) state. */
+static void
+test_defaults(void)
+{
+	struct options	o;
+	long		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	options_defaults(&o);
+	tap_ok(o.workers == (ncpu > 0 ? ncpu : 1) && o.workers_max == 0,
+	    "default: a worker per online CPU");
+	tap_ok(o.queue_max == 16384 && o.attempts == 3 && o.window == 0 &&
+	    o.partitions == 256 && o.frame_max == 16777216 &&
+	    o.order == ORDER_INPUT && o.key_field == 0,
+	    "defaults: queue, attempts, window, partitions, frame, order");
+	tap_ok(o.timeout_ns == 0 && o.kill_grace_ns == 1000000000ULL &&
+	    o.start_timeout_ns == 10000000000ULL &&
+	    o.shutdown_timeout_ns == 30000000000ULL &&
+	    o.idle_timeout_ns == 10000000000ULL &&
+	    o.claim_idle_ns == 30000000000ULL && o.heartbeat_ns == 0,
+	    "defaults: the timeouts");
+	tap_ok(o.restart_max == 5 && o.restart_period_ns == 10000000000ULL,
+	    "default: restart intensity 5/10");
+	tap_ok(o.listen_mode == 0600 && o.listen_group == (gid_t)-1 &&
+	    o.max_clients == 256 && o.client_budget == 16777216 &&
+	    o.rate_limit == 0 && o.pidfile == NULL,
+	    "defaults: the service's socket and clients");
+	tap_ok(o.preload == 1 && o.isolation == ISOLATION_PROCESS &&
+	    o.handler == NULL && o.verbose == 0,
+	    "defaults: preload, isolation, no handler, log level warning");
 }
 
 static void
@@ -477,7 +577,7 @@ main(void)
 	strlcpy(me, pw->pw_name, sizeof me);
 	strlcpy(mygroup, gr->gr_name, sizeof mygroup);
 
-	tap_plan(97);
+	tap_plan(130);
 	test_full();
 	test_words();
 	test_comments();
@@ -488,6 +588,8 @@ main(void)
 	test_errors();
 	test_files();
 	test_contrib();
+	test_same();
+	test_defaults();
 
 	cleanup();
 	return tap_done();

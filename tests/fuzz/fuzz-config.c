@@ -8,8 +8,7 @@
  *     starting with the file's name, within the error buffer;
  *   - a good file gives values within the ranges forkpool.conf(5) states;
  *   - a setting the command line has given is left alone;
- *   - nothing leaks (the options' memory is freed here, as main.c never
- *     does).
+ *   - nothing leaks (options_purge() frees what the file allocated).
  */
 #include <sys/mman.h>
 #include <sys/un.h>
@@ -23,6 +22,7 @@
 
 #include "tests/conf-options.h"
 #include "supervisor/conf.h"
+#include "supervisor/options.h"
 #include "supervisor/supervisor.h"
 
 #define CANARY	0x5a
@@ -60,7 +60,8 @@ check_ranges(const struct options *o)
 	if (o->queue_max < 1 || o->queue_max > (1 << 24) ||
 	    o->window > WINDOW_MAX || o->attempts < 1 || o->attempts > 1000 ||
 	    o->frame_max < 64 || o->partitions < 1 ||
-	    o->partitions > (1 << 20) || o->listen_mode > 0777 ||
+	    o->partitions > (1 << 20) || o->listen_mode < 1 ||
+	    o->listen_mode > 0777 ||
 	    o->restart_max < 1 || o->restart_max > 1000000 ||
 	    o->verbose < 0 || o->verbose > 2)
 		abort();
@@ -78,8 +79,7 @@ check_ranges(const struct options *o)
 		abort();
 	if (o->pidfile != NULL && o->pidfile[0] == '\0')
 		abort();
-	if (o->handler == NULL || o->handler_argc < 0 ||
-	    (o->handler != default_handler &&
+	if (o->handler_argc < 0 || (o->handler != NULL &&
 	    (o->handler_argv == NULL || o->handler_argv[o->handler_argc] != NULL)))
 		abort();
 	for (i = 0; i < o->handler_argc; i++)
@@ -92,33 +92,34 @@ check_ranges(const struct options *o)
 
 /* What the command line has given stays as it was. */
 static void
-check_cli(const struct options *o, const struct options *d,
-    const struct config_set *cli)
+check_cli(const struct options *o, const struct options *d, uint64_t cli)
 {
-	if ((cli->workers && (o->workers != d->workers ||
+#define GIVEN(key)	((cli & cli_bit(key)) != 0)
+	if ((GIVEN("workers") && (o->workers != d->workers ||
 	    o->workers_max != 0)) ||
-	    (cli->listen && o->listen_path != NULL) ||
-	    (cli->listen_mode && o->listen_mode != d->listen_mode) ||
-	    (cli->listen_group && o->listen_group != d->listen_group) ||
-	    (cli->allow_users && o->allow_uids != NULL) ||
-	    (cli->allow_groups && o->allow_gids != NULL) ||
-	    (cli->pidfile && o->pidfile != NULL) ||
-	    (cli->queue && o->queue_max != d->queue_max) ||
-	    (cli->window && o->window != d->window) ||
-	    (cli->attempts && o->attempts != d->attempts) ||
-	    (cli->timeout && o->timeout_ns != d->timeout_ns) ||
-	    (cli->kill_grace && o->kill_grace_ns != d->kill_grace_ns) ||
-	    (cli->shutdown_timeout &&
+	    (GIVEN("listen") && o->listen_path != NULL) ||
+	    (GIVEN("listen_mode") && o->listen_mode != d->listen_mode) ||
+	    (GIVEN("listen_group") && o->listen_group != d->listen_group) ||
+	    (GIVEN("allow_users") && o->allow_uids != NULL) ||
+	    (GIVEN("allow_groups") && o->allow_gids != NULL) ||
+	    (GIVEN("pidfile") && o->pidfile != NULL) ||
+	    (GIVEN("queue") && o->queue_max != d->queue_max) ||
+	    (GIVEN("window") && o->window != d->window) ||
+	    (GIVEN("attempts") && o->attempts != d->attempts) ||
+	    (GIVEN("timeout") && o->timeout_ns != d->timeout_ns) ||
+	    (GIVEN("kill_grace") && o->kill_grace_ns != d->kill_grace_ns) ||
+	    (GIVEN("shutdown_timeout") &&
 	    o->shutdown_timeout_ns != d->shutdown_timeout_ns) ||
-	    (cli->frame_max && o->frame_max != d->frame_max) ||
-	    (cli->partitions && o->partitions != d->partitions) ||
-	    (cli->restart_intensity && (o->restart_max != d->restart_max ||
+	    (GIVEN("frame_max") && o->frame_max != d->frame_max) ||
+	    (GIVEN("partitions") && o->partitions != d->partitions) ||
+	    (GIVEN("restart_intensity") && (o->restart_max != d->restart_max ||
 	    o->restart_period_ns != d->restart_period_ns)) ||
-	    (cli->idle_timeout && o->idle_timeout_ns != d->idle_timeout_ns) ||
-	    (cli->rate_limit && o->rate_limit != d->rate_limit) ||
-	    (cli->verbose && o->verbose != d->verbose) ||
-	    (cli->handler && o->handler != d->handler))
+	    (GIVEN("idle_timeout") && o->idle_timeout_ns != d->idle_timeout_ns) ||
+	    (GIVEN("rate_limit") && o->rate_limit != d->rate_limit) ||
+	    (GIVEN("log_level") && o->verbose != d->verbose) ||
+	    (GIVEN("handler") && o->handler != NULL))
 		abort();
+#undef GIVEN
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -129,10 +130,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	static int		 fd = -1;
 	static char		 path[64];
 	struct options		 o, before;
-	struct config_set	 cli;
-	int			*flag = (int *)(void *)&cli;
+	uint64_t		 cli;
 	char			 err[512];
-	size_t			 errlen, i, nflags = sizeof cli / sizeof *flag;
+	size_t			 errlen, i;
 	uint64_t		 h = fnv(data, len);
 	int			 rc;
 
@@ -146,16 +146,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		abort();
 
 	/* One input in four has the command line give nothing. */
-	memset(&cli, 0, sizeof cli);
-	if (h % 4 != 0)
-		for (i = 0; i < nflags; i++)
-			flag[i] = (h >> (8 + i)) & 1;
+	cli = h % 4 != 0 ? h >> 8 : 0;
 	errlen = (h >> 40) % 4 == 0 ? (h >> 44) % 64 : 256;
 	memset(err, CANARY, sizeof err);
 
 	options_defaults(&o);
 	before = o;
-	rc = config_load(path, &o, &cli, err, errlen);
+	rc = config_load(path, &o, cli, err, errlen);
 	for (i = errlen; i < sizeof err; i++)
 		if ((unsigned char)err[i] != CANARY)
 			abort();
@@ -171,7 +168,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (rc != 0)
 		abort();
 	check_ranges(&o);
-	check_cli(&o, &before, &cli);
-	options_drop(&o);
+	check_cli(&o, &before, cli);
+	options_purge(&o);
 	return 0;
 }
