@@ -7,6 +7,7 @@
 # after scaling up.  The supervisor's own descriptors come back to their
 # count after clients and workers come and go.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 16
 
@@ -98,15 +99,10 @@ is "batch: the run ends normally" "$fp_rc" 0
 
 # --- service -------------------------------------------------------------------------
 
-sock=$T/fp.sock
 NOTIFY_SOCKET=$T/notify.sock
 export NOTIFY_SOCKET
-fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" -w 2 builtin:fnv
+start_service 2 builtin:fnv
 unset NOTIFY_SOCKET
-sup=$fp_pid
-wait_for 10 test -S "$sock"
-wait_for 10 nworkers_is 2 "$sup"
-stray_workers $(workers_of "$sup")
 base=$(nfds "$sup")
 ok "service: each worker holds 0 to 3 only, its own link" \
     clean_workers "$sup" 2
@@ -150,8 +146,7 @@ ok "clients gone, scaled back to 2: the supervisor has its $base descriptors" \
 # replaced at once.
 i=0
 while [ $i -lt 20 ]; do
-	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" submit "job $i" >/dev/null ||
-	    break
+	ctl submit "job $i" >/dev/null || break
 	i=$((i + 1))
 done
 is "20 clients served one after the other" "$i" 20
@@ -164,8 +159,7 @@ stray_workers $(workers_of "$sup")
 ok "after 20 clients and 3 restarts: still $base descriptors" \
     wait_for 10 fds_are "$sup" "$base" || diag "now $(nfds "$sup")"
 ok "...and the workers still clean" clean_workers "$sup" 2
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "service: drains and exits 0" "$fp_rc" 0
 if [ -n "$have_ss" ]; then
 	pass "the links' peers were checked with ss(8)"

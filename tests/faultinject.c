@@ -387,24 +387,24 @@ ssize_t
 readv(int fd, const struct iovec *iov, int cnt)
 {
 	struct iovec	cut[IOV_COPY];
-	size_t		n = cnt < 0 ? 0 : (size_t)cnt;
-	int		f = iov_fault(fd, &iov, &n, 0, 0, cut);
+	size_t		iovcnt = cnt < 0 ? 0 : (size_t)cnt;
+	int		f = iov_fault(fd, &iov, &iovcnt, 0, 0, cut);
 
 	if (f == EINTR || f == EAGAIN)
 		return failed(f);
-	return real_readv(fd, iov, cnt < 0 ? cnt : (int)n);
+	return real_readv(fd, iov, cnt < 0 ? cnt : (int)iovcnt);
 }
 
 ssize_t
 writev(int fd, const struct iovec *iov, int cnt)
 {
 	struct iovec	cut[IOV_COPY];
-	size_t		n = cnt < 0 ? 0 : (size_t)cnt;
-	int		f = iov_fault(fd, &iov, &n, 0, 1, cut);
+	size_t		iovcnt = cnt < 0 ? 0 : (size_t)cnt;
+	int		f = iov_fault(fd, &iov, &iovcnt, 0, 1, cut);
 
 	if (f == EINTR || f == EAGAIN)
 		return failed(f);
-	return real_writev(fd, iov, cnt < 0 ? cnt : (int)n);
+	return real_writev(fd, iov, cnt < 0 ? cnt : (int)iovcnt);
 }
 
 ssize_t
@@ -419,7 +419,8 @@ recvmsg(int fd, struct msghdr *msg, int flags)
 
 	if (f == EINTR || f == EAGAIN)
 		return failed(f);
-	m.msg_iov = (struct iovec *)iov;
+	if (iov == cut)
+		m.msg_iov = cut;
 	r = real_recvmsg(fd, &m, flags);
 	msg->msg_namelen = m.msg_namelen;
 	msg->msg_controllen = m.msg_controllen;
@@ -438,7 +439,8 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 
 	if (f == EINTR || f == EAGAIN)
 		return failed(f);
-	m.msg_iov = (struct iovec *)iov;
+	if (iov == cut)
+		m.msg_iov = cut;
 	return real_sendmsg(fd, &m, flags);
 }
 

@@ -6,27 +6,12 @@
 # processes' /proc entries are hidden; fork fails for a while and the pool
 # runs on fewer workers until it recovers.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 25
 
-CTL=$TESTS_BUILDDIR/../forkpoolctl
-sock=$T/fp.sock
-
-# start_service N ARGS...: a service of N workers on $sock; its pid in $sup.
-start_service() {
-	ss_n=$1
-	shift
-	fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" -w "$ss_n" \
-	    "$@"
-	sup=$fp_pid
-	wait_for 10 test -S "$sock"
-	stray_workers $(workers_of "$sup")
-}
-stop_service() {
-	kill -TERM "$sup"
-	fp_wait "$sup"
-}
-
+# Its services are started without waiting for their workers: how they
+# start under faults is what is tested.
 # rss_column: the rss_kib column of each worker in the text status.
 rss_column() {
 	client "$sock" status text | awk '
@@ -37,7 +22,7 @@ rss_column() {
 # --- four clients and forkpoolctl, everyone under faults ---------------------------
 
 faulty FAULT_SEED=11 FAULT_RATE=30
-start_service 3 builtin:fnv
+start_service -n 3 builtin:fnv
 ok "the service starts under faults" wait_for 10 nworkers_is 3 "$sup"
 pids=
 for c in 1 2 3 4; do
@@ -97,7 +82,7 @@ diag "faults: $(fault_total short) short, $(fault_total eintr) EINTR," \
 awk 'BEGIN { s = sprintf("%6000s", ""); gsub(/ /, "y", s)
 	for (i = 1; i <= 500; i++) print i, s }' >"$T/big.in"
 faulty FAULT_SEED=41 FAULT_RATE=20 FAULT_SOCKBUF=1
-start_service 2 builtin:echo
+start_service -n 2 builtin:echo
 under_faults 42 "$CTL" -s "$sock" submit <"$T/big.in" >"$T/big.out" \
     2>"$T/big.err"
 is "tiny socket buffers: forkpoolctl exit status 0" "$?" 0 ||
@@ -113,7 +98,7 @@ ok "...on sockets the shim shrank (the service's and the client's)" \
 # --- other processes' /proc hidden ----------------------------------------------------
 
 faulty FAULT_SEED=51 FAULT_RATE=0 FAULT_PROC=hidden
-start_service 2 builtin:echo
+start_service -n 2 builtin:echo
 wait_for 10 nworkers_is 2 "$sup"
 is "/proc hidden: the text status answers, RSS unknown (-1) for each worker" \
     "$(rss_column | tr '\n' ' ')" "-1 -1 "
@@ -135,7 +120,7 @@ ok "...the shim did refuse the supervisor's reads of /proc" \
 # Forks 2 to 9 fail: slot 1 backs off (10 ms doubling, 2.5 s in all) while
 # slot 0 does the work; then slot 1 starts.
 faulty FAULT_SEED=61 FAULT_RATE=0 FAULT_FORK_FAIL=2:8
-start_service 2 -v builtin:fnv
+start_service -n 2 -v builtin:fnv
 restarting() {
 	client "$sock" status text | grep -qE '^1 +[-0-9]+ +restarting'
 }

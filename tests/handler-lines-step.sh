@@ -7,8 +7,7 @@
 # fast.  Batch, keyed, -w 2 and service mode; an exec: program that holds
 # its results is told about once.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
-
-CTL=${FORKPOOLCTL:-$TESTS_BUILDDIR/../forkpoolctl}
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 43
 
@@ -24,15 +23,6 @@ run() {
 	shift 2
 	fp_bg "$run_in" "$T/$run_name.out" "$T/$run_name.err" "$@"
 	fp_wait "$fp_pid" 30
-}
-
-# ctl ARGS...: forkpoolctl on the service at $S, bounded; its exit status
-# is in $fp_rc.
-ctl() {
-	"$CTL" -s "$S" "$@" 3>&- 4>&- 5>&- 6>&- &
-	fp_pid=$!
-	track "$fp_pid"
-	fp_wait "$fp_pid" 20
 }
 
 # failed NAME: the line numbers the run reports failed, one a line.
@@ -160,23 +150,16 @@ same_file "...every line answered, once, by its own line" "$T/head.out" \
 
 # --- service mode --------------------------------------------------------------------
 
-S=$T/sock
-# service NAME HANDLER: a service on $S, one worker, its log in $T/NAME.err.
-service() {
-	fp_bg /dev/null "$T/$1.out" "$T/$1.err" --listen "$S" -w 1 "$2"
-	svc=$fp_pid
-	wait_for 20 test -S "$S"
-}
-# service_stop: its exit status is in $fp_rc.
+# service_stop: asked to stop by forkpoolctl; its exit status is in $fp_rc.
 service_stop() {
 	ctl stop >/dev/null 2>&1
-	fp_wait "$svc"
+	fp_wait "$sup"
 }
 
-service svc \
+start_service 1 \
     "lines:awk $interactive '{ print; fflush() } /two/ { print; fflush() }'"
-ctl submit one two three >"$T/ctl.out" 2>"$T/ctl.err"
-is "service, a line answered twice: forkpoolctl exits 1" "$fp_rc" 1
+ctl_kept submit one two three
+is "service, a line answered twice: forkpoolctl exits 1" "$ctl_rc" 1
 is "...the other jobs' results, in order" "$(cat "$T/ctl.out")" \
     "$(printf 'one\nthree')"
 ok "...an error result for it, with the reason" grep -q \
@@ -187,13 +170,13 @@ is "...the next job's own result" "$(cat "$T/ctl.out")" four
 service_stop
 is "...the service stops (0)" "$fp_rc" 0
 
-service svcb 'lines:sed s/a/A/'
+start_service 1 'lines:sed s/a/A/'
 ctl submit abc bad cat >"$T/ctlb.out" 2>"$T/ctlb.err"
-is "service, sed without -u: forkpoolctl exits 0" "$fp_rc" 0
+is "service, sed without -u: forkpoolctl exits 0" "$ctl_rc" 0
 is "...sed's results" "$(cat "$T/ctlb.out")" "$(printf 'Abc\nbAd\ncAt')"
 service_stop
 ok "...and the hint in the service's log" grep -q \
-    'sed answered only once its input was closed' "$T/svcb.err"
+    'sed answered only once its input was closed' "$T/svc.err"
 
 # --- exec: a program that holds its results ---------------------------------------------
 

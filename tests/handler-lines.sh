@@ -5,8 +5,7 @@
 # is replaced and its jobs delivered again; a crashing line is charged;
 # timeouts; the filter's descriptors.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
-
-CTL=${FORKPOOLCTL:-$TESTS_BUILDDIR/../forkpoolctl}
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 23
 
@@ -54,23 +53,19 @@ is "the filter's descriptors: 0, 1, 2 only" "$(cat "$T/fd.out")" "0 1 2 3 "
 
 # --- a payload with a newline ------------------------------------------------------
 
-S=$T/sock
-fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$S" -w 1 'lines:cat'
-svc=$fp_pid
-wait_for 20 test -S "$S"
-"$CTL" -s "$S" submit one "$(printf 'two\nlines')" three >"$T/ctl.out" \
-    2>"$T/ctl.err" 3>&- 4>&- 5>&- 6>&-
+start_service 1 'lines:cat'
+ctl_kept submit one "$(printf 'two\nlines')" three
 is "a payload with a newline: forkpoolctl exits 1" "$?" 1
 is "...the other jobs' results, in order" "$(cat "$T/ctl.out")" \
     "$(printf 'one\nthree')"
 ok "...and an error result for it, without sending it" \
     grep -q 'job 2: error after 1 attempt: the payload holds a newline' \
     "$T/ctl.err" || diag_file "$T/ctl.err"
-"$CTL" -s "$S" submit four >"$T/ctl.out" 2>&1 3>&- 4>&- 5>&- 6>&-
+ctl submit four >"$T/ctl.out" 2>&1
 is "...the filter is still in step: the next job's result" \
     "$(cat "$T/ctl.out")" four
-"$CTL" -s "$S" stop >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&-
-fp_wait "$svc"
+ctl stop >/dev/null 2>&1
+fp_wait "$sup"
 is "...the service stops (0)" "$fp_rc" 0
 
 # --- a filter that exits, one that crashes --------------------------------------------

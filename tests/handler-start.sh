@@ -5,6 +5,7 @@
 # status 2 and a message that names the handler and the cause; a reload
 # to a handler that does not start in time changes nothing.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 12
 
@@ -46,7 +47,7 @@ if config_files; then
 	    diag_file "$T/conf.err"
 
 	# A reload to a handler that does not start keeps the running one.
-	sock=$T/fp.sock
+	# The service takes its workers from the file: no start_service.
 	printf 'workers = 2\nstart_timeout = 1\nhandler = builtin:echo\n' \
 	    >"$T/r.conf"
 	fp_bg /dev/null "$T/svc.out" "$T/svc.err" -f "$T/r.conf" \
@@ -55,15 +56,13 @@ if config_files; then
 	wait_for 10 test -S "$sock"
 	printf 'workers = 2\nstart_timeout = 1\nhandler = %s hang\n' \
 	    "$PLUGIN" >"$T/r.conf"
-	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" reload >"$T/reload.out" 2>&1
+	ctl reload >"$T/reload.out" 2>&1
 	is "a reload to a handler that hangs: refused (1)" "$?" 1
 	ok "...saying why" grep -q 'took longer than --start-timeout' \
 	    "$T/reload.out" || diag_file "$T/reload.out"
 	is "...and the running handler still answers" \
-	    "$("$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" submit hello 2>&1)" \
-	    hello
-	kill -TERM "$sup"
-	fp_wait "$sup"
+	    "$(ctl submit hello 2>&1)" hello
+	stop_service
 else
 	skip "start_timeout in the file" "built without libinih"
 	skip "a reload" "built without libinih"

@@ -4,6 +4,7 @@
 # down, with a clear message; a hung job is reported and its thread given
 # up on; what cannot work in-process is refused, saying why.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 22
 
@@ -50,20 +51,16 @@ ok "...the hung one reported" has 'line 2 failed: timeout after 1 attempt' \
 ok "...its thread given up on" has 'giving up on thread' "$T/err"
 
 # The service, in threads: many jobs, keyed, and a scale.
-sock=$T/fp.sock
-fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" -w 2 \
-    --isolation thread builtin:sleep
-sup=$fp_pid
-wait_for 10 test -S "$sock"
-"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" scale 3 >/dev/null
+# (No worker process to wait for.)
+start_service -n 2 --isolation thread builtin:sleep
+ctl scale 3 >/dev/null
 python3 "$TESTS_SRCDIR/fpclient.py" "$sock" submit 2000 --keys 20 \
     --handler sleep --ms 1 >"$T/load.out" 2>&1
 is "service in threads: every job once, each key in order" "$?" 0 ||
     diag_file "$T/load.out"
 is "...no worker process: every worker is a thread of the supervisor" \
     "$(pgrep -P "$sup" | wc -l)" 0
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "...it stops cleanly" "$fp_rc" 0
 
 # Refused, with the reason.

@@ -5,26 +5,14 @@
 # reload that still reads a file and a plugin only their owner may read;
 # resource limits from /proc/PID/limits; a chroot from /proc/PID/root.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 21
 
-sock=$T/fp.sock
-ctl() {
-	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" "$@"
-}
 # field PID NAME: the line NAME: of /proc/PID/status, blanks squeezed.
 field() {
 	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s ' \t' ' ' |
 	    sed 's/ $//'
-}
-start() {
-	fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" -w 2 "$@"
-	sup=$fp_pid
-	wait_for 10 test -S "$sock" && wait_for 10 nworkers_is 2 "$sup"
-}
-stop() {
-	kill -TERM "$sup"
-	fp_wait "$sup"
 }
 
 if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1; then
@@ -37,7 +25,7 @@ nobody_uid=$(id -u nobody)
 nobody_gid=$(id -g nobody)
 daemon_gid=$(getent group daemon | cut -d: -f3)
 
-start --user nobody builtin:fnv
+start_service 2 --user nobody builtin:fnv
 w=$(workers_of "$sup" | head -n 1)
 is "--user nobody: the worker's uids" "$(field "$w" Uid)" \
     "$nobody_uid $nobody_uid $nobody_uid $nobody_uid"
@@ -52,16 +40,16 @@ ok "...but keeps only a few capabilities ($caps)" \
     python3 -c 'import sys; sys.exit(bin(int(sys.argv[1], 16)).count("1") > 7)' \
     "$caps"
 is "...and the pool answers" "$(ctl submit hello)" a430d84680aabd0b
-stop
+stop_service
 
-start --user nobody --group daemon lines:cat
+start_service 2 --user nobody --group daemon lines:cat
 w=$(workers_of "$sup" | head -n 1)
 prog=$(pgrep -P "$w" | head -n 1)
 is "--group daemon: the worker's gids" "$(field "$w" Gid)" \
     "$daemon_gid $daemon_gid $daemon_gid $daemon_gid"
 is "...a lines: program runs as nobody too" "$(field "$prog" Uid)" \
     "$nobody_uid $nobody_uid $nobody_uid $nobody_uid"
-stop
+stop_service
 
 # has_cap PID N: capability N is in the process's effective set.
 has_cap() {
@@ -78,7 +66,7 @@ printf 'workers = 2\nhandler = %s fnv\n' "$T/private/plugin.so" \
 chown -R nobody "$T/private"
 chmod 0600 "$T/private/fp.conf" "$T/private/plugin.so"
 chmod 0700 "$T/private"
-start --user nobody -f "$T/private/fp.conf"
+start_service 2 --user nobody -f "$T/private/fp.conf"
 ok "the supervisor keeps CAP_DAC_READ_SEARCH (2), to read" has_cap "$sup" 2
 not_ok "...but not CAP_DAC_OVERRIDE (1), to write anywhere" has_cap "$sup" 1
 printf 'workers = 2\nhandler = %s cpu 2\n' "$T/private/plugin.so" \
@@ -88,7 +76,7 @@ is "a reload reads the file and the plugin again" "$?" 0 ||
     diag_file "$T/reload.out"
 is "...and the plugin answers with the new arguments" \
     "$(ctl submit hello)" "$(echo hello | "$FNVREF" cpu 2)"
-stop
+stop_service
 ok "at exit the socket and the pidfile are removed" \
     test ! -e "$sock" -a ! -e "$sock.pid"
 
@@ -99,7 +87,7 @@ if grep -q __asan_init "$FORKPOOL" 2>/dev/null; then
 else
 	as="--rlimit-as 2048"
 fi
-start --rlimit-nofile 64 --rlimit-cpu 1000 $as --chroot "$T/root" \
+start_service 2 --rlimit-nofile 64 --rlimit-cpu 1000 $as --chroot "$T/root" \
     builtin:fnv
 w=$(workers_of "$sup" | head -n 1)
 ok "--rlimit-nofile 64" grep -Eq '^Max open files +64 +64 ' "/proc/$w/limits"
@@ -112,7 +100,7 @@ else
 fi
 is "--chroot: the worker's root" "$(readlink "/proc/$w/root")" "$T/root"
 is "...and it still answers" "$(ctl submit hello)" a430d84680aabd0b
-stop
+stop_service
 
 # Started as another user, forkpool cannot run workers as a third.
 setpriv --reuid="$nobody_uid" --regid="$nobody_gid" --clear-groups \

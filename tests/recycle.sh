@@ -4,6 +4,7 @@
 # the pool never has fewer live workers than it should, and no job is lost
 # or run twice.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 15
 
@@ -21,14 +22,7 @@ not_ok "batch: none crashed or restarted" \
 
 # Service: sample the status while 2,000 keyed jobs run through workers
 # recycled every 100 to 120 jobs.
-sock=$T/fp.sock
-ctl() {
-	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" "$@"
-}
-fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" -w 2 \
-    --max-jobs 100 --max-jobs-jitter 20 builtin:sleep
-sup=$fp_pid
-wait_for 10 test -S "$sock"
+start_service 2 --max-jobs 100 --max-jobs-jitter 20 builtin:sleep
 live_is_2() {
 	[ "$(ctl status | awk '/^[0-9]+ +[0-9]+ +(idle|busy) /' | wc -l)" -eq 2 ]
 }
@@ -57,8 +51,7 @@ recycles=$(awk '/^[0-9]+ +[0-9]+ / { n += $6 } END { print n + 0 }' "$T/st")
 restarts=$(awk '/^[0-9]+ +[0-9]+ / { n += $5 } END { print n + 0 }' "$T/st")
 ok "service: status counts the recycles ($recycles)" test "$recycles" -ge 12
 is "service: ...apart from restarts" "$restarts" 0
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "the service stops cleanly" "$fp_rc" 0
 
 # --max-rss: a plugin that keeps 256 KiB more with each 5 ms job.

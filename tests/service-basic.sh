@@ -4,23 +4,13 @@
 # mode and owner checks, priority, status, a live socket not stolen, and a
 # drain on SIGTERM that leaves no file behind.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 39
 
-sock=$T/fp.sock
-
-# start_service ARGS...: a service on $sock; its pid in $sup.
-start_service() {
-	rm -f "$T/svc.err"
-	fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" "$@"
-	sup=$fp_pid
-	stray_workers $(workers_of "$sup")
-	wait_for 10 test -S "$sock"
-}
-
 # --- 50 clients, 2,000 jobs each, at once ---------------------------------------
 
-start_service -w 2 builtin:fnv
+start_service 2 builtin:fnv
 ok "the socket appears" test -S "$sock"
 is "the socket is mode 0600 by default" "$(stat -c %a "$sock")" 600
 is "a pidfile beside it holds the supervisor's pid" "$(cat "$sock.pid")" "$sup"
@@ -73,15 +63,14 @@ ok "a client quits with jobs pending" grep -q 'quit after 5' "$T/quit.out"
 ok "the others are not disturbed" quiet client "$sock" submit 500
 ok "the supervisor is still up" proc_alive "$sup"
 
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "SIGTERM: exit status 0 after the drain" "$fp_rc" 0
 ok "SIGTERM: the socket is removed" test ! -e "$sock"
 ok "SIGTERM: the pidfile is removed" test ! -e "$sock.pid"
 
 # --- per-key order while a worker is killed --------------------------------------
 
-start_service -w 2 builtin:echo
+start_service 2 builtin:echo
 client "$sock" submit 20000 --keys 50 --handler echo >"$T/keyed.out" &
 cpid=$!
 victim=$(workers_of "$sup" | head -n 1)
@@ -101,13 +90,12 @@ ok "...saying who serves it" has "already served by forkpool pid $sup" \
 kill -9 "$sup"
 fp_wait "$sup"
 ok "after kill -9 the socket file is left behind" test -S "$sock"
-start_service -w 1 builtin:echo
+start_service 1 builtin:echo
 ok "a new service replaces the stale socket" quiet client "$sock" submit 10 \
     --handler echo
 
 # Anything else at the socket's path is left alone.
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 echo "not a socket" >"$T/file"
 "$FORKPOOL" --listen "$T/file" -w 1 builtin:echo </dev/null >/dev/null \
     2>"$T/file.err"
@@ -133,7 +121,7 @@ fp_bg /dev/null /dev/null "$T/hard.err" --listen "$T/hard.sock" -w 1 \
 fp_wait "$fp_pid" 10
 is "a hard link at the pidfile's path: exit status 2, the file untouched" \
     "$fp_rc:$(cat "$T/victim")" 2:precious
-start_service -w 1 builtin:echo
+start_service 1 builtin:echo
 
 # --- priority: a high job overtakes the normal ones waiting ----------------------
 
@@ -144,8 +132,7 @@ case " $first " in
 *)		fail "priority: the high job (id 21) is among the first 3 results"
 		diag "first results: $first" ;;
 esac
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 
 # --- the peer's uid is checked ---------------------------------------------------
 
@@ -159,20 +146,18 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
 		setpriv --reuid=65534 --regid=65534 --clear-groups \
 		    /usr/bin/python3 "$T/fpclient.py" "$@"
 	}
-	start_service -w 1 --socket-mode 0666 builtin:echo
+	start_service 1 --socket-mode 0666 builtin:echo
 	as_nobody "$sock" submit 1 --handler echo >"$T/nobody.out" 2>&1
 	is "uid 65534 not allowed: refused (exit 3)" "$?" 3
 	ok "...told why" grep -qx 'refused: uid 65534 is not allowed' \
 	    "$T/nobody.out"
 	ok "...and the refusal is logged" has 'uid 65534 is not allowed' \
 	    "$T/svc.err"
-	kill -TERM "$sup"
-	fp_wait "$sup"
-	start_service -w 1 --socket-mode 0666 --allow-user 65534 builtin:echo
+	stop_service
+	start_service 1 --socket-mode 0666 --allow-user 65534 builtin:echo
 	ok "--allow-user 65534: that uid is served" quiet as_nobody "$sock" \
 	    submit 5 --handler echo
-	kill -TERM "$sup"
-	fp_wait "$sup"
+	stop_service
 else
 	for d in "refused" "told why" "logged" "--allow-user"; do
 		skip "uid check: $d" "needs root, setpriv and /usr/bin/python3"

@@ -4,37 +4,19 @@
 # and high-priority jobs, failed jobs and the exit status, status, metrics,
 # the example client, drain, stop, and the errors of a missing socket.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
-CTL=${FORKPOOLCTL:-$TESTS_BUILDDIR/../forkpoolctl}
 EXAMPLE=$TESTS_BUILDDIR/../contrib/example-client
 
 plan 44
 
-# start_pool SOCKET ARGS...: a supervisor listening on SOCKET, in $pool_pid.
-start_pool() {
-	sp_sock=$1
-	shift
-	fp_bg /dev/null "$sp_sock.out" "$sp_sock.err" --listen "$sp_sock" "$@"
-	pool_pid=$fp_pid
-	if ! wait_for 20 test -S "$sp_sock"; then
-		diag "no socket at $sp_sock"
-		diag_file "$sp_sock.err"
-	fi
-}
-
-# ctl ARGS...: forkpoolctl with its output in $T/ctl.out and $T/ctl.err,
-# its exit status in $ctl_rc.
-ctl() {
-	"$CTL" "$@" >"$T/ctl.out" 2>"$T/ctl.err" 3>&- 4>&- 5>&- 6>&-
-	ctl_rc=$?
-}
-
 S=$T/sock
-start_pool "$S" -w 2 builtin:fnv
+sock=$S
+start_service 2 builtin:fnv
 
 # Jobs as arguments.
 printf 'a\nb\nc\n' | "$FNVREF" | sort >"$T/abc.want"
-ctl -s "$S" submit a b c
+ctl_kept submit a b c
 is "submit a b c: exit status 0" "$ctl_rc" 0
 sort "$T/ctl.out" >"$T/abc.got"
 same_file "submit a b c: the fnv of each, one line per job" \
@@ -71,7 +53,7 @@ same_file "50,000 lines from a pipe: the same results" \
 
 # JSON.
 a_fnv=$(printf 'a\n' | "$FNVREF")
-ctl -s "$S" --json submit a
+ctl_kept --json submit a
 is "--json submit a: one exact object" "$(cat "$T/ctl.out")" \
     "{\"id\":1,\"status\":\"ok\",\"attempts\":1,\"result\":\"$a_fnv\"}"
 "$CTL" -s "$S" -j submit <"$T/in1k" >"$T/json.out"
@@ -89,7 +71,7 @@ head -n 300 "$T/in1k" >"$T/keyed.in"
 is "submit -k user7: exit status 0" "$?" 0
 same_file "submit -k: one key, results in submission order" \
     "$T/keyed.out" "$T/keyed.want"
-ctl -s "$S" submit -p high x y
+ctl_kept submit -p high x y
 is "submit -p high: exit status 0, two results" \
     "$ctl_rc $(wc -l <"$T/ctl.out")" "0 2"
 
@@ -103,14 +85,14 @@ FORKPOOL_SOCKET=$S "$CTL" submit a >"$T/env.out" 2>&1
 is "FORKPOOL_SOCKET names the socket" "$(cat "$T/env.out")" "$a_fnv"
 
 # Status and metrics.
-ctl -s "$S" status
+ctl_kept status
 is "status: exit status 0" "$ctl_rc" 0
 is "status: a table of 2 workers" \
     "$(grep -cE '^[0-9]+ +[0-9]+ +[a-z]+' "$T/ctl.out")" 2
-ctl -s "$S" --json status
+ctl_kept --json status
 is "status --json: 2 workers" "$(grep -o '"slot":' "$T/ctl.out" | wc -l)" 2
 ok "status --json: one object" grep -q '^{.*}$' "$T/ctl.out"
-ctl -s "$S" metrics
+ctl_kept metrics
 ok "metrics: Prometheus text with the job counters" \
     grep -q '^forkpool_jobs_total{status="ok"} [0-9]' "$T/ctl.out"
 
@@ -121,50 +103,54 @@ is "contrib/example-client: 20 ok results" \
     "$(grep -c '^[0-9]* ok [0-9a-f]\{16\}$' "$T/ex.out")" 20
 
 # Usage errors never reach the supervisor.
-ctl -s "$S" frobnicate
+ctl_kept frobnicate
 is "an unknown command: exit status 2" "$ctl_rc" 2
 ok "an unknown command: says so" has "unknown command: frobnicate" \
     "$T/ctl.err"
-ctl -s "$S" scale many
+ctl_kept scale many
 is "scale with a word: exit status 2" "$ctl_rc" 2
 ok "...the error, then the synopsis, not the whole help" \
     test "$(sed -n 1p "$T/ctl.err")" = \
     "forkpoolctl: scale: many: the number of workers is invalid" -a \
     "$(wc -l <"$T/ctl.err")" -eq 4
-ctl -h
+ctl_kept -h
 ok "-h: the whole help, on standard output" \
     test "$ctl_rc" -eq 0 -a ! -s "$T/ctl.err" -a \
     -n "$(grep '^  stop  ' "$T/ctl.out")"
 
 # stop: the reply, then the supervisor ends.
-ctl -s "$S" stop
+ctl_kept stop
 is "stop: exit status 0" "$ctl_rc" 0
 ok "stop: the supervisor's reply is printed" test -s "$T/ctl.out"
-fp_wait "$pool_pid" 30
+fp_wait "$sup" 30
 ok "stop: the supervisor exits ($fp_rc)" test "$fp_rc" != hung
 ok "...saying a client asked it to" \
-    grep -q 'client [0-9]* asked to stop: finishing the jobs taken' "$S.err"
+    grep -q 'client [0-9]* asked to stop: finishing the jobs taken' \
+    "$T/svc.err"
 
 # Connecting to nothing.
-ctl -s "$T/nosock" status
+sock=$T/nosock
+ctl_kept status
 is "a missing socket: exit status 2" "$ctl_rc" 2
 is "a missing socket: a clear message" "$(cat "$T/ctl.err")" \
     "forkpoolctl: cannot connect to $T/nosock: No such file or directory (is forkpool running?)"
-ctl -s "$S" submit a
+sock=$S
+ctl_kept submit a
 ok "after stop: cannot connect (exit status $ctl_rc)" \
     test "$ctl_rc" -eq 2 -a -n "$(grep 'cannot connect' "$T/ctl.err")"
 
 # Failed jobs: exit status 1, reported on stderr or as JSON.
 S2=$T/sock2
-start_pool "$S2" -w 2 -a 2 builtin:crash
-pool2=$pool_pid
-ctl -s "$S2" submit fine CRASH also-fine
+sock=$S2
+start_service 2 -a 2 builtin:crash
+pool2=$sup
+ctl_kept submit fine CRASH also-fine
 is "a crashing job: exit status 1" "$ctl_rc" 1
 is "a crashing job: the others' results on stdout" \
     "$(sort "$T/ctl.out" | tr '\n' ' ')" "also-fine fine "
 ok "a crashing job: reported on stderr" \
     has "forkpoolctl: job 2: crashed after 2 attempts" "$T/ctl.err"
-ctl -s "$S2" --json submit 'say "hi"	tab' CRASH
+ctl_kept --json submit 'say "hi"	tab' CRASH
 is "--json: a crashed job, and escaping" \
     "$(grep -c '"status":"crashed","attempts":2' "$T/ctl.out") $(grep -F '"result":"say \"hi\"\ttab"' "$T/ctl.out" | wc -l)" \
     "1 1"
@@ -178,7 +164,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 &&
     as_nobody "$CTL" -h >/dev/null 2>&1; then
 	chmod 711 "$T"
 	S3=$T/sock3
-	start_pool "$S3" -w 1 --socket-mode 666 builtin:echo
+	sock=$S3
+	start_service 1 --socket-mode 666 builtin:echo
 	as_nobody "$CTL" -s "$S3" status >"$T/nobody.out" 2>&1
 	is "another user, not allowed: the supervisor's reason, exit 2" \
 	    "$? $(cat "$T/nobody.out")" \
@@ -188,7 +175,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 &&
 	is "another user, socket mode 0600: permission denied, exit 2" \
 	    "$? $(cat "$T/nobody.out")" "2 forkpoolctl: $S3: permission denied"
 	"$CTL" -s "$S3" stop >/dev/null 2>&1
-	fp_wait "$pool_pid" 30
+	fp_wait "$sup" 30
+	sock=$S2
 else
 	why="needs root, setpriv and a build other users can reach"
 	skip "another user, not allowed" "$why"
@@ -196,7 +184,7 @@ else
 fi
 
 # drain: the reply, then the idle supervisor exits.
-ctl -s "$S2" drain
+ctl_kept drain
 is "drain: exit status 0" "$ctl_rc" 0
 fp_wait "$pool2" 30
 ok "drain: the idle supervisor exits ($fp_rc)" test "$fp_rc" != hung

@@ -5,20 +5,14 @@
 # allows, mark it degraded, and a slot that keeps failing then waits the
 # longest backoff.  A worker killed from outside is still replaced at once.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 10
 
-sock=$T/fp.sock
-ctl() {
-	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" "$@"
-}
 degraded() {
 	ctl status | grep -q 'degraded: workers restart too often'
 }
-fp_bg /dev/null "$T/svc.out" "$T/svc.err" -w 2 --restart-intensity 2/60 \
-    -v --listen "$sock" builtin:crash
-sup=$fp_pid
-wait_for 10 test -S "$sock" && wait_for 10 nworkers_is 2 "$sup"
+start_service 2 --restart-intensity 2/60 -v builtin:crash
 not_ok "a fresh pool is not degraded" degraded
 
 # Four idle workers killed from outside, twice as many as allowed.
@@ -38,7 +32,7 @@ ok "a poison job fails after its attempts" grep -q crashed "$T/poison.out"
 ok "three crashes before a first result: degraded" degraded
 ok "...logged" has 'the pool is degraded' "$T/svc.err"
 ok "...and in the JSON status" sh -c \
-    "'$TESTS_BUILDDIR/../forkpoolctl' -s '$sock' --json status | grep -q '\"degraded\":true'"
+    "'$CTL' -s '$sock' --json status | grep -q '\"degraded\":true'"
 ok "the slot that keeps failing waits the longest backoff (5 s, +-25%)" \
     grep -Eq 'restarting in [0-9]{4} ms' "$T/svc.err"
 
@@ -51,7 +45,6 @@ kill -9 "$(workers_of "$sup" | head -n 1)"
 ok "...a worker killed from outside is still restarted at once" \
     wait_for 10 at_once 5 || diag_file "$T/svc.err" 40
 
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "the service stops cleanly" "$fp_rc" 0
 finish

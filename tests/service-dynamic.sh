@@ -4,30 +4,18 @@
 # --idle-timeout, loses no job, and refuses to be scaled by hand outside
 # its bounds.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 8
 
-sock=$T/fp.sock
-ctl() {
-	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" "$@"
-}
-nslots() {
-	ctl status | awk '/^[0-9]+ +[0-9]+ / { n++ } END { print n + 0 }'
-}
-slots_are() {
-	[ "$(nslots)" -eq "$1" ]
-}
 slots_above() {
 	[ "$(nslots)" -gt "$1" ]
 }
 
-fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" -w 1-3 \
-    --idle-timeout 0.5 -v builtin:sleep
-sup=$fp_pid
-wait_for 10 test -S "$sock"
+start_service 1-3 --idle-timeout 0.5 -v builtin:sleep
 ok "it starts with MIN workers" wait_for 10 slots_are 1
 ok "status says the pool sizes itself" sh -c \
-    "'$TESTS_BUILDDIR/../forkpoolctl' -s '$sock' status |
+    "'$CTL' -s '$sock' status |
     grep -q 'sized by the pool within 1 to 3'"
 
 # 400 keyed jobs of 5 ms: two seconds of work for one worker.
@@ -43,7 +31,6 @@ ok "idle: back to MIN" wait_for 20 slots_are 1
 
 ctl scale 5 >"$T/scale.out" 2>&1
 is "scale outside MIN-MAX is refused" "$?" 1
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "the service stops cleanly" "$fp_rc" 0
 finish

@@ -5,6 +5,7 @@
 # one that sends jobs and never reads their results.  The supervisor stays
 # up, serves the others, and keeps neither descriptors nor memory.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 27
 
@@ -29,20 +30,6 @@ nfds() {
 }
 fds_are() {
 	[ "$(nfds "$1")" -eq "$2" ]
-}
-sock=$T/fp.sock
-
-# start_service N ARGS...: a service of N workers on $sock; its pid in $sup.
-start_service() {
-	ss_n=$1
-	shift
-	rm -f "$T/svc.err"
-	fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" -w "$ss_n" \
-	    "$@"
-	sup=$fp_pid
-	wait_for 10 test -S "$sock"
-	wait_for 10 nworkers_is "$ss_n" "$sup"
-	stray_workers $(workers_of "$sup")
 }
 
 # --- connections reset before their HELLO --------------------------------------
@@ -96,8 +83,7 @@ is "a job, then half a frame: the job is answered" \
 ok "...the supervisor is still up and serving" quiet client "$sock" submit 10 \
     --handler echo
 ok "...with as many descriptors as before" wait_for 10 fds_are "$sup" "$base"
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "the service drains and exits 0" "$fp_rc" 0
 
 # --- a bad frame read while the ledger is full ---------------------------------
@@ -119,8 +105,7 @@ is "...the job that filled the ledger has its result" "$?" 0 ||
     diag_file "$T/full.out"
 ok "...the supervisor is still up" proc_alive "$sup"
 ok "...and serves" quiet client "$sock" submit 3 --handler sleep --ms 0
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "...and drains and exits 0" "$fp_rc" 0 || diag_file "$T/svc.err"
 
 # --- a client that sends jobs and never reads ------------------------------------
@@ -138,7 +123,6 @@ ok "...after a few MB of results (${sent:-all} of 20000 jobs)" \
     test "${sent:-20000}" -lt 4000
 ok "...and still serves the others" quiet client "$sock" submit 200 \
     --handler echo
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "...and drains and exits 0" "$fp_rc" 0 || diag_file "$T/svc.err"
 finish

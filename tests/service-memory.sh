@@ -7,10 +7,9 @@
 # logged in a few lines, each counted; and the client that did not read
 # gets every result once it reads.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 15
-
-sock=$T/fp.sock
 
 # A sanitizer's quarantine and valgrind keep freed memory out of reach:
 # there the bound is not the supervisor's own.
@@ -22,21 +21,15 @@ case $FORKPOOL in
 *valgrind*)	measured="FORKPOOL runs under valgrind" ;;
 esac
 
-# start_service ARGS...: a service of one worker with small limits, so that
+# start_small ARGS...: a service of one worker with small limits, so that
 # the bound is small; its pid in $sup, its resident memory once its worker
 # is up in $base_kb.  The options are kept for the bound.
-start_service() {
+start_small() {
 	svc_clients=2 svc_budget=262144 svc_frame=65536 svc_queue=1024
 	svc_workers=1
-	rm -f "$T/svc.err"
-	fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" \
-	    --socket-mode 0666 -w "$svc_workers" -q "$svc_queue" \
+	start_service "$svc_workers" --socket-mode 0666 -q "$svc_queue" \
 	    --max-clients "$svc_clients" --client-budget "$svc_budget" \
 	    --frame-max "$svc_frame" "$@"
-	sup=$fp_pid
-	wait_for 10 test -S "$sock"
-	wait_for 10 nworkers_is "$svc_workers" "$sup"
-	stray_workers $(workers_of "$sup")
 	base_kb=$(vm_kb VmHWM "$sup")
 }
 
@@ -69,14 +62,9 @@ within_bound() {
 	diag "peak $wb_peak kB, bound $(bound_kb) kB, at start $base_kb kB"
 }
 
-stop_service() {
-	kill -TERM "$sup"
-	fp_wait "$sup"
-}
-
 # --- a storm of connections reset before their HELLO ------------------------------
 
-start_service builtin:echo
+start_small builtin:echo
 # Each connection is gone before the supervisor accepts it.
 is "6,000 connections gone before their HELLO" \
     "$(client "$sock" storm 6000 --stopped "$sup")" "6000 connections reset"
@@ -95,7 +83,7 @@ if [ "$(id -u)" -eq 0 ] && [ -x /usr/bin/python3 ]; then
 	chmod 755 "$T"
 	cp "$TESTS_SRCDIR/fpclient.py" "$T/fpclient.py"
 	chmod 644 "$T/fpclient.py"
-	start_service builtin:echo
+	start_small builtin:echo
 	is "6,000 connections refused for their uid" \
 	    "$(/usr/bin/python3 "$T/fpclient.py" "$sock" storm 6000 \
 	    --uid 65534)" "6000 connections reset"
@@ -124,7 +112,7 @@ fi
 
 # 400 jobs of 60 kB, 24 MB, with results as large: the supervisor takes
 # them only while the client's budget lasts, not while the ledger has room.
-start_service builtin:sleep 2
+start_small builtin:sleep 2
 rm -f "$T/go"
 client "$sock" nonreader 400 60000 "$T/go" >"$T/nonreader.out" 2>&1 &
 reader=$!

@@ -4,20 +4,12 @@
 # losing no job and keeping each key's order; a broken file and a handler
 # that cannot start change nothing.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 needs_config_files
 
 plan 21
 
-sock=$T/fp.sock
 conf=$T/fp.conf
-ctl() {
-	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" "$@"
-}
-# slots_are N: status lists exactly N worker slots, each with a pid.
-slots_are() {
-	[ "$(ctl status | awk '/^[0-9]+ +[0-9]+ / { n++ } END { print n + 0 }')" \
-	    -eq "$1" ]
-}
 write_conf() {
 	printf 'listen = %s\nworkers = %s\nhandler = %s\n' "$sock" "$1" "$2" \
 	    >"$conf"
@@ -39,9 +31,6 @@ before=$(workers_of "$sup" | sort | tr '\n' ' ')
 python3 "$TESTS_SRCDIR/fpclient.py" "$sock" submit 2000 --keys 30 \
     --handler sleep --ms 1 >"$T/load.out" 2>&1 &
 load=$!
-busy() {
-	ctl status | grep -q ' busy '
-}
 wait_for 10 busy || diag "the load did not start"
 write_conf 3 builtin:echo
 ctl reload >"$T/reload.out" 2>&1
@@ -99,7 +88,6 @@ fnv_ok() {
 }
 ok "...running the new handler" wait_for 10 fnv_ok
 
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "the service stops cleanly" "$fp_rc" 0
 finish

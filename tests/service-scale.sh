@@ -3,31 +3,16 @@
 # load: no job is lost or doubled, and each key keeps its order while its
 # partition moves from one slot to another.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
+. "${TESTS_SRCDIR:-$(dirname "$0")}/service-lib.sh"
 
 plan 10
 
-sock=$T/fp.sock
-ctl() {
-	"$TESTS_BUILDDIR/../forkpoolctl" -s "$sock" "$@"
-}
-# slots_are N: status lists exactly N worker slots, each with a pid.
-slots_are() {
-	[ "$(ctl status | awk '/^[0-9]+ +[0-9]+ / { n++ } END { print n + 0 }')" \
-	    -eq "$1" ]
-}
-
-fp_bg /dev/null "$T/svc.out" "$T/svc.err" --listen "$sock" -w 2 \
-    builtin:sleep
-sup=$fp_pid
-wait_for 10 test -S "$sock"
+start_service 2 builtin:sleep
 
 # 3,000 keyed jobs of 1 ms on 40 keys: long enough to scale under them.
 python3 "$TESTS_SRCDIR/fpclient.py" "$sock" submit 3000 --keys 40 \
     --handler sleep --ms 1 >"$T/load.out" 2>&1 &
 load=$!
-busy() {
-	ctl status | grep -q ' busy '
-}
 wait_for 10 busy || diag "the load did not start"
 ok "scale 4 under load: accepted" quiet ctl scale 4
 ok "...four slots" wait_for 10 slots_are 4
@@ -45,7 +30,6 @@ ok "SIGTTOU: one fewer" wait_for 10 slots_are 1
 ctl scale 0 >"$T/zero.out" 2>&1
 is "scale 0 is refused" "$?" 1
 
-kill -TERM "$sup"
-fp_wait "$sup"
+stop_service
 is "the service drains and exits 0" "$fp_rc" 0
 finish

@@ -70,12 +70,14 @@ busy() {
 	python3 "$TESTS_SRCDIR/fpclient.py" "$sock" status text |
 	    awk '/^jobs:/ && $2 > 1000 { ok = 1 } END { exit !ok }'
 }
-start_service() {
+# start_in_session N: a service in a session of its own, so that its
+# workers are found once it is gone; its log in $T/svcN.err.
+start_in_session() {
 	fp_bg_session /dev/null "$T/svc.out" "$T/svc$1.err" --listen "$sock" \
 	    -v -w 2 builtin:fnv
 	sup=$fp_pid
 }
-start_service 1
+start_in_session 1
 wait_for 10 test -S "$sock"
 for round in 1 2 3; do
 	"$TESTS_BUILDDIR/chaos-client" "$sock" "r$round" 100 200 1 seconds 30 \
@@ -86,7 +88,7 @@ for round in 1 2 3; do
 	old=$sup
 	kill_supervisor "$old" "round $round"
 	# At once: before its workers are seen gone.
-	start_service $((round + 1))
+	start_in_session $((round + 1))
 	all_gone "$old" "round $round"
 	ok "round $round: a new service took over the socket at once" \
 	    wait_for 10 has "listening on $sock" "$T/svc$((round + 1)).err" ||
