@@ -19,7 +19,7 @@
 #include "proto/subtree.h"
 #include "supervisor.h"
 
-struct options		*opts;		/* the running generation (reload.c) */
+const struct options	*opts;		/* the running generation (reload.c) */
 struct event_base	*base;
 const struct intake	*intake = &batch_intake;
 

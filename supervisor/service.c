@@ -574,8 +574,6 @@ client_writable(evutil_socket_t fd, short ev, void *arg)
 static void
 service_init(void)
 {
-	if (opts->listen_mode == 0)
-		opts->listen_mode = 0600;
 	take_pidfile();
 	if (open_socket() == -1) {
 		pidfile_drop();

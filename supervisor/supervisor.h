@@ -154,7 +154,7 @@ struct client;
 #define WINDOW_START	2	/* grows once results show the job cost */
 #define RESTARTS_MAX	1000000	/* restart intensity: R at most */
 
-extern struct options	*opts;	/* the running configuration */
+extern const struct options *opts;	/* the running generation: read only */
 extern struct event_base *base;
 
 /* ledger.c */
