@@ -1,8 +1,13 @@
 /*
- * The supervisor: one libevent loop that owns the job ledger, the worker
- * slots and the input.  Jobs enter in batch.c, wait in ledger.c, are routed
- * in dispatch.c, cross to workers in wlink.c, and crashes are handled in
- * pool.c.  Results leave through batch.c again.
+ * The supervisor: one libevent loop that owns the job ledger, the pool
+ * and the input.  Jobs enter through an intake (batch.c, service.c or
+ * redis.c), wait in ledger.c, are routed in dispatch.c and cross to a
+ * process in wlink.c; results come back the same way.  pool.c alone owns
+ * the slots and their processes (struct slot, struct proc); replace.c and
+ * scale.c work on it through its functions.  The configuration is an
+ * immutable generation (options.h), swapped whole by reload.c.  Callbacks
+ * only wake the loop; settling (take input, route, flush) runs once per
+ * turn.  A worker knows only worker/worker.h.
  */
 #ifndef SUPERVISOR_H
 #define SUPERVISOR_H
