@@ -280,8 +280,9 @@ handler_drop(struct handler *h)
 static void
 parse_options(int argc, char **argv)
 {
+	/* Static: an exit on a bad setting leaves them reachable, not lost. */
+	static struct options	*cli, *run;
 	const struct optdef	*d;
-	struct options		*cli, *run;
 	const char		*config_path = NULL;
 	char			 err[512], what[64];
 	uint64_t		 set = 0;

@@ -349,6 +349,7 @@ pool_spawn(struct slot *s, int next, const struct options *o)
 	case 0:
 		close(sv[0]);
 		wconf_fill(&wc, o, s->index, p->board, self);
+		proc_free(p);	/* the parent's record; the child has wc */
 		worker_main(&wc, sv[1]);
 	}
 	close(sv[1]);
