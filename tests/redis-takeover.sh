@@ -24,8 +24,10 @@ for name in a b; do
 	wait_for 20 has connected "$T/$name.err" ||
 	    diag "supervisor $name did not connect"
 done
-# 600 jobs "KEY SEQ 5": 30 keys, each job 5 ms.
-awk 'BEGIN { for (i = 1; i <= 600; i++) printf "k%02d %d 5\n", i % 30, i }' \
+# 600 jobs "KEY SEQ 20": 30 keys, each job 20 ms, so that the run lasts
+# some seconds and a still holds entries when it is killed, however slow
+# the machine is between the check and the kill.
+awk 'BEGIN { for (i = 1; i <= 600; i++) printf "k%02d %d 20\n", i % 30, i }' \
     >"$T/jobs"
 "$CTL" -r "$U" submit -f 1 <"$T/jobs" >"$T/got" 2>"$T/ctl.err" 3>&- 4>&- \
     5>&- 6>&- &
