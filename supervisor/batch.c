@@ -3,7 +3,8 @@
  * standard output, in input order (through a reorder ring) or in completion
  * order.  Input is read only while the ledger has room, so memory stays
  * flat however long the input.  A job that fails is reported on stderr
- * (and in --failed FILE), never dropped.
+ * (and in --failed FILE), never dropped.  Each job that ran is logged in
+ * --joblog FILE once its result is out; --resume skips those logged.
  */
 #include <sys/stat.h>
 
@@ -41,6 +42,8 @@ static uint64_t		 nfailed;
 static uint64_t		 nkeyless;	/* lines with no field -k N */
 static FILE		*failed_fp;
 static int		 halting;	/* --halt: 1 due, 2 done */
+static char		 sep = '\n';	/* ends a record: -0 makes it NUL */
+static int		 resuming;	/* --resume, --resume-failed */
 
 
 static void	input_ready(evutil_socket_t, short, void *);
@@ -61,6 +64,17 @@ batch_init(void)
 	if (opts->failed_path != NULL &&
 	    (failed_fp = fopen(opts->failed_path, "w")) == NULL)
 		fatal("%s", opts->failed_path);
+	if (opts->null_records)
+		sep = '\0';
+	else if (opts->failed_line != NULL &&
+	    strchr(opts->failed_line, '\n') != NULL)
+		fatalx("--failed-line: TEXT holds a newline: it would be more "
+		    "than one result line");
+	resuming = opts->resume || opts->resume_failed;
+	if (resuming && opts->joblog_path == NULL)
+		fatalx("--resume and --resume-failed need --joblog FILE");
+	if (opts->joblog_path != NULL)
+		joblog_open();
 	/*
 	 * Pipes and terminals are polled; regular files and devices such as
 	 * /dev/null cannot be, and are read whenever there is room.
@@ -69,6 +83,10 @@ batch_init(void)
 		fatal("standard input");
 	input_pollable = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
 	    isatty(STDIN_FILENO);
+	/* Someone who typed no input may be waiting for something to happen. */
+	if (isatty(STDIN_FILENO))
+		log_warnx("reading jobs from the terminal, one %s; end with "
+		    "Ctrl-D", opts->null_records ? "per NUL byte" : "a line");
 	ev_input = event_new(base, input_pollable ? STDIN_FILENO : -1,
 	    input_pollable ? EV_READ | EV_PERSIST : 0, input_ready, NULL);
 	if (ev_input == NULL)
@@ -102,6 +120,9 @@ write_output(void)
 		}
 	}
 	buf_shrink(&out, 4 * OUTPUT_FLUSH);
+	/* Only now: the log has no job whose result is not out. */
+	if (opts->joblog_path != NULL)
+		joblog_flush();
 }
 
 static void
@@ -112,7 +133,7 @@ failed_write(const char *p, size_t len, int end)
 	if (len > 0)
 		fwrite(p, 1, len, failed_fp);
 	if (end) {
-		fputc('\n', failed_fp);
+		fputc(sep, failed_fp);
 		fflush(failed_fp);
 	}
 }
@@ -144,26 +165,64 @@ report_failure(struct job *j, const char *msg, size_t msglen)
 	failed_write(line, len, 1);
 }
 
+/*
+ * A record of the output: with --tag, the job's input line (its key with
+ * -k) and a tab come first.  -1: no memory to hold it.
+ */
+static int
+put_result(const struct job *j, const char *res, size_t len)
+{
+	const char	*tag = j->data.p + j->keylen;
+	size_t		 taglen = j->data.len - j->keylen, n = 0;
+	char		*p;
+
+	if (opts->tag && opts->key_field > 0) {
+		tag = j->data.p;
+		taglen = j->keylen;
+	}
+	if (opts->tag)
+		n = taglen + 1;
+	if ((p = buf_append_space(&out, n + len + 1)) == NULL)
+		return -1;
+	if (n > 0) {
+		if (taglen > 0)
+			memcpy(p, tag, taglen);
+		p[taglen] = '\t';
+		p += n;
+	}
+	if (len > 0)
+		memcpy(p, res, len);
+	p[len] = sep;
+	return 0;
+}
+
 /* Writes one finished job out and frees its record. */
 static void
 emit(uint32_t idx, const char *res, size_t len)
 {
 	struct job	*j = ledger_job(idx);
-	char		*p;
 
-	if (j->status != STATUS_OK)
+	if (j->hole)
+		;	/* a line refused at input, reported then */
+	else if (j->status != STATUS_OK)
 		report_failure(j, res, len);
-	else if ((p = buf_append_space(&out, len + 1)) != NULL) {
-		memcpy(p, res, len);
-		p[len] = '\n';
-	} else {
+	else if (put_result(j, res, len) == -1) {
 		log_warn("line %llu: holding its result",
 		    (unsigned long long)j->line);
 		j->status = STATUS_ERROR;
 		report_failure(j, "out of memory", 13);
 	}
+	if (j->status != STATUS_OK && opts->failed_line != NULL &&
+	    put_result(j, opts->failed_line, strlen(opts->failed_line)) == -1)
+		log_warn("line %llu: holding its --failed-line",
+		    (unsigned long long)j->line);
+	/* A job no worker finished is not logged: a resume runs it. */
+	if (opts->joblog_path != NULL && j->started_ns != 0 &&
+	    j->status != STATUS_REJECTED)
+		joblog_record(j, len);
 	ledger_release(idx);
-	if (out.len >= OUTPUT_FLUSH)
+	if (out.len >= OUTPUT_FLUSH || (opts->joblog_path != NULL &&
+	    joblog_pending() >= OUTPUT_FLUSH))
 		write_output();
 }
 
@@ -172,6 +231,8 @@ batch_job_done(uint32_t idx, const char *res, size_t len)
 {
 	struct job	*j = ledger_job(idx);
 
+	if (opts->joblog_path != NULL)
+		j->ended_ns = loop_now_ns();
 	if (opts->order == ORDER_COMPLETION) {
 		emit(idx, res, len);
 		return;
@@ -196,6 +257,30 @@ batch_job_done(uint32_t idx, const char *res, size_t len)
 	}
 }
 
+/*
+ * --failed-line: a line refused at input keeps its place in the output,
+ * as a job that is done already.  There is room: lines are taken only
+ * while the ledger has some.
+ */
+static void
+hold_place(uint64_t line)
+{
+	uint32_t	 idx;
+	struct job	*j;
+
+	if ((idx = ledger_alloc()) == JOB_NONE)
+		return;
+	j = ledger_job(idx);
+	j->line = line;
+	j->seq = next_seq++;
+	j->hole = 1;
+	j->started_ns = 0;
+	j->state = JOB_DONE;
+	j->status = STATUS_REJECTED;
+	reorder[j->seq & reorder_mask] = idx;
+	batch_job_done(idx, NULL, 0);
+}
+
 /* A line that cannot become a job; an overlong one is still being read. */
 static void
 reject_line(const char *why, const char *line, size_t len, int whole)
@@ -204,6 +289,8 @@ reject_line(const char *why, const char *line, size_t len, int whole)
 	log_warnx("line %llu failed: rejected: %s",
 	    (unsigned long long)next_line++, why);
 	failed_write(line, len, whole);
+	if (opts->failed_line != NULL)
+		hold_place(next_line - 1);
 }
 
 static void
@@ -214,6 +301,10 @@ take_line(const char *line, size_t len)
 	uint32_t	 idx;
 	struct job	*j;
 
+	if (resuming && joblog_skip(next_line, line, len)) {
+		next_line++;
+		return;
+	}
 	if (opts->key_field > 0) {
 		line_field(line, len, opts->key_field, &key, &keylen);
 		if (keylen == 0 && nkeyless++ == 0)
@@ -235,6 +326,10 @@ take_line(const char *line, size_t len)
 	j->line = next_line++;
 	j->seq = next_seq++;
 	j->keylen = keylen;
+	j->hole = 0;
+	j->signal = 0;
+	j->started_ns = 0;
+	j->pid = 0;
 	if (opts->key_field > 0)
 		j->partition = partition_of(key, keylen);
 	reorder[j->seq & reorder_mask] = idx;
@@ -251,7 +346,7 @@ take_lines(void)
 	have_line = 0;
 	while (in.len > 0) {
 		p = buf_head(&in);
-		nl = memchr(p, '\n', in.len);
+		nl = memchr(p, sep, in.len);
 		if (ledger_room() == 0) {
 			have_line = nl != NULL || input_eof;
 			break;
@@ -347,7 +442,8 @@ batch_flush(void)
 {
 	if (halting == 1)
 		halt();
-	if (out.len > 0)
+	if (out.len > 0 || (opts->joblog_path != NULL &&
+	    joblog_pending() > 0))
 		write_output();
 }
 
@@ -469,6 +565,9 @@ batch_abort(void)
 {
 	while (out.len > 0 && buf_write(&out, STDOUT_FILENO) > 0)
 		;
+	/* The log says no more than standard output got. */
+	if (out.len == 0 && opts->joblog_path != NULL)
+		joblog_flush();
 }
 
 const struct intake batch_intake = {

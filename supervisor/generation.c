@@ -90,6 +90,8 @@ options_dup(const struct options *from)
 	*o = *from;
 	o->handler_obj = NULL;
 	o->failed_path = dup_or_null(from->failed_path);
+	o->joblog_path = dup_or_null(from->joblog_path);
+	o->failed_line = dup_or_null(from->failed_line);
 	o->handler = dup_or_null(from->handler);
 	o->handler_argv = from->handler_argv != NULL ?
 	    dup_argv(from->handler_argc, from->handler_argv) : NULL;
@@ -125,6 +127,8 @@ options_purge(struct options *o)
 {
 	handler_drop(o->handler_obj);
 	free(o->failed_path);
+	free(o->joblog_path);
+	free(o->failed_line);
 	free(o->handler);
 	free_argv(o->handler_argv);
 	free(o->user);

@@ -681,6 +681,29 @@ const struct optdef options_table[] = {
 	  .arg = "now|soon,fail=N",
 	  .help = "batch: stop after N failed jobs, at once (now) or\n"
 	  "once the jobs running have finished (soon)" },
+	{ .name = "tag", .kind = OPT_INT, .flags = OPT_NOARG, .noarg = "1",
+	  FIELD(tag), .min = 0, .max = 1,
+	  .help = "batch: each result starts with its input line (its\n"
+	  "key with -k) and a tab" },
+	{ .name = "failed-line", .kind = OPT_STRING, FIELD(failed_line),
+	  .arg = "TEXT",
+	  .help = "batch: a failed job's result is TEXT, so that\n"
+	  "result N is job N" },
+	{ .name = "joblog", .kind = OPT_STRING, FIELD(joblog_path),
+	  .arg = "FILE",
+	  .help = "batch: log each job run to FILE, as GNU\n"
+	  "parallel's --joblog" },
+	{ .name = "resume", .kind = OPT_INT, .flags = OPT_NOARG,
+	  .noarg = "1", FIELD(resume), .min = 0, .max = 1,
+	  .help = "with --joblog: run only the jobs not in FILE,\n"
+	  "appending to it" },
+	{ .name = "resume-failed", .kind = OPT_INT, .flags = OPT_NOARG,
+	  .noarg = "1", FIELD(resume_failed), .min = 0, .max = 1,
+	  .help = "... and run again those FILE has as failed" },
+	{ .name = "null", .letter = '0', .kind = OPT_INT, .flags = OPT_NOARG,
+	  .noarg = "1", FIELD(null_records), .min = 0, .max = 1,
+	  .help = "batch: input records and results end in a NUL\n"
+	  "byte, not a newline" },
 	{ .key = "log_level", .name = "verbose", .letter = 'v',
 	  .kind = OPT_CUSTOM, .flags = OPT_NOARG, .parse = set_verbose,
 	  .help = "log more (twice for debug)" },

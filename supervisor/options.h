@@ -55,6 +55,14 @@ struct options {
 	unsigned long	 halt_fail;		/* batch: failures that stop it */
 	int		 halt_now;		/* kill the jobs running too */
 
+	/* Batch mode's records (batch.c, joblog.c). */
+	char		*joblog_path;		/* NULL: none */
+	int		 resume;		/* skip the jobs logged */
+	int		 resume_failed;		/* ... run again the failed */
+	int		 tag;			/* results start with the input */
+	char		*failed_line;		/* a failed job's result line */
+	int		 null_records;		/* -0: records end in NUL */
+
 	/* Service mode (forkpool.conf(5)); listen_path NULL: batch mode. */
 	char		*listen_path;
 	mode_t		 listen_mode;		/* default 0600 */

@@ -762,9 +762,12 @@ crash_looping(const struct proc *p, int status)
 	return sig != SIGKILL && sig != SIGTERM;
 }
 
-/* Charges the culprit an attempt; fails it when it has none left. */
+/*
+ * Charges the culprit an attempt; fails it when it has none left, with
+ * the signal that killed its worker, if one did.
+ */
 static void
-charge_culprit(struct proc *p)
+charge_culprit(struct proc *p, int status)
 {
 	struct job	*j;
 	uint32_t	 idx = p->culprit, prev;
@@ -788,6 +791,7 @@ charge_culprit(struct proc *p)
 			p->inflight.tail = prev;
 		p->inflight.count--;
 	}
+	j->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	pool_job_done(idx, p->end == END_TIMEOUT || p->end == END_SILENT ?
 	    STATUS_TIMEOUT : STATUS_CRASHED, NULL, 0);
 }
@@ -829,7 +833,7 @@ proc_reaped(struct proc *p, int status)
 		log_debug("worker %d: %s", s->index, what);
 	wlink_close(p);
 	evtimer_del(p->ev_timer);
-	charge_culprit(p);
+	charge_culprit(p, status);
 	dispatch_requeue(p);
 	start_deadline = p->end == END_START;
 	proc_unlink(p);

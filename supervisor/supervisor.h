@@ -54,10 +54,16 @@ struct job {
 	uint8_t		 state;
 	uint8_t		 status;	/* enum frame_status, once done */
 	uint8_t		 high;		/* in the high-priority lane */
+	uint8_t		 signal;	/* batch: killed its worker with this */
+	uint8_t		 hole;		/* batch: a line refused, its place */
 	int		 worker;	/* slot while in flight */
 	struct client	*client;	/* service mode: who asked */
 	uint64_t	 client_id;	/* the id the client gave it */
 	uint64_t	 submitted_ns;
+	/* Batch mode's job log: when and where it ran. */
+	uint64_t	 started_ns;	/* first sent to a worker; 0: never */
+	uint64_t	 ended_ns;
+	pid_t		 pid;		/* the worker it was sent to last */
 	struct bytes	 data;
 	struct bytes	 result;
 };
@@ -361,6 +367,13 @@ struct service_totals {
 extern struct service_totals	 service_totals;
 int		 service_draining(void);
 unsigned	 service_clients(void);
+
+/* joblog.c: batch mode's --joblog and --resume */
+void		 joblog_open(void);
+int		 joblog_skip(uint64_t, const char *, size_t);
+void		 joblog_record(const struct job *, size_t);
+size_t		 joblog_pending(void);
+void		 joblog_flush(void);
 
 /* pidfile.c */
 int		 pidfile_take(const char *, pid_t *, const char **);
