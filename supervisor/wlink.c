@@ -103,9 +103,11 @@ wlink_send_job(struct proc *p, uint32_t idx)
 	}
 	j->state = JOB_INFLIGHT;
 	j->worker = p->slot->index;
-	if (j->started_ns == 0)
-		j->started_ns = loop_now_ns();
-	j->pid = p->pid;
+	if (opts->joblog_path != NULL) {
+		if (j->started_ns == 0)
+			j->started_ns = loop_now_ns();
+		j->pid = p->pid;
+	}
 	p->jobs_sent++;
 	jobq_push(&p->inflight, idx);
 	mark_dirty(p);
