@@ -232,7 +232,7 @@ batch_job_done(uint32_t idx, const char *res, size_t len)
 	struct job	*j = ledger_job(idx);
 
 	if (opts->joblog_path != NULL)
-		j->ended_ns = loop_now_ns();
+		j->ended_ns = now_ns();
 	if (opts->order == ORDER_COMPLETION) {
 		emit(idx, res, len);
 		return;

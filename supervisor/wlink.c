@@ -105,7 +105,7 @@ wlink_send_job(struct proc *p, uint32_t idx)
 	j->worker = p->slot->index;
 	if (opts->joblog_path != NULL) {
 		if (j->started_ns == 0)
-			j->started_ns = loop_now_ns();
+			j->started_ns = now_ns();
 		j->pid = p->pid;
 	}
 	p->jobs_sent++;
