@@ -206,8 +206,8 @@ joblog_skip(uint64_t seq, const char *line, size_t len)
 		return 0;
 	l = &logged[cursor];
 	if (command_hash(line, len) != l->hash) {
-		log_warnx("line %llu is not the command job %llu of %s ran: "
-		    "not the input that log was written for; stopping",
+		log_warnx("line %llu differs from the Command of job %llu in "
+		    "%s: not the input that log was written for; stopping",
 		    (unsigned long long)seq, (unsigned long long)seq,
 		    opts->joblog_path);
 		supervisor_abort(2);

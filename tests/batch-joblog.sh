@@ -92,7 +92,7 @@ sed 's/^three$/THREE/' "$T/cin" >"$T/cin2"
 fp_run "$T/cin2" "$T/out" "$T/err" -w 1 --joblog "$T/clog" --resume \
     builtin:echo
 is "another input: exit status 2" "$fp_rc" 2
-ok "...saying which line" has 'line 3 is not the command job 3' "$T/err"
+ok "...saying which line" has 'line 3 differs from the Command of job 3' "$T/err"
 
 # Jobs that never reached a worker (--halt) are not logged: they run on.
 fp_run "$T/cin" "$T/out" "$T/err" -w 1 --window 1 -a 1 --halt now,fail=1 \
