@@ -14,6 +14,8 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,49 @@
 #define RETRY_MS	60000		/* waiting for Redis, by default */
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
+
+/* SIGPIPE blocked, and whether one was pending before. */
+struct nopipe {
+	sigset_t	old;
+	int		pending;
+};
+
+/*
+ * hiredis writes with write(2): a link that Redis closed would raise
+ * SIGPIPE, which kills a producer by default.  It is blocked while a
+ * call may write, and one it raised is taken back.
+ */
+static void
+nopipe_begin(struct nopipe *np)
+{
+	sigset_t	set, pend;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigemptyset(&pend);
+	sigpending(&pend);
+	np->pending = sigismember(&pend, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &np->old);
+}
+
+static void
+nopipe_end(struct nopipe *np)
+{
+	const struct timespec	zero = { 0, 0 };
+	sigset_t		set, pend;
+	int			saved = errno;
+
+	sigemptyset(&pend);
+	if (!np->pending && sigpending(&pend) == 0 &&
+	    sigismember(&pend, SIGPIPE)) {
+		sigemptyset(&set);
+		sigaddset(&set, SIGPIPE);
+		while (sigtimedwait(&set, NULL, &zero) == -1 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &np->old, NULL);
+	errno = saved;
+}
 
 int
 rclient_error(struct fp_redis *r, int errnum, const char *fmt, ...)
@@ -347,8 +392,9 @@ struct fp_redis *
 fp_redis_connect(const char *url, unsigned partitions, char *err,
     size_t errlen)
 {
+	struct nopipe	 np;
 	struct fp_redis	*r;
-	int		 saved;
+	int		 saved, rc;
 
 	if ((r = calloc(1, sizeof *r)) == NULL ||
 	    (r->sent = calloc(WINDOW_MAX, sizeof *r->sent)) == NULL ||
@@ -368,8 +414,11 @@ fp_redis_connect(const char *url, unsigned partitions, char *err,
 	}
 	snprintf(r->meta, sizeof r->meta, REDIS_KEY_META, r->url.pool);
 	name_reply_stream(r);
-	if (link_open(r, 0) != 0 || agree_partitions(r, partitions) == -1 ||
-	    epoch_take(r) == -1)
+	nopipe_begin(&np);
+	rc = link_open(r, 0) != 0 || agree_partitions(r, partitions) == -1 ||
+	    epoch_take(r) == -1 ? -1 : 0;
+	nopipe_end(&np);
+	if (rc == -1)
 		goto fail;
 	return r;
 fail:
@@ -507,8 +556,8 @@ collect(struct fp_redis *r, size_t n)
 }
 
 /* Reads the answers of the XADDs sent: each job is in Redis, or not. */
-int
-fp_redis_flush(struct fp_redis *r)
+static int
+flush(struct fp_redis *r)
 {
 	if (r->broken)
 		return -1;
@@ -516,8 +565,20 @@ fp_redis_flush(struct fp_redis *r)
 }
 
 int
-fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
-    size_t keylen, const void *payload, size_t len, unsigned flags)
+fp_redis_flush(struct fp_redis *r)
+{
+	struct nopipe	np;
+	int		rc;
+
+	nopipe_begin(&np);
+	rc = flush(r);
+	nopipe_end(&np);
+	return rc;
+}
+
+static int
+submit(struct fp_redis *r, uint64_t id, const void *key, size_t keylen,
+    const void *payload, size_t len, unsigned flags)
 {
 	const char	*argv[13];
 	size_t		 argvlen[13];
@@ -576,6 +637,19 @@ fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
 	s->cmd = cmd;
 	s->len = n;
 	return 0;
+}
+
+int
+fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
+    size_t keylen, const void *payload, size_t len, unsigned flags)
+{
+	struct nopipe	np;
+	int		rc;
+
+	nopipe_begin(&np);
+	rc = submit(r, id, key, keylen, payload, len, flags);
+	nopipe_end(&np);
+	return rc;
 }
 
 static unsigned
@@ -646,8 +720,8 @@ take_entry(struct fp_redis *r, const redisReply *e, struct fp_result *res)
  * wait in the reply stream); a second of quiet checks the pool is still
  * there.
  */
-int
-fp_redis_receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
+static int
+receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 {
 	const redisReply	*entries;
 	redisReply		*rep;
@@ -656,7 +730,7 @@ fp_redis_receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 	long			 ms;
 	int			 rc;
 
-	if (r->broken || (r->queued > 0 && fp_redis_flush(r) == -1 &&
+	if (r->broken || (r->queued > 0 && flush(r) == -1 &&
 	    r->broken))
 		return -1;
 	until = timeout_ms > 0 ? start + timeout_ms : 0;
@@ -724,15 +798,29 @@ fp_redis_receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 	}
 }
 
+int
+fp_redis_receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
+{
+	struct nopipe	np;
+	int		rc;
+
+	nopipe_begin(&np);
+	rc = receive(r, res, timeout_ms);
+	nopipe_end(&np);
+	return rc;
+}
+
 void
 fp_redis_close(struct fp_redis *r)
 {
+	struct nopipe	 np;
 	redisReply	*rep;
 
 	if (r == NULL)
 		return;
+	nopipe_begin(&np);
 	if (r->c != NULL && r->queued > 0)
-		(void)fp_redis_flush(r);
+		(void)flush(r);
 	if (r->c != NULL && !r->c->err && !r->broken && r->partitions > 0 &&
 	    (rep = redisCommand(r->c, "DEL %s", r->reply)) != NULL)
 		freeReplyObject(rep);
@@ -746,4 +834,5 @@ fp_redis_close(struct fp_redis *r)
 	free(r->sent);
 	free(r->shown);
 	free(r);
+	nopipe_end(&np);
 }
