@@ -122,7 +122,8 @@ parse_userinfo(const char *url, const char *s, size_t len,
 
 	if (unescape(s, ulen, u->user, sizeof u->user) == -1)
 		return url_error(err, errlen, url, "a bad or too long user");
-	if (pwlen == 0)
+	/* USER: with no password is for a password file, or nopass. */
+	if (pwlen == 0 && ulen == 0)
 		return url_error(err, errlen, url, "an empty password");
 	if (unescape(pw, pwlen, u->password, sizeof u->password) == -1)
 		return url_error(err, errlen, url, "a bad or too long "
@@ -351,7 +352,7 @@ redis_url_auth_argv(const struct redis_url *u, const char **argv,
 {
 	int	argc = 0, i;
 
-	if (u->password[0] == '\0')
+	if (u->password[0] == '\0' && u->user[0] == '\0')
 		return 0;
 	argv[argc++] = "AUTH";
 	if (u->user[0] != '\0')
