@@ -503,6 +503,18 @@ sent_again(struct fp_redis *r, int relink)
 	return 0;
 }
 
+/* Writes out what is queued on the link. */
+static int
+push(struct fp_redis *r)
+{
+	int	done = 0;
+
+	while (!done)
+		if (redisBufferWrite(r->c, &done) != REDIS_OK)
+			return -1;
+	return 0;
+}
+
 /*
  * Reads the answers to the oldest n XADDs in flight: each job is in
  * Redis, or failed.  A lost link, or Redis loading its data, sends the
@@ -576,16 +588,17 @@ fp_redis_flush(struct fp_redis *r)
 	return rc;
 }
 
-static int
-submit(struct fp_redis *r, uint64_t id, const void *key, size_t keylen,
-    const void *payload, size_t len, unsigned flags)
+int
+fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
+    size_t keylen, const void *payload, size_t len, unsigned flags)
 {
 	const char	*argv[13];
 	size_t		 argvlen[13];
 	char		 stream[REDIS_KEY_MAX], ref[24], *cmd;
+	struct nopipe	 np;
 	struct rsent	*s;
 	unsigned	 p;
-	int		 argc = 0, n;
+	int		 argc = 0, n, rc;
 
 	if (id == 0 || (flags & ~(FP_F_HIGH | FP_F_KEYED | FP_F_DETACHED)))
 		return rclient_error(r, EINVAL, "job %llu: a bad id or flags",
@@ -593,11 +606,16 @@ submit(struct fp_redis *r, uint64_t id, const void *key, size_t keylen,
 	if (!(flags & FP_F_DETACHED) && idset_has(&r->pending, id))
 		return rclient_error(r, EEXIST, "job %llu is already pending",
 		    (unsigned long long)id);
-	/* A full window: the older half is answered while the rest flows. */
 	if (r->broken)
 		return -1;
-	if (r->queued == WINDOW_MAX && collect(r, WINDOW_READ) == -1)
-		return -1;
+	/* A full window: the older half is answered while the rest flows. */
+	if (r->queued == WINDOW_MAX) {
+		nopipe_begin(&np);
+		rc = collect(r, WINDOW_READ);
+		nopipe_end(&np);
+		if (rc == -1)
+			return -1;
+	}
 	p = (flags & FP_F_KEYED) ? fp_partition(key, keylen, r->partitions) :
 	    r->rr++ % r->partitions;
 	snprintf(stream, sizeof stream, REDIS_KEY_PARTITION, r->url.pool, p);
@@ -636,20 +654,16 @@ submit(struct fp_redis *r, uint64_t id, const void *key, size_t keylen,
 	s->id = id;
 	s->cmd = cmd;
 	s->len = n;
+	/*
+	 * Each half window goes out at once, so that Redis works on it while
+	 * the next is made; an error shows when the answers are read.
+	 */
+	if (r->queued % WINDOW_READ == 0) {
+		nopipe_begin(&np);
+		(void)push(r);
+		nopipe_end(&np);
+	}
 	return 0;
-}
-
-int
-fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
-    size_t keylen, const void *payload, size_t len, unsigned flags)
-{
-	struct nopipe	np;
-	int		rc;
-
-	nopipe_begin(&np);
-	rc = submit(r, id, key, keylen, payload, len, flags);
-	nopipe_end(&np);
-	return rc;
 }
 
 static unsigned
@@ -720,10 +734,28 @@ take_entry(struct fp_redis *r, const redisReply *e, struct fp_result *res)
  * wait in the reply stream); a second of quiet checks the pool is still
  * there.
  */
+/* The next result of ours in the entries read: 1, or 0 when none is. */
+static int
+from_batch(struct fp_redis *r, struct fp_result *res)
+{
+	const redisReply	*entries;
+
+	while (r->batch != NULL) {
+		entries = r->batch->element[0]->element[1];
+		if (r->batch_next >= entries->elements) {
+			freeReplyObject(r->batch);
+			r->batch = NULL;
+			break;
+		}
+		if (take_entry(r, entries->element[r->batch_next++], res))
+			return 1;
+	}
+	return 0;
+}
+
 static int
 receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 {
-	const redisReply	*entries;
 	redisReply		*rep;
 	uint64_t		 start = now_ms(), waited, until;
 	char			 block[24];
@@ -735,17 +767,8 @@ receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 		return -1;
 	until = timeout_ms > 0 ? start + timeout_ms : 0;
 	for (;;) {
-		while (r->batch != NULL) {
-			entries = r->batch->element[0]->element[1];
-			if (r->batch_next >= entries->elements) {
-				freeReplyObject(r->batch);
-				r->batch = NULL;
-				break;
-			}
-			if (take_entry(r, entries->element[r->batch_next++],
-			    res))
-				return 1;
-		}
+		if (from_batch(r, res))
+			return 1;
 		if (r->pending.count == 0)
 			return 0;
 		waited = now_ms() - start;
@@ -804,6 +827,9 @@ fp_redis_receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 	struct nopipe	np;
 	int		rc;
 
+	/* Results already read need no system call. */
+	if (!r->broken && r->queued == 0 && from_batch(r, res))
+		return 1;
 	nopipe_begin(&np);
 	rc = receive(r, res, timeout_ms);
 	nopipe_end(&np);
