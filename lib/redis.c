@@ -125,6 +125,25 @@ is_loading(const redisReply *rep)
 	    strncmp(rep->str, "LOADING", 7) == 0;
 }
 
+/* AUTH's or SELECT's answer: 0, -1 (lost, or loading), -2 (refused). */
+static int
+handshake_answer(struct fp_redis *r, redisReply *rep, const char *what,
+    int errnum)
+{
+	char	refused[32];
+
+	if (rep != NULL && rep->type != REDIS_REPLY_ERROR) {
+		freeReplyObject(rep);
+		return 0;
+	}
+	if (rep == NULL || is_loading(rep))
+		return rclient_reply_error(r, rep, what);
+	snprintf(refused, sizeof refused, "%s refused", what);
+	rclient_reply_error(r, rep, refused);
+	errno = errnum;
+	return -2;
+}
+
 /*
  * A link that Redis accepts: AUTH and SELECT as the URL says.  0; -1
  * with r->error when it failed, -2 when it cannot work (a refused
@@ -134,11 +153,10 @@ static int
 link_open(struct fp_redis *r, int again)
 {
 	struct timeval	 ct = CONNECT_TIMEOUT, io = IO_TIMEOUT;
-	redisReply	*rep;
 	const char	*argv[3];
 	size_t		 argvlen[3];
 	char		 shown[2100];
-	int		 argc;
+	int		 argc, rc;
 
 	if (again) {
 		if (redisReconnect(r->c) != REDIS_OK)
@@ -159,28 +177,13 @@ link_open(struct fp_redis *r, int again)
 	}
 	if (redisSetTimeout(r->c, io) != REDIS_OK)
 		return rclient_reply_error(r, NULL, "connect");
-	if ((argc = redis_url_auth_argv(&r->url, argv, argvlen)) > 0) {
-		rep = redisCommandArgv(r->c, argc, argv, argvlen);
-		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-			if (rep == NULL || is_loading(rep))
-				return rclient_reply_error(r, rep, "AUTH");
-			rclient_reply_error(r, rep, "AUTH refused");
-			errno = EACCES;
-			return -2;
-		}
-		freeReplyObject(rep);
-	}
-	if (r->url.db != 0) {
-		rep = redisCommand(r->c, "SELECT %d", r->url.db);
-		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-			if (rep == NULL || is_loading(rep))
-				return rclient_reply_error(r, rep, "SELECT");
-			rclient_reply_error(r, rep, "SELECT refused");
-			errno = EINVAL;
-			return -2;
-		}
-		freeReplyObject(rep);
-	}
+	if ((argc = redis_url_auth_argv(&r->url, argv, argvlen)) > 0 &&
+	    (rc = handshake_answer(r, redisCommandArgv(r->c, argc, argv,
+	    argvlen), "AUTH", EACCES)) != 0)
+		return rc;
+	if (r->url.db != 0 && (rc = handshake_answer(r, redisCommand(r->c,
+	    "SELECT %d", r->url.db), "SELECT", EINVAL)) != 0)
+		return rc;
 	return 0;
 }
 
