@@ -60,8 +60,14 @@ redis_url_mask(const char *url, char *out, size_t outlen)
 	const char	*s, *at, *colon;
 	int		 is_unix;
 
-	if ((s = after_scheme(url, &is_unix)) == NULL ||
-	    (at = userinfo_end(s, is_unix)) == NULL) {
+	if ((s = after_scheme(url, &is_unix)) == NULL) {
+		snprintf(out, outlen, "%s", url);
+		return;
+	}
+	/* A Unix URL with credentials but no absolute path is masked too. */
+	if ((at = userinfo_end(s, is_unix)) == NULL && *s != '/')
+		at = strrchr(s, '@');
+	if (at == NULL) {
 		snprintf(out, outlen, "%s", url);
 		return;
 	}

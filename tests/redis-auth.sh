@@ -9,7 +9,7 @@
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 20
+plan 21
 
 ADMIN=admin-Pw-41
 PW='fp-S3cret/x@y'
@@ -28,6 +28,11 @@ ok "...and nowhere" not_has hush-Hush-9 "$T/url.err"
     >/dev/null 2>"$T/esc.err"
 ok "a bad %-escape in the password: refused" has 'a bad or too long password' \
     "$T/esc.err"
+# Masked however malformed: a Unix socket URL whose path is not absolute.
+"$FORKPOOL" -n --source 'redis+unix://:hush-Hush-9@tmp/s/p' builtin:echo \
+    </dev/null >/dev/null 2>"$T/unix.err"
+ok "a bad Unix URL: its password masked too" not_has hush-Hush-9 \
+    "$T/unix.err"
 "$FORKPOOL" -n --source redis://h/p --redis-password-file "$T/none" \
     builtin:echo </dev/null >/dev/null 2>"$T/pf.err"
 ok "a missing password file: refused by -n" has "password file $T/none:" \
