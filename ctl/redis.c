@@ -6,6 +6,7 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "proto/field.h"
 
 #define WAITING_MAX	100000	/* jobs sent and not answered, at most */
+#define EXIT_TIMEOUT	3	/* --timeout passed without a result */
 
 struct rsubmit {
 	struct fp_redis	*r;
@@ -24,6 +26,8 @@ struct rsubmit {
 	int		 key_field;	/* -f: the key is this field of a job */
 	uint64_t	 last_id;
 	size_t		 failed;
+	int		 timeout_ms;	/* -1: none */
+	const char	*timeout;
 };
 
 static void __attribute__((__noreturn__))
@@ -43,20 +47,31 @@ redis_open(const char *url, unsigned partitions)
 	return r;
 }
 
-/* Prints what results have come (waiting for one if wait). */
+/*
+ * Prints what results have come; if wait, waits for one first, for
+ * --timeout at most.
+ */
 static void
-drain(struct rsubmit *s, int timeout_ms)
+drain(struct rsubmit *s, int wait)
 {
 	struct fp_result	res;
-	int			rc;
+	int			rc, timeout_ms = wait ? s->timeout_ms : 0;
+	size_t			n = 0;
 
 	while ((rc = fp_redis_receive(s->r, &res, timeout_ms)) == 1) {
 		print_result(&res, &s->failed);
 		timeout_ms = 0;
+		n++;
 	}
 	if (rc == -1)
 		redis_failed(s->r);
 	fflush(stdout);
+	if (wait && n == 0 && fp_redis_pending(s->r) > 0) {
+		warnx("timeout: no result for %s s; %zu jobs without one",
+		    s->timeout, fp_redis_pending(s->r));
+		fp_redis_close(s->r);
+		exit(EXIT_TIMEOUT);
+	}
 }
 
 static void
@@ -69,7 +84,7 @@ submit_one(struct rsubmit *s, const char *data, size_t len)
 		redis_failed(s->r);
 	/* Results are read as jobs go, so none wait long in Redis. */
 	if (!(s->flags & FP_F_DETACHED) && s->last_id % 1024 == 0)
-		drain(s, fp_redis_pending(s->r) >= WAITING_MAX ? -1 : 0);
+		drain(s, fp_redis_pending(s->r) >= WAITING_MAX);
 }
 
 static void
@@ -92,14 +107,20 @@ submit_stdin(struct rsubmit *s)
 int
 redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 {
-	struct rsubmit	s;
-	const char	*errstr;
-	int		ch;
+	static const struct option	 longopts[] = {
+		{ "timeout",	required_argument,	NULL,	't' },
+		{ NULL,		0,			NULL,	0 }
+	};
+	struct rsubmit			 s;
+	const char			*errstr;
+	int				 ch;
 
 	memset(&s, 0, sizeof s);
+	s.timeout_ms = -1;
 	optreset = 1;
 	optind = 1;
-	while ((ch = getopt(argc, argv, "+df:k:p:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+df:k:p:t:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			s.flags |= FP_F_DETACHED;
@@ -121,15 +142,28 @@ redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 			if (priority_flags(optarg, &s.flags) == -1)
 				return EXIT_TROUBLE;
 			break;
+		case 't':
+			s.timeout_ms = strtonum(optarg, 1, 86400, &errstr) *
+			    1000;
+			if (errstr != NULL) {
+				warnx("submit: --timeout %s: %s (expected 1 "
+				    "to 86400 seconds)", optarg, errstr);
+				return EXIT_TROUBLE;
+			}
+			s.timeout = optarg;
+			break;
 		default:
 			warnx("usage: forkpoolctl -r URL submit [-d] "
-			    "[-f field | -k key] [-p high|normal] [data ...]");
+			    "[-f field | -k key] [-p high|normal] "
+			    "[-t sec] [data ...]");
 			return EXIT_TROUBLE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	s.r = redis_open(url, partitions);
+	/* Redis restarting is waited for, as long as --timeout allows. */
+	fp_redis_set_retry(s.r, s.timeout_ms);
 	if (argc == 0)
 		submit_stdin(&s);
 	for (; argc > 0; argc--, argv++)
@@ -137,7 +171,7 @@ redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 	if (fp_redis_flush(s.r) == -1)
 		redis_failed(s.r);
 	while (fp_redis_pending(s.r) > 0)
-		drain(&s, -1);
+		drain(&s, 1);
 	fp_redis_close(s.r);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(EXIT_TROUBLE, "standard output");

@@ -13,6 +13,13 @@
 #include "idset.h"
 #include "proto/redisurl.h"
 
+/* An XADD sent and not yet answered, kept to be sent again if lost. */
+struct rsent {
+	uint64_t	 id;
+	char		*cmd;
+	size_t		 len;
+};
+
 struct fp_redis {
 	redisContext	*c;
 	struct redis_url url;
@@ -20,10 +27,13 @@ struct fp_redis {
 	char		 meta[REDIS_KEY_MAX];
 	char		 reply[REDIS_KEY_MAX];	/* this client's results */
 	char		 lastid[48];		/* read up to here */
+	char		 epoch[40];		/* the pool's, from its meta hash */
 	unsigned	 rr;			/* the next unkeyed partition */
-	size_t		 queued;		/* XADDs sent, not yet answered */
-	uint64_t	*queued_ids;
-	size_t		 queued_cap;
+	struct rsent	*sent;			/* a ring of the XADDs in flight */
+	size_t		 sent_head, queued;
+	int		 retry_ms;		/* waiting for Redis; -1: forever */
+	char		*shown;			/* the URL, for messages */
+	int		 broken;		/* Redis or the pool is lost */
 	struct idset	 pending;		/* ids waiting for a result */
 	redisReply	*batch;			/* results read, being returned */
 	size_t		 batch_next;

@@ -27,6 +27,13 @@ fp_redis_close(struct fp_redis *r)
 	(void)r;
 }
 
+void
+fp_redis_set_retry(struct fp_redis *r, int ms)
+{
+	(void)r;
+	(void)ms;
+}
+
 unsigned
 fp_redis_partitions(const struct fp_redis *r)
 {

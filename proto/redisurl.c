@@ -1,21 +1,161 @@
 /*
  * The source URL of a pool in Redis, checked exactly: a URL that names
  * no pool, a port out of range or a path too long for a socket address
- * is refused with the reason, before anything connects.
+ * is refused with the reason, before anything connects.  A password in
+ * it is never shown: messages print the URL masked.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "redisurl.h"
 
+#define URL_MAX		2048
+
 static int
 url_error(char *err, size_t errlen, const char *url, const char *why)
 {
+	char	shown[URL_MAX + 16];
+
+	redis_url_mask(url, shown, sizeof shown);
 	if (errlen > 0)
 		snprintf(err, errlen, "source %s: %s (expected "
-		    "redis://HOST[:PORT]/POOL or redis+unix:///PATH/POOL)",
-		    url, why);
+		    "redis://[[USER]:PASSWORD@]HOST[:PORT]/POOL[?db=N] or "
+		    "redis+unix://[[USER]:PASSWORD@]/PATH/POOL[?db=N])",
+		    shown, why);
 	return -1;
+}
+
+/*
+ * The '@' that ends the credentials of the part after the scheme, or
+ * NULL.  Over TCP it is the last '@' (no host, pool or db has one); over
+ * a Unix socket, whose path begins with '/', the first "@/".
+ */
+static const char *
+userinfo_end(const char *s, int is_unix)
+{
+	if (is_unix)
+		return *s == '/' ? NULL : strstr(s, "@/");
+	return strrchr(s, '@');
+}
+
+static const char *
+after_scheme(const char *url, int *is_unix)
+{
+	*is_unix = 0;
+	if (strncmp(url, "redis://", 8) == 0)
+		return url + 8;
+	if (strncmp(url, "redis+unix://", 13) == 0) {
+		*is_unix = 1;
+		return url + 13;
+	}
+	return NULL;
+}
+
+/* The URL with its password replaced by "***", for messages. */
+void
+redis_url_mask(const char *url, char *out, size_t outlen)
+{
+	const char	*s, *at, *colon;
+	int		 is_unix;
+
+	if ((s = after_scheme(url, &is_unix)) == NULL) {
+		snprintf(out, outlen, "%s", url);
+		return;
+	}
+	/* A Unix URL with credentials but no absolute path is masked too. */
+	if ((at = userinfo_end(s, is_unix)) == NULL && *s != '/')
+		at = strrchr(s, '@');
+	if (at == NULL) {
+		snprintf(out, outlen, "%s", url);
+		return;
+	}
+	colon = memchr(s, ':', at - s);
+	if (colon != NULL)
+		snprintf(out, outlen, "%.*s***%s", (int)(colon + 1 - url), url,
+		    at);
+	else
+		snprintf(out, outlen, "%.*s***%s", (int)(s - url), url, at);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Undoes %XX escapes into out (NUL-terminated); -1 if it cannot. */
+static int
+unescape(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t	i, n = 0;
+	int	hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (n + 1 >= outlen)
+			return -1;
+		if (s[i] != '%') {
+			out[n++] = s[i];
+			continue;
+		}
+		if (i + 2 >= len)
+			return -1;
+		if ((hi = hexval(s[i + 1])) == -1 ||
+		    (lo = hexval(s[i + 2])) == -1 || (hi == 0 && lo == 0))
+			return -1;
+		out[n++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+parse_userinfo(const char *url, const char *s, size_t len,
+    struct redis_url *u, char *err, size_t errlen)
+{
+	const char	*colon = memchr(s, ':', len);
+	size_t		 ulen = colon != NULL ? (size_t)(colon - s) : 0;
+	const char	*pw = colon != NULL ? colon + 1 : s;
+	size_t		 pwlen = len - (pw - s);
+
+	if (unescape(s, ulen, u->user, sizeof u->user) == -1)
+		return url_error(err, errlen, url, "a bad or too long user");
+	/* USER: with no password is for a password file, or nopass. */
+	if (pwlen == 0 && ulen == 0)
+		return url_error(err, errlen, url, "an empty password");
+	if (unescape(pw, pwlen, u->password, sizeof u->password) == -1)
+		return url_error(err, errlen, url, "a bad or too long "
+		    "password (escape '%', '@', '/' and ':' as %XX)");
+	return 0;
+}
+
+/* The query: db=N, nothing else. */
+static int
+parse_query(const char *url, const char *q, struct redis_url *u,
+    char *err, size_t errlen)
+{
+	char	*end;
+	long	 n;
+
+	if (strncmp(q, "db=", 3) != 0)
+		return url_error(err, errlen, url, "the only parameter is "
+		    "db=N");
+	errno = 0;
+	n = strtol(q + 3, &end, 10);
+	if (errno != 0 || end == q + 3 || *end != '\0' || n < 0 ||
+	    n > REDIS_DB_MAX || q[3] < '0' || q[3] > '9')
+		return url_error(err, errlen, url, "db=N: N must be a number "
+		    "from 0 to 1000000");
+	u->db = (int)n;
+	return 0;
 }
 
 /* A pool name: letters, digits and "_.-", so that it fits in a hash tag. */
@@ -148,10 +288,83 @@ int
 redis_url_parse(const char *url, struct redis_url *u, char *err,
     size_t errlen)
 {
+	char		 body[URL_MAX + 1], *q;
+	const char	*s, *at;
+	int		 is_unix;
+
 	memset(u, 0, sizeof *u);
-	if (strncmp(url, "redis://", 8) == 0)
-		return parse_tcp(url, url + 8, u, err, errlen);
-	if (strncmp(url, "redis+unix://", 13) == 0)
-		return parse_unix(url, url + 13, u, err, errlen);
-	return url_error(err, errlen, url, "not a Redis URL");
+	if (strlen(url) > URL_MAX)
+		return url_error(err, errlen, "(a URL)", "longer than 2048 "
+		    "bytes");
+	if ((s = after_scheme(url, &is_unix)) == NULL)
+		return url_error(err, errlen, url, "not a Redis URL");
+	if ((at = userinfo_end(s, is_unix)) != NULL) {
+		if (parse_userinfo(url, s, at - s, u, err, errlen) == -1)
+			return -1;
+		s = at + 1;
+	}
+	snprintf(body, sizeof body, "%s", s);
+	if ((q = strchr(body, '?')) != NULL) {
+		*q++ = '\0';
+		if (parse_query(url, q, u, err, errlen) == -1)
+			return -1;
+	}
+	if (is_unix)
+		return parse_unix(url, body, u, err, errlen);
+	return parse_tcp(url, body, u, err, errlen);
+}
+
+/*
+ * The password from the first line of a file, so that it need not be on
+ * a command line; it replaces one in the URL.
+ */
+int
+redis_url_password_file(struct redis_url *u, const char *path, char *err,
+    size_t errlen)
+{
+	FILE	*f;
+	char	 line[sizeof u->password + 1];
+	size_t	 n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "password file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fgets(line, sizeof line, f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	if (line[n] == '\0' && n == sizeof line - 1) {
+		snprintf(err, errlen, "password file %s: a password longer "
+		    "than %zu bytes", path, sizeof u->password - 1);
+		return -1;
+	}
+	line[n] = '\0';
+	if (n == 0) {
+		snprintf(err, errlen, "password file %s: no password on its "
+		    "first line", path);
+		return -1;
+	}
+	memcpy(u->password, line, n + 1);
+	explicit_bzero(line, sizeof line);
+	return 0;
+}
+
+/* The AUTH command for u in argv (3 slots): its argc, 0 for none. */
+int
+redis_url_auth_argv(const struct redis_url *u, const char **argv,
+    size_t *argvlen)
+{
+	int	argc = 0, i;
+
+	if (u->password[0] == '\0' && u->user[0] == '\0')
+		return 0;
+	argv[argc++] = "AUTH";
+	if (u->user[0] != '\0')
+		argv[argc++] = u->user;
+	argv[argc++] = u->password;
+	for (i = 0; i < argc; i++)
+		argvlen[i] = strlen(argv[i]);
+	return argc;
 }

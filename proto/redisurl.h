@@ -7,6 +7,10 @@
  *					be an [IPv6] address)
  *	redis+unix:///PATH/POOL		a Unix socket at /PATH
  *
+ * Either may carry credentials and a database number:
+ * redis://[[USER]:]PASSWORD@HOST/POOL?db=N, redis+unix://PASSWORD@/PATH/POOL,
+ * with '%XX' escapes in the user and password.
+ *
  * Every key of a pool carries the hash tag {POOL}, so that a Redis Cluster
  * keeps them in one slot, where one script may touch them all.
  */
@@ -19,15 +23,24 @@
 #define REDIS_POOL_MAX		64	/* bytes of a pool name */
 #define REDIS_CONSUMER_MAX	128	/* bytes of a consumer name */
 #define REDIS_KEY_MAX		(REDIS_POOL_MAX + REDIS_CONSUMER_MAX + 32)
+#define REDIS_DB_MAX		1000000
 
 struct redis_url {
 	char	 host[256];	/* TCP: a name or an address; "" for Unix */
 	int	 port;
 	char	 path[108];	/* Unix: the socket; "" for TCP */
 	char	 pool[REDIS_POOL_MAX + 1];
+	char	 user[128];	/* "": AUTH PASSWORD alone */
+	char	 password[512];	/* "": no AUTH */
+	int	 db;		/* SELECTed when not 0 */
 };
 
 int	redis_url_parse(const char *, struct redis_url *, char *, size_t);
+int	redis_url_password_file(struct redis_url *, const char *, char *,
+	    size_t);
+void	redis_url_mask(const char *, char *, size_t);
+int	redis_url_auth_argv(const struct redis_url *, const char **,
+	    size_t *);
 int	redis_consumer_valid(const char *);
 
 /* The keys of a pool: partition streams, and the pool's other keys. */

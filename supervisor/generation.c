@@ -102,6 +102,7 @@ options_dup(const struct options *from)
 	o->pidfile = dup_or_null(from->pidfile);
 	o->source = dup_or_null(from->source);
 	o->consumer = dup_or_null(from->consumer);
+	o->password_file = dup_or_null(from->password_file);
 	o->allow_uids = dup_array(from->allow_uids, from->nallow_uids,
 	    sizeof *o->allow_uids);
 	o->allow_gids = dup_array(from->allow_gids, from->nallow_gids,
@@ -138,6 +139,7 @@ options_purge(struct options *o)
 	free(o->pidfile);
 	free(o->source);
 	free(o->consumer);
+	free(o->password_file);
 	free(o->allow_uids);
 	free(o->allow_gids);
 	options_defaults(o);

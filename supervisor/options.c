@@ -383,6 +383,24 @@ set_consumer(struct options *o, const struct optdef *d, const char *what,
 	return 0;
 }
 
+/* Checked as it is set, so that forkpool -n finds a missing file. */
+static int
+set_password_file(struct options *o, const struct optdef *d,
+    const char *what, const char *v, char *err, size_t len)
+{
+	struct redis_url	url;
+
+	(void)d;
+	memset(&url, 0, sizeof url);
+	if (redis_url_password_file(&url, v, err, len) == -1)
+		return -1;
+	explicit_bzero(url.password, sizeof url.password);
+	(void)what;
+	free(o->password_file);
+	o->password_file = xstrdup(v);
+	return 0;
+}
+
 static int
 set_chroot(struct options *o, const struct optdef *d, const char *what,
     const char *v, char *err, size_t len)
@@ -652,6 +670,10 @@ const struct optdef options_table[] = {
 	{ .key = "claim_idle", .name = "claim-idle", .kind = OPT_SECONDS,
 	  FIELD(claim_idle_ns), .arg = "SEC",
 	  .help = "take over a dead consumer's jobs after SEC (default 30)" },
+	{ .key = "password_file", .name = "redis-password-file",
+	  .kind = OPT_CUSTOM, .parse = set_password_file, .arg = "FILE",
+	  .help = "the Redis password: the first line of FILE (read at\n"
+	  "start; wins over one in --source)" },
 	{ .key = "preload", .name = "no-preload", .kind = OPT_CUSTOM,
 	  .flags = OPT_NOARG, .noarg = "no", .parse = set_preload,
 	  .help = "load a plugin in each worker, not before forking" },

@@ -89,6 +89,7 @@ struct options {
 	char		*source;		/* redis://HOST:PORT/POOL */
 	char		*consumer;		/* NULL: HOST:POOL */
 	uint64_t	 claim_idle_ns;		/* a dead consumer's entries */
+	char		*password_file;		/* NULL: the URL's, or none */
 };
 
 /* What a line of the table is. */

@@ -5,7 +5,10 @@
  * the order sent (Redis answers in that order) and a watchdog timer drops
  * the link when the oldest has waited too long.  A lost link is retried
  * with exponential backoff and jitter; the owner (rpool.c) runs its
- * set-up on each new link and says when it is ready for work.
+ * set-up on each new link and says when it is ready for work.  Each new
+ * link first sends AUTH and SELECT if the URL asks for them: a refusal
+ * before the first link was ever ready is fatal (a wrong password does
+ * not fix itself), later it is retried like a lost link.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +42,7 @@ struct call {
 };
 
 static const struct redis_url	*url;
+static struct redis_url		 link_url;	/* with the password file's */
 static void			(*on_connected)(void);
 static void			(*on_lost)(void);
 static redisAsyncContext	*ac;
@@ -51,6 +55,7 @@ static char			 drop_why[128];
 static char			 where_text[300];
 static int			 was_ready;	/* a loss is worth a warning */
 static int			 failures;	/* connects failed in a row */
+static int			 ever_ready;	/* since start */
 
 static void	connect_now(void);
 
@@ -99,6 +104,46 @@ link_failed(const char *why)
 	supervisor_wake();
 }
 
+/* AUTH or SELECT refused: the server's answer, never the password. */
+static void
+handshake_done(void *arg, redisReply *r)
+{
+	const char	*what = arg;
+
+	if (r == NULL || r->type != REDIS_REPLY_ERROR)
+		return;
+	if (!ever_ready) {
+		log_warnx("redis %s: %s refused: %s", where_text, what, r->str);
+		supervisor_abort(2);
+	}
+	log_warnx("redis %s: %s refused: %s; retrying", where_text, what,
+	    r->str);
+	rconn_drop("handshake refused");
+}
+
+/* AUTH and SELECT, sent ahead of the owner's set-up on the same link. */
+static void
+handshake_send(void)
+{
+	const char	*argv[3];
+	size_t		 argvlen[3];
+	char		 db[16];
+	int		 argc;
+
+	if ((argc = redis_url_auth_argv(url, argv, argvlen)) > 0)
+		(void)rconn_command(handshake_done, "AUTH", argc, argv,
+		    argvlen);
+	if (url->db != 0) {
+		snprintf(db, sizeof db, "%d", url->db);
+		argv[0] = "SELECT";
+		argv[1] = db;
+		argvlen[0] = 6;
+		argvlen[1] = strlen(db);
+		(void)rconn_command(handshake_done, "SELECT", 2, argv,
+		    argvlen);
+	}
+}
+
 static void
 on_connect(const redisAsyncContext *c, int status)
 {
@@ -108,6 +153,7 @@ on_connect(const redisAsyncContext *c, int status)
 		return;
 	}
 	state = RC_SETUP;
+	handshake_send();
 	on_connected();
 	supervisor_wake();
 }
@@ -278,6 +324,7 @@ rconn_ready(void)
 	backoff_ns = 0;
 	failures = 0;
 	was_ready = 1;
+	ever_ready = 1;
 }
 
 int
@@ -297,7 +344,14 @@ void
 rconn_init(const struct redis_url *u, void (*connected)(void),
     void (*lost)(void))
 {
-	url = u;
+	char	err[512];
+
+	link_url = *u;
+	if (opts->password_file != NULL &&
+	    redis_url_password_file(&link_url, opts->password_file, err,
+	    sizeof err) == -1)
+		fatalx("%s", err);
+	url = &link_url;
 	on_connected = connected;
 	on_lost = lost;
 	if (u->path[0] != '\0')
@@ -308,6 +362,9 @@ rconn_init(const struct redis_url *u, void (*connected)(void),
 	else
 		snprintf(where_text, sizeof where_text, "%s:%d", u->host,
 		    u->port);
+	if (u->db != 0)
+		snprintf(where_text + strlen(where_text), sizeof where_text -
+		    strlen(where_text), " db %d", u->db);
 	ev_retry = evtimer_new(base, retry_cb, NULL);
 	ev_watch = evtimer_new(base, watch_cb, NULL);
 	ev_drop = event_new(base, -1, 0, drop_cb, NULL);

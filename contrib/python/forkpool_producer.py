@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""A producer for a forkpool pool in Redis, written from doc/SCALING.md
+alone, with redis-py (Debian: python3-redis).
+
+As a module, Producer is the whole client:
+
+    p = Producer("redis://:secret@redis.example:6379/jobs")
+    p.submit(b"hello", key=b"user42")      # returns the job's ref
+    for ref, status, result in p.results(timeout=30):
+        ...
+    p.close()
+
+As a program it is a check of a running pool whose handler echoes its
+payload (builtin:echo): it submits N keyed jobs "KEY SEQ", reads their
+results from its reply stream, and checks that each job has exactly one
+result, equal to its payload, and that each key's results come in the
+order the jobs were submitted.  Exit status 0 when all holds.
+
+    forkpool_producer.py URL [-n N] [-k KEYS] [-P PARTITIONS] [-t SEC]
+"""
+import argparse
+import os
+import socket
+import sys
+import time
+import urllib.parse
+
+import redis
+
+FNV_OFFSET = 2166136261
+FNV_PRIME = 16777619
+
+
+def fnv1a32(data):
+    """FNV-1a, 32 bits, of bytes: the partition hash."""
+    h = FNV_OFFSET
+    for b in data:
+        h = ((h ^ b) * FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+class PoolLost(Exception):
+    """Redis came back without the pool: its jobs are gone."""
+
+
+def parse_url(url):
+    """redis://[[USER]:PASSWORD@]HOST[:PORT]/POOL[?db=N] or
+    redis+unix://[[USER]:PASSWORD@]/PATH/POOL[?db=N]: (kwargs, pool)."""
+    u = urllib.parse.urlsplit(url)
+    kw = {}
+    if u.query:
+        q = urllib.parse.parse_qs(u.query, strict_parsing=True)
+        kw["db"] = int(q["db"][0])
+    if u.password is not None:
+        kw["password"] = urllib.parse.unquote(u.password)
+        if u.username:
+            kw["username"] = urllib.parse.unquote(u.username)
+    elif u.username:
+        kw["password"] = urllib.parse.unquote(u.username)
+    path, _, pool = u.path.rpartition("/")
+    if u.scheme == "redis+unix":
+        kw["unix_socket_path"] = path
+    elif u.scheme == "redis":
+        kw["host"] = u.hostname
+        kw["port"] = u.port or 6379
+    else:
+        raise ValueError("not a Redis URL: " + u.scheme)
+    if not pool:
+        raise ValueError("the URL names no pool")
+    return kw, pool
+
+
+class Producer:
+    def __init__(self, url, partitions=None):
+        kw, self.pool = parse_url(url)
+        self.r = redis.Redis(socket_timeout=10, **kw)
+        self.meta = "forkpool:{%s}:meta" % self.pool
+        # The pool's partition count: the meta hash's; a producer that
+        # names one writes it when there is none, and must agree.
+        if partitions is not None:
+            self.r.hsetnx(self.meta, "partitions", partitions)
+        have = self.r.hget(self.meta, "partitions")
+        if have is None:
+            raise RuntimeError("pool %s has no partition count yet"
+                               % self.pool)
+        self.partitions = int(have)
+        if partitions is not None and partitions != self.partitions:
+            raise RuntimeError("pool %s has %d partitions, not %d"
+                               % (self.pool, self.partitions, partitions))
+        # The epoch: made by the first producer that finds none; gone if
+        # Redis loses the pool.
+        self.r.hsetnx(self.meta, "epoch", os.urandom(8).hex())
+        self.epoch = self.r.hget(self.meta, "epoch")
+        self.reply = "forkpool:{%s}:reply:%s.%d.%s" % (
+            self.pool, socket.gethostname(), os.getpid(),
+            os.urandom(4).hex())
+        self.last = "0-0"       # a new reply stream: read from its start
+        self.pending = set()
+        self.next_ref = 1
+        self.rr = 0
+
+    def check_epoch(self):
+        if self.r.hget(self.meta, "epoch") != self.epoch:
+            raise PoolLost("pool %s lost its jobs (its epoch is gone); "
+                           "%d will never be answered"
+                           % (self.pool, len(self.pending)))
+
+    def stream_of(self, key):
+        if key is None:
+            self.rr += 1
+            return "forkpool:{%s}:p%d" % (self.pool,
+                                          self.rr % self.partitions)
+        return "forkpool:{%s}:p%d" % (self.pool,
+                                      fnv1a32(key) % self.partitions)
+
+    def submit_many(self, jobs, window=1024):
+        """jobs: (payload, key or None) pairs; XADDs pipelined in
+        windows.  Returns their refs."""
+        refs = []
+        pipe = self.r.pipeline(transaction=False)
+        for i, (payload, key) in enumerate(jobs, 1):
+            ref = str(self.next_ref)
+            self.next_ref += 1
+            fields = {"payload": payload, "reply": self.reply, "ref": ref}
+            if key is not None:
+                fields["key"] = key
+            pipe.xadd(self.stream_of(key), fields)
+            self.pending.add(ref)
+            refs.append(ref)
+            if i % window == 0:
+                pipe.execute()
+        pipe.execute()
+        return refs
+
+    def submit(self, payload, key=None):
+        return self.submit_many([(payload, key)])[0]
+
+    def results(self, timeout=None):
+        """Yields (ref, status, result) until every job is answered;
+        raises TimeoutError after timeout seconds without a result."""
+        quiet = time.monotonic()
+        while self.pending:
+            got = self.r.xread({self.reply: self.last}, count=512,
+                               block=1000)
+            if not got:
+                self.check_epoch()
+                if timeout is not None and \
+                        time.monotonic() - quiet > timeout:
+                    raise TimeoutError("%d jobs without a result"
+                                       % len(self.pending))
+                continue
+            quiet = time.monotonic()
+            for entry_id, f in got[0][1]:
+                self.last = entry_id
+                ref = f.get(b"ref", b"").decode()
+                # One result per job: a second one is skipped.
+                if ref not in self.pending:
+                    continue
+                self.pending.discard(ref)
+                yield (ref, f.get(b"status", b"").decode(),
+                       f.get(b"result", b""))
+
+    def close(self):
+        self.r.delete(self.reply)
+        self.r.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("url")
+    ap.add_argument("-n", type=int, default=1000, help="jobs")
+    ap.add_argument("-k", type=int, default=17, help="keys")
+    ap.add_argument("-P", type=int, default=None, help="partitions")
+    ap.add_argument("-t", type=float, default=60, help="timeout, seconds")
+    a = ap.parse_args()
+    p = Producer(a.url, a.P)
+    jobs = [(b"k%d %d" % (i % a.k, i), b"k%d" % (i % a.k))
+            for i in range(1, a.n + 1)]
+    refs = p.submit_many(jobs)
+    want = dict(zip(refs, (j[0] for j in jobs)))
+    seen, last, bad = set(), {}, 0
+    for ref, status, result in p.results(timeout=a.t):
+        if status != "ok" or result != want.get(ref) or ref in seen:
+            print("job %s: %s %r" % (ref, status, result), file=sys.stderr)
+            bad += 1
+        seen.add(ref)
+        key, seq = result.split()
+        if last.get(key, 0) >= int(seq):
+            print("key %s: %s after %d" % (key.decode(), seq.decode(),
+                                           last[key]), file=sys.stderr)
+            bad += 1
+        last[key] = int(seq)
+    p.close()
+    print("%d jobs, %d results, %d keys, %d wrong"
+          % (a.n, len(seen), len(last), bad))
+    return 0 if bad == 0 and len(seen) == a.n else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
