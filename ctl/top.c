@@ -556,6 +556,7 @@ top(const char *socket_path, const char *url, unsigned partitions,
 	struct screen		 sc = { 1, 0, 0, 0 };
 	struct sample		 prev, s;
 	struct sigaction	 sa;
+	SCREEN			*scr;
 	uint64_t		 now, next;
 	int			 ch, once = 0;
 
@@ -585,9 +586,11 @@ top(const char *socket_path, const char *url, unsigned partitions,
 	sigaction(SIGHUP, &sa, NULL);
 
 	memset(&prev, 0, sizeof prev);
+	/* newterm, not initscr, which would exit on an unknown $TERM. */
+	if ((scr = newterm(NULL, stdout, stdin)) == NULL)
+		errx(EXIT_TROUBLE, "top: cannot use the terminal %s",
+		    getenv("TERM") != NULL ? getenv("TERM") : "(no TERM)");
 	poll_source(&src, &s);
-	if (initscr() == NULL)
-		errx(EXIT_TROUBLE, "top: cannot start the terminal");
 	cbreak();
 	noecho();
 	keypad(stdscr, TRUE);
@@ -622,6 +625,7 @@ top(const char *socket_path, const char *url, unsigned partitions,
 		draw(&sc, &src, &s);
 	}
 	endwin();
+	delscreen(scr);
 	sample_free(&prev);
 	sample_free(&s);
 	if (src.c != NULL)
