@@ -5,6 +5,7 @@
  * The three formats show the same figures.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,21 @@ windows_get(uint64_t now, struct window *w)
 		window_get(now, spans[i], &w[i]);
 }
 
+/* A line of the windows' table: one figure of each window. */
+static void
+window_row(struct text *t, const char *label, const struct window *win,
+    size_t field, int decimals)
+{
+	unsigned	k;
+
+	put(t, "  %-8s", label);
+	for (k = 0; k < NSPANS; k++)
+		put(t, " %10.*f", decimals,
+		    *(const double *)(const void *)((const char *)&win[k] +
+		    field));
+	put(t, "\n");
+}
+
 static void
 render_text(struct text *t, uint64_t now, const uint32_t *depths)
 {
@@ -218,16 +234,10 @@ render_text(struct text *t, uint64_t now, const uint32_t *depths)
 	put(t, "recent:   ");
 	for (k = 0; k < NSPANS; k++)
 		put(t, " %9us", win[k].span);
-	put(t, "\n  jobs/s  ");
-	for (k = 0; k < NSPANS; k++)
-		put(t, " %10.1f", win[k].rate);
-	put(t, "\n  p50 us  ");
-	for (k = 0; k < NSPANS; k++)
-		put(t, " %10.0f", win[k].p50_us);
-	put(t, "\n  p99 us  ");
-	for (k = 0; k < NSPANS; k++)
-		put(t, " %10.0f", win[k].p99_us);
 	put(t, "\n");
+	window_row(t, "jobs/s", win, offsetof(struct window, rate), 1);
+	window_row(t, "p50 us", win, offsetof(struct window, p50_us), 0);
+	window_row(t, "p99 us", win, offsetof(struct window, p99_us), 0);
 	put(t, "workers: %d of %d", workers_up(), pool_target());
 	if (opts->workers_max != 0)
 		put(t, ", sized by the pool within %d to %d",
