@@ -22,4 +22,6 @@ void	print_result(const struct fp_result *, size_t *);
 int	redis_submit(const char *, unsigned, int, char **);
 int	redis_status(const char *, unsigned);
 
+int	top(const char *, const char *, unsigned, int, char **);
+
 #endif

@@ -36,7 +36,7 @@ int			 json;
 
 #define USAGE							\
 	"usage: forkpoolctl [-hj] [-s socket] command [argument ...]\n"	\
-	"       forkpoolctl [-hj] -r URL [-P partitions] submit|status ...\n"
+	"       forkpoolctl [-hj] -r URL [-P partitions] submit|status|top ...\n"
 
 /* The whole help with -h; after a mistake, the synopsis: the error shows. */
 static void __attribute__((__noreturn__))
@@ -52,7 +52,9 @@ usage(int status)
 	    "                 run each data argument (or each line of\n"
 	    "                 standard input) as a job; print the results\n"
 	    "  status         the pool's workers and totals\n"
-	    "  metrics        the same in Prometheus text format\n"
+	    "  metrics        the same in Prometheus text format (JSON\n"
+	    "                 with -j)\n"
+	    "  top [--once]   a live view, refreshed each second; q quits\n"
 	    "  scale N        run N workers\n"
 	    "  reload         re-read the configuration, roll workers over\n"
 	    "  drain          take no new jobs, exit when idle\n"
@@ -193,9 +195,41 @@ submit_one(struct submit *s, const char *data, size_t len)
 	}
 }
 
+/*
+ * What a failed job's JSON says when the supervisor sent no text, as for a
+ * crash or a timeout, where there is no handler's message to pass on.
+ */
+static const char *
+failure(const struct fp_result *r, char *buf, size_t size)
+{
+	const char	*what;
+
+	switch (r->status) {
+	case FP_STATUS_CRASHED:
+		what = "the worker crashed";
+		break;
+	case FP_STATUS_TIMEOUT:
+		what = "timed out";
+		break;
+	case FP_STATUS_REJECTED:
+		return "refused by the supervisor";
+	default:
+		return "the handler failed";
+	}
+	if (r->attempts > 1)
+		snprintf(buf, size, "%s on each of %u attempts", what,
+		    r->attempts);
+	else
+		snprintf(buf, size, "%s", what);
+	return buf;
+}
+
 void
 print_result(const struct fp_result *r, size_t *failed)
 {
+	char		 buf[64];
+	const char	*why;
+
 	if (r->status != FP_STATUS_OK)
 		(*failed)++;
 	if (json) {
@@ -203,7 +237,11 @@ print_result(const struct fp_result *r, size_t *failed)
 		    (unsigned long long)r->id, fp_status_name(r->status),
 		    r->attempts, r->status == FP_STATUS_OK ? "result" :
 		    "error");
-		json_string(stdout, r->data, r->len);
+		if (r->status != FP_STATUS_OK && r->len == 0) {
+			why = failure(r, buf, sizeof buf);
+			json_string(stdout, why, strlen(why));
+		} else
+			json_string(stdout, r->data, r->len);
 		fputs("}\n", stdout);
 		return;
 	}
@@ -399,7 +437,8 @@ cmd_metrics(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return show_status(FP_FORMAT_PROMETHEUS);
+	/* --json: the same figures as status --json. */
+	return show_status(json ? FP_FORMAT_JSON : FP_FORMAT_PROMETHEUS);
 }
 
 static int
@@ -407,6 +446,7 @@ control(const char *command)
 {
 	struct fp_client	*c;
 	char			*reply;
+	size_t			 len = strcspn(command, " ");
 	int			 r;
 
 	c = connect_or_die();
@@ -422,8 +462,10 @@ control(const char *command)
 		fflush(stdout);
 	} else if (r == 0)
 		print_text(reply);
+	else if (strncmp(reply, command, len) == 0 && reply[len] == ':')
+		warnx("%s", reply);	/* it names the command already */
 	else
-		warnx("%s: %s", command, reply);
+		warnx("%.*s: %s", (int)len, command, reply);
 	free(reply);
 	return r == 0 ? 0 : EXIT_FAILED;
 }
@@ -447,6 +489,12 @@ cmd_scale(int argc, char **argv)
 }
 
 static int
+cmd_top(int argc, char **argv)
+{
+	return top(socket_path, NULL, 0, argc, argv);
+}
+
+static int
 cmd_simple(int argc, char **argv)
 {
 	(void)argc;
@@ -462,6 +510,7 @@ static const struct command {
 	{ "submit",	0, -1, cmd_submit },
 	{ "status",	0, 0, cmd_status },
 	{ "metrics",	0, 0, cmd_metrics },
+	{ "top",	0, 1, cmd_top },
 	{ "scale",	1, 1, cmd_scale },
 	{ "reload",	0, 0, cmd_simple },
 	{ "drain",	0, 0, cmd_simple },
@@ -530,7 +579,11 @@ main(int argc, char **argv)
 			    argv);
 		if (strcmp(argv[0], "status") == 0 && argc == 1)
 			return redis_status(redis_url, redis_partitions);
-		warnx("%s: with --redis, only submit and status", argv[0]);
+		if (strcmp(argv[0], "top") == 0)
+			return top(NULL, redis_url, redis_partitions, argc,
+			    argv);
+		warnx("%s: with --redis, only submit, status and top",
+		    argv[0]);
 		usage(EXIT_TROUBLE);
 	}
 

@@ -196,7 +196,7 @@ render_text(struct fp_redis *r, struct census *cs, struct buf *b)
 {
 	char		 line[512];
 	long long	 len = 0, pending = 0;
-	unsigned	 i;
+	unsigned	 i, j;
 	size_t		 k;
 	int		 n;
 
@@ -211,9 +211,22 @@ render_text(struct fp_redis *r, struct census *cs, struct buf *b)
 	    "length", "pending", "held by");
 	if (buf_append(b, line, n) == -1)
 		return -1;
-	for (i = 0; i < r->partitions; i++) {
-		n = snprintf(line, sizeof line, "%-9u %8lld %8lld  %s\n", i,
-		    cs->length[i], cs->pending[i], cs->holder[i]);
+	for (i = 0; i < r->partitions; i = j) {
+		/* A run of empty partitions takes one line. */
+		for (j = i; j < r->partitions && cs->length[j] == 0 &&
+		    cs->pending[j] == 0; j++)
+			;
+		if (j == i + 1)
+			n = snprintf(line, sizeof line, "partition %u: empty\n",
+			    i);
+		else if (j > i)
+			n = snprintf(line, sizeof line,
+			    "partitions %u-%u: empty\n", i, j - 1);
+		else {
+			n = snprintf(line, sizeof line, "%-9u %8lld %8lld  %s\n",
+			    i, cs->length[i], cs->pending[i], cs->holder[i]);
+			j = i + 1;
+		}
 		if (buf_append(b, line, n > (int)sizeof line - 1 ?
 		    (int)sizeof line - 1 : n) == -1)
 			return -1;

@@ -407,6 +407,19 @@ int		 redis_supported(void);
 void		 status_job_done(const struct job *, uint64_t);
 char		*status_render(unsigned, size_t *);
 
+/* window.c */
+#define WINDOW_MAX_S	60
+struct window {
+	unsigned	 span;		/* seconds */
+	uint64_t	 jobs;		/* ended in it */
+	double		 rate;		/* jobs/s */
+	double		 mean_us;
+	double		 p50_us;
+	double		 p99_us;
+};
+void		 window_add(uint64_t, uint64_t);
+void		 window_get(uint64_t, unsigned, struct window *);
+
 /* main.c */
 struct handler;
 int		 handler_check(struct options *, int, char *, size_t);
