@@ -26,6 +26,8 @@
 #define FINISH_BATCH	256	/* jobs per finish script */
 #define FINISH_BYTES	(4 * 1024 * 1024)
 #define FINISH_INFLIGHT	8	/* finish scripts in flight */
+#define FINISH_FULL	64	/* jobs that make a finish worth sending now */
+#define TAKE_INFLIGHT	3	/* take scripts in flight */
 #define POLL_MIN_NS	1000000ULL	/* an empty take: ask again in 1 ms, */
 #define POLL_MAX_NS	100000000ULL	/* doubling up to 0.1 s */
 #define REPLY_TTL_MS	"86400000"	/* a reply stream lives a day */
@@ -48,12 +50,23 @@ struct finish_batch {
 	uint32_t	 idx[];
 };
 
+/* A take in flight: the entries it may bring, its partitions. */
+struct take {
+	uint32_t	 want;
+	uint32_t	 n;
+	uint32_t	 part[];
+};
+
 static struct rjob	*rjobs;
 static uint32_t		*held;		/* partition -> live entries */
 static char		(*partnum)[12];	/* partition -> its number */
+static uint32_t		*slot;		/* partition -> its place in a finish */
 static struct jobq	 finishq;	/* done, finish not yet sent */
 static struct jobq	 retryq;	/* sent, answer lost: sent again first */
-static int		 taking;	/* a take is in flight */
+static uint8_t		*asking;	/* partition -> in a take in flight */
+static unsigned		 takes_out;	/* takes in flight */
+static uint32_t		 asked;		/* the entries they may bring */
+static unsigned		 finishes_out;	/* finish scripts in flight */
 static uint32_t		 rotor;
 static uint64_t		 poll_ns;
 static struct event	*ev_poll;
@@ -134,9 +147,10 @@ field_is(const redisReply *f, const char *name)
 }
 
 /*
- * Reads an entry's fields; NULL when they make a job, or why not.  The
- * reply stream and ref are kept even for an entry refused, so that its
- * producer hears of it.
+ * Reads an entry's fields; NULL when they make a job, or why not.  Every
+ * field is read before anything is judged, so that the producer of an
+ * entry refused for any reason hears of it on its reply stream, when it
+ * named one that is valid (a ref that is not is dropped).
  */
 static const char *
 entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
@@ -144,62 +158,83 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 {
 	const redisReply	*f, *v, *reply = NULL, *ref = NULL,
 				*prio = NULL;
-	static char		 why[160];
-	size_t			 i;
+	static char		 why[REDIS_KEY_MAX + 96];
+	const char		*bad = NULL;
+	size_t			 i, plen = strlen(rpool.reply_prefix);
+	int			 replies = 0, refs = 0;
 
 	*key = *payload = NULL;
 	*high = 0;
 	if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
 		return "the entry has no fields (deleted or trimmed)";
 	if (fields->elements % 2 != 0)
-		return "malformed fields";
-	for (i = 0; i < fields->elements; i += 2) {
+		bad = "malformed fields";
+	for (i = 0; i + 1 < fields->elements; i += 2) {
 		f = fields->element[i];
 		v = fields->element[i + 1];
 		if (f->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING)
-			return "malformed fields";
+		    v->type != REDIS_REPLY_STRING) {
+			if (bad == NULL)
+				bad = "malformed fields";
+			continue;
+		}
 		if (field_is(f, "payload")) {
-			if (*payload != NULL)
-				return "payload given twice";
+			if (*payload != NULL && bad == NULL)
+				bad = "payload given twice";
 			*payload = v;
 		} else if (field_is(f, "key")) {
-			if (*key != NULL)
-				return "key given twice";
+			if (*key != NULL && bad == NULL)
+				bad = "key given twice";
 			*key = v;
 		} else if (field_is(f, "priority")) {
-			if (prio != NULL)
-				return "priority given twice";
+			if (prio != NULL && bad == NULL)
+				bad = "priority given twice";
 			prio = v;
 		} else if (field_is(f, "reply")) {
-			if (reply != NULL)
-				return "reply given twice";
+			replies++;
 			reply = v;
 		} else if (field_is(f, "ref")) {
-			if (ref != NULL)
-				return "ref given twice";
+			refs++;
 			ref = v;
 		}
 		/* Other fields are the producer's own: kept, not read. */
 	}
-	if (reply != NULL && (reply->len >= REDIS_KEY_MAX ||
-	    reply->len <= strlen(rpool.reply_prefix) ||
-	    memcmp(reply->str, rpool.reply_prefix,
-	    strlen(rpool.reply_prefix)) != 0 ||
-	    memchr(reply->str, '\0', reply->len) != NULL)) {
-		snprintf(why, sizeof why, "the reply stream must be named "
-		    "%sNAME (at most %d bytes)", rpool.reply_prefix,
-		    REDIS_KEY_MAX - 1);
-		return why;
+	/* Two replies name no stream to answer on; two refs, no ref. */
+	if (replies > 1) {
+		reply = NULL;
+		if (bad == NULL)
+			bad = "reply given twice";
 	}
-	if (ref != NULL && ref->len > REF_MAX)
-		return "ref longer than 256 bytes";
+	if (refs > 1) {
+		ref = NULL;
+		if (bad == NULL)
+			bad = "ref given twice";
+	}
+	if (reply != NULL && (reply->len >= REDIS_KEY_MAX ||
+	    reply->len <= plen ||
+	    memcmp(reply->str, rpool.reply_prefix, plen) != 0 ||
+	    memchr(reply->str, '\0', reply->len) != NULL)) {
+		reply = NULL;
+		if (bad == NULL) {
+			snprintf(why, sizeof why, "the reply stream must be "
+			    "named %sNAME (at most %d bytes)",
+			    rpool.reply_prefix, REDIS_KEY_MAX - 1);
+			bad = why;
+		}
+	}
+	if (ref != NULL && ref->len > REF_MAX) {
+		ref = NULL;
+		if (bad == NULL)
+			bad = "ref longer than 256 bytes";
+	}
 	if (bytes_set(&rj->meta, reply != NULL ? reply->str : NULL,
 	    reply != NULL ? reply->len : 0, ref != NULL ? ref->str : NULL,
 	    ref != NULL ? ref->len : 0) == -1)
 		return "out of memory";
 	rj->replylen = reply != NULL ? reply->len : 0;
 	rj->reflen = ref != NULL ? ref->len : 0;
+	if (bad != NULL)
+		return bad;
 	if (*payload == NULL)
 		return "no payload field";
 	if (prio != NULL && !field_is(prio, "high") &&
@@ -298,12 +333,17 @@ take_entry(uint32_t p, const redisReply *e, long long deliveries)
 static void
 take_done(void *arg, redisReply *r)
 {
+	struct take		*t = arg;
 	const redisReply	*part, *entries, *deliv, *from;
 	uint32_t		 p, got = 0;
 	size_t			 i, k;
 
-	(void)arg;
-	taking = 0;
+	for (i = 0; i < t->n; i++)
+		asking[t->part[i]] = 0;
+	if (takes_out > 0)
+		takes_out--;
+	asked = asked > t->want ? asked - t->want : 0;
+	free(t);
 	if (r == NULL)
 		return;	/* entries read but not heard of are read again */
 	if (r->type != REDIS_REPLY_ARRAY || r->elements % 4 != 0) {
@@ -353,9 +393,22 @@ take_done(void *arg, redisReply *r)
 	}
 }
 
+/* A partition a take may ask about: nothing of it here or on the way. */
+static int
+take_may_ask(uint32_t p)
+{
+	return held[p] == 0 && !asking[p];
+}
+
+/*
+ * Sends a take for the partitions free now.  Several may be in flight,
+ * each for partitions the others do not ask about, so that a partition
+ * freed while one is out is read again without waiting for it.
+ */
 static void
 take_send(uint32_t want)
 {
+	struct take	*t;
 	char		 claim[24], room[16], batch[16], nkeys[16];
 	uint32_t	 i, p, n = 0, start = rotor++;
 	int		 argc = 0, k;
@@ -368,13 +421,15 @@ take_send(uint32_t want)
 	/* Each take starts at the next partition: none waits behind all. */
 	for (i = 0; i < opts->partitions; i++) {
 		p = (start + i) % opts->partitions;
-		if (held[p] == 0) {
+		if (take_may_ask(p)) {
 			argv_scratch[argc++] = rpool.stream[p];
 			n++;
 		}
 	}
-	if (n == 0)
+	if (n == 0 || (t = malloc(sizeof *t + n * sizeof t->part[0])) == NULL)
 		return;
+	t->want = want;
+	t->n = 0;
 	snprintf(nkeys, sizeof nkeys, "%u", n);
 	snprintf(claim, sizeof claim, "%llu", rpool.claim_due ?
 	    (unsigned long long)rpool.claim_idle_ms : 0ULL);
@@ -387,17 +442,24 @@ take_send(uint32_t want)
 	argv_scratch[argc++] = batch;
 	for (i = 0; i < opts->partitions; i++) {
 		p = (start + i) % opts->partitions;
-		if (held[p] == 0)
+		if (take_may_ask(p)) {
 			argv_scratch[argc++] = partnum[p];
+			t->part[t->n++] = p;
+		}
 	}
 	for (k = 0; k < argc; k++)
 		len_scratch[k] = strlen(argv_scratch[k]);
-	if (rconn_command(take_done, NULL, argc, argv_scratch,
-	    len_scratch) == 0) {
-		taking = 1;
-		rpool.claim_due = 0;
-		totals.takes++;
+	if (rconn_command(take_done, t, argc, argv_scratch,
+	    len_scratch) == -1) {
+		free(t);
+		return;
 	}
+	for (i = 0; i < t->n; i++)
+		asking[t->part[i]] = 1;
+	takes_out++;
+	asked += want;
+	rpool.claim_due = 0;
+	totals.takes++;
 }
 
 static void
@@ -456,6 +518,8 @@ finish_done(void *arg, redisReply *r)
 	struct finish_batch	*b = arg;
 	unsigned		 i;
 
+	if (finishes_out > 0)
+		finishes_out--;
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == b->n) {
 		for (i = 0; i < b->n; i++)
 			finish_outcome(b->idx[i], r->element[i]);
@@ -495,7 +559,32 @@ dead_reason(const struct job *j, char *buf, size_t size)
 	return buf;
 }
 
-/* Sends one finish script for the jobs at the head of the queue. */
+/* An entry id, "MS-SEQ", as a pair that sorts as Redis sorts them. */
+static void
+id_parse(const char *id, uint64_t *ms, uint64_t *seq)
+{
+	char	*end;
+
+	*ms = strtoull(id, &end, 10);
+	*seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+}
+
+static int
+id_less(const char *a, const char *b)
+{
+	uint64_t	ams, aseq, bms, bseq;
+
+	id_parse(a, &ams, &aseq);
+	id_parse(b, &bms, &bseq);
+	return ams < bms || (ams == bms && aseq < bseq);
+}
+
+/*
+ * Sends one finish script for the jobs at the head of the queue, grouped
+ * by stream (in queue order within each, so that a key's results keep
+ * their order): the script checks and acknowledges a stream's jobs at
+ * once.
+ */
 static int
 finish_send(void)
 {
@@ -503,33 +592,67 @@ finish_send(void)
 	struct finish_batch	*b;
 	struct job		*j;
 	struct rjob		*rj;
-	static char		 att[FINISH_BATCH][8], why[FINISH_BATCH][128];
+	static uint32_t		 order[FINISH_BATCH], first[FINISH_BATCH],
+				 last[FINISH_BATCH], count[FINISH_BATCH],
+				 spart[FINISH_BATCH];
+	static char		 att[FINISH_BATCH][8], why[FINISH_BATCH][128],
+				 place[FINISH_BATCH][8], most[FINISH_BATCH][12];
 	const char		*s;
-	char			 nkeys[16];
+	char			 nkeys[16], nstreams[16];
 	size_t			 bytes = 0;
-	uint32_t		 idx;
-	unsigned		 n, i;
-	int			 argc = 0, nk;
+	uint32_t		 idx, k, ns = 0;
+	unsigned		 n, i, at;
+	int			 argc = 0;
 
 	n = q->count < FINISH_BATCH ? q->count : FINISH_BATCH;
-	if (scratch_room(8 + 10 * n) == -1 ||
-	    (b = malloc(sizeof *b + n * sizeof b->idx[0])) == NULL)
-		return -1;
-	argv_scratch[argc++] = "EVAL";
-	argv_scratch[argc++] = script_finish;
-	argv_scratch[argc++] = nkeys;
-	argv_scratch[argc++] = rpool.dead;
-	argv_scratch[argc++] = rpool.results;
-	/* The keys first, then the arguments: two passes over the jobs. */
+	/* The jobs of the batch, and its streams in order of appearance. */
 	for (i = 0, idx = q->head; i < n && idx != JOB_NONE; i++) {
 		j = ledger_job(idx);
 		rj = &rjobs[idx];
 		bytes += j->result.len;
 		if (i > 0 && bytes > FINISH_BYTES)
 			break;
-		b->idx[i] = idx;
-		argv_scratch[argc] = rpool.stream[rj->stream];
-		len_scratch[argc++] = strlen(rpool.stream[rj->stream]);
+		order[i] = idx;
+		if ((k = slot[rj->stream]) == JOB_NONE) {
+			k = slot[rj->stream] = ns++;
+			spart[k] = rj->stream;
+			first[k] = last[k] = idx;
+			count[k] = 0;
+		} else if (id_less(rj->id, rjobs[first[k]].id))
+			first[k] = idx;
+		else if (id_less(rjobs[last[k]].id, rj->id))
+			last[k] = idx;
+		count[k]++;
+		idx = j->next;
+	}
+	n = i;
+	if (scratch_room(16 + 5 * ns + 9 * n) == -1 ||
+	    (b = malloc(sizeof *b + n * sizeof b->idx[0])) == NULL) {
+		for (k = 0; k < ns; k++)
+			slot[spart[k]] = JOB_NONE;
+		return -1;
+	}
+	/* Stable by stream: count[k] becomes where stream k's jobs start. */
+	for (k = 0, at = 0; k < ns; k++) {
+		i = count[k];
+		count[k] = at;
+		at += i;
+	}
+	for (i = 0; i < n; i++)
+		b->idx[count[slot[rjobs[order[i]].stream]]++] = order[i];
+	b->n = n;
+
+	argv_scratch[argc++] = "EVAL";
+	argv_scratch[argc++] = script_finish;
+	argv_scratch[argc++] = nkeys;
+	argv_scratch[argc++] = rpool.dead;
+	argv_scratch[argc++] = rpool.results;
+	for (k = 0; k < ns; k++)
+		argv_scratch[argc++] = rpool.stream[spart[k]];
+	for (i = 0; i < (unsigned)argc; i++)
+		len_scratch[i] = strlen(argv_scratch[i]);
+	for (i = 0; i < n; i++) {
+		rj = &rjobs[b->idx[i]];
 		if (rj->replylen > 0) {
 			argv_scratch[argc] = rj->meta.p;
 			len_scratch[argc++] = rj->replylen;
@@ -537,26 +660,38 @@ finish_send(void)
 			argv_scratch[argc] = rpool.results;
 			len_scratch[argc++] = strlen(rpool.results);
 		}
-		idx = j->next;
 	}
-	b->n = n = i;
-	nk = argc - 3;
-	snprintf(nkeys, sizeof nkeys, "%d", nk);
+	snprintf(nkeys, sizeof nkeys, "%d", argc - 3);
+	len_scratch[2] = strlen(nkeys);
+	snprintf(nstreams, sizeof nstreams, "%u", ns);
 	argv_scratch[argc++] = rpool.url.pool;
 	argv_scratch[argc++] = rpool.consumer;
 	argv_scratch[argc++] = REPLY_TTL_MS;
-	for (i = 0; i < 5; i++)
+	argv_scratch[argc++] = nstreams;
+	for (i = argc - 4; i < (unsigned)argc; i++)
 		len_scratch[i] = strlen(argv_scratch[i]);
-	for (i = argc - 3; i < (unsigned)argc; i++)
-		len_scratch[i] = strlen(argv_scratch[i]);
-	for (i = 0; i < n; i++) {
+	for (k = 0; k < ns; k++) {
+		/* What this consumer holds of the stream, at most. */
+		snprintf(most[k], sizeof most[k], "%u", held[spart[k]]);
+		argv_scratch[argc++] = partnum[spart[k]];
+		argv_scratch[argc++] = rjobs[first[k]].id;
+		argv_scratch[argc++] = rjobs[last[k]].id;
+		argv_scratch[argc++] = most[k];
+		for (i = argc - 4; i < (unsigned)argc; i++)
+			len_scratch[i] = strlen(argv_scratch[i]);
+		slot[spart[k]] = JOB_NONE;
+		snprintf(place[k], sizeof place[k], "%u", k + 1);
+	}
+	for (i = 0, k = 0; i < n; i++) {
 		j = ledger_job(b->idx[i]);
 		rj = &rjobs[b->idx[i]];
+		while (k + 1 < ns && spart[k] != rj->stream)
+			k++;
 		snprintf(att[i], sizeof att[i], "%u", j->attempt);
+		argv_scratch[argc] = place[k];
+		len_scratch[argc++] = strlen(place[k]);
 		argv_scratch[argc] = rj->id;
 		len_scratch[argc++] = strlen(rj->id);
-		argv_scratch[argc] = partnum[rj->stream];
-		len_scratch[argc++] = strlen(partnum[rj->stream]);
 		s = frame_status_name(j->status);
 		argv_scratch[argc] = s;
 		len_scratch[argc++] = strlen(s);
@@ -577,8 +712,10 @@ finish_send(void)
 		free(b);
 		return -1;
 	}
+	/* The batch was the head of the queue, in whatever order sent. */
 	for (i = 0; i < n; i++)
 		jobq_pop(q);
+	finishes_out++;
 	totals.finishes++;
 	return 0;
 }
@@ -624,11 +761,11 @@ redis_room(void)
 		}
 		return;
 	}
-	if (!rconn_is_ready() || taking ||
+	if (!rconn_is_ready() || takes_out >= TAKE_INFLIGHT ||
 	    (evtimer_pending(ev_poll, NULL) && !rpool.claim_due))
 		return;
-	if ((want = budget()) > 0)
-		take_send(want);
+	if ((want = budget()) > asked)
+		take_send(want - asked);
 }
 
 static void
@@ -639,15 +776,28 @@ redis_flush(void)
 		    finishq.count + retryq.count);
 		waiting = 0;
 	}
+	/*
+	 * One finish goes at once; while it is out, more are sent only for
+	 * a full batch, so that the jobs done meanwhile go together.  At
+	 * a low rate each result goes alone and soon.
+	 */
 	while (rconn_is_ready() && finishq.count + retryq.count > 0 &&
-	    rconn_outstanding() < FINISH_INFLIGHT && finish_send() == 0)
+	    rconn_outstanding() < FINISH_INFLIGHT &&
+	    (finishes_out == 0 || stopping || retryq.count > 0 ||
+	    finishq.count >= FINISH_FULL) && finish_send() == 0)
 		;
 }
 
 static void
 lost(void)
 {
-	taking = 0;
+	uint32_t	p;
+
+	/* The replies in flight came back empty; nothing is on the way. */
+	takes_out = finishes_out = 0;
+	asked = 0;
+	for (p = 0; p < opts->partitions; p++)
+		asking[p] = 0;
 }
 
 static void
@@ -663,8 +813,12 @@ redis_init(void)
 	}
 	held = xcalloc(opts->partitions, sizeof *held);
 	partnum = xcalloc(opts->partitions, sizeof *partnum);
-	for (p = 0; p < opts->partitions; p++)
+	slot = xcalloc(opts->partitions, sizeof *slot);
+	asking = xcalloc(opts->partitions, sizeof *asking);
+	for (p = 0; p < opts->partitions; p++) {
 		snprintf(partnum[p], sizeof partnum[p], "%u", p);
+		slot[p] = JOB_NONE;
+	}
 	jobq_init(&finishq);
 	jobq_init(&retryq);
 	if ((ev_poll = evtimer_new(base, supervisor_wake_cb, NULL)) == NULL)

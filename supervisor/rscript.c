@@ -99,36 +99,76 @@ const char script_take[] =
 "return out\n";
 
 /*
- * KEYS: the dead-letter stream, the pool's results stream, then for each
- * job its partition stream and the stream its result goes to.  ARGV:
- * group, consumer, reply ttl ms, then 8 per job: entry id, partition,
- * status, attempts, result, ref, dead-letter reason ("" for none), and
- * "r" for a reply stream or "p" for the pool's results.  A job is
- * finished only if this consumer still holds its entry: then its result
- * is added, a dead letter too if there is a reason (with the entry's
- * fields), and the entry acknowledged and deleted, all at once.  A reply
- * stream that cannot take the result (not a stream) sends it to the
- * pool's results.  Returns for each job 1 (done), 0 (not pending:
- * finished before) or the name of the consumer that holds it now.
+ * KEYS: the dead-letter stream, the pool's results stream, the partition
+ * streams of the batch (S of them), then for each job the stream its
+ * result goes to.  ARGV: group, consumer, reply ttl ms, S, then 4 per
+ * stream: partition, first id, last id (of its jobs here), the most
+ * entries this consumer may hold between them; then 8 per job, grouped by
+ * stream and in queue order within one: the stream's place (1 to S),
+ * entry id, status, attempts, result, ref, dead-letter reason ("" for
+ * none), and "r" for a reply stream or "p" for the pool's results.
+ *
+ * One XPENDING per stream, over the range of its jobs and for this
+ * consumer, says which entries it still holds: only those are finished
+ * (an id it did not list, past the count, is asked about alone).
+ * For each, its result is added (a dead letter too if there is a reason,
+ * with the entry's fields); then one XACK per stream takes them all, in
+ * the same script, and they leave the stream.  Deleting entries one by
+ * one costs Redis a search of their node each, so the stream is trimmed
+ * instead up to its oldest pending entry (or the batch's last, if none
+ * is left): every entry before it was read, in order, and is no longer
+ * pending, so it is finished.  Only the entries finished after it are
+ * deleted by id, which leaves the stream just as deleting each would.  A reply stream that cannot take the
+ * result (not a stream) sends it to the pool's results.  Returns for each
+ * job 1 (done), 0 (not pending: finished before) or the name of the
+ * consumer that holds it now.
  */
 const char script_finish[] =
-"local g, me, ttl = ARGV[1], ARGV[2], ARGV[3]\n"
+"local g, me, ttl, ns = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
+"local function num_less(a, b)\n"
+"  if #a ~= #b then return #a < #b end\n"
+"  return a < b\n"
+"end\n"
+"local function before(a, b)\n"
+"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"
+"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"
+"  if am ~= bm then return num_less(am, bm) end\n"
+"  return num_less(as, bs)\n"
+"end\n"
+"local held, acks, part = {}, {}, {}\n"
+"for k = 1, ns do\n"
+"  local b = 5 + 4 * (k - 1)\n"
+"  local s = KEYS[2 + k]\n"
+"  part[k] = ARGV[b]\n"
+"  acks[k] = {}\n"
+"  local h = {}\n"
+"  for _, e in ipairs(redis.call('XPENDING', s, g, ARGV[b + 1],\n"
+"    ARGV[b + 2], tonumber(ARGV[b + 3]), me)) do h[e[1]] = true end\n"
+"  held[k] = h\n"
+"end\n"
 "local out, fresh = {}, {}\n"
-"local a = 4\n"
-"for k = 3, #KEYS, 2 do\n"
-"  local s, t = KEYS[k], KEYS[k + 1]\n"
-"  local id, part, st, att = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]\n"
+"local a, t = 5 + 4 * ns, 3 + ns\n"
+"while a <= #ARGV do\n"
+"  local k, id, st, att = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2],\n"
+"    ARGV[a + 3]\n"
 "  local res, ref, why, kind = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],\n"
 "    ARGV[a + 7]\n"
-"  a = a + 8\n"
-"  local p = redis.call('XPENDING', s, g, id, id, 1)\n"
-"  if #p == 0 then\n"
+"  local s, r, pt = KEYS[2 + k], KEYS[t], part[k]\n"
+"  a, t = a + 8, t + 1\n"
+"  local h = held[k][id]\n"
+"  if h == 2 then\n"
 "    out[#out + 1] = 0\n"
-"  elseif p[1][2] ~= me then\n"
-"    out[#out + 1] = p[1][2]\n"
-"  else\n"
+"    h = false\n"
+"  elseif not h then\n"
+"    local p = redis.call('XPENDING', s, g, id, id, 1)\n"
+"    if #p == 0 then out[#out + 1] = 0\n"
+"    elseif p[1][2] ~= me then out[#out + 1] = p[1][2]\n"
+"    else h = true end\n"
+"  end\n"
+"  if h then\n"
+"    held[k][id] = 2\n"
 "    if why ~= '' then\n"
-"      local f = {'XADD', KEYS[1], '*', 'job', id, 'partition', part,\n"
+"      local f = {'XADD', KEYS[1], '*', 'job', id, 'partition', pt,\n"
 "        'reason', why, 'consumer', me, 'attempts', att}\n"
 "      local e = redis.call('XRANGE', s, id, id)\n"
 "      if #e == 1 and e[1][2] then\n"
@@ -136,32 +176,50 @@ const char script_finish[] =
 "      end\n"
 "      redis.call(unpack(f))\n"
 "    end\n"
-"    local r = false\n"
+"    local x = false\n"
 "    if kind == 'r' then\n"
 "      if ref ~= '' then\n"
-"        r = redis.pcall('XADD', t, '*', 'job', id, 'partition', part,\n"
+"        x = redis.pcall('XADD', r, '*', 'job', id, 'partition', pt,\n"
 "          'status', st, 'attempts', att, 'consumer', me, 'result', res,\n"
 "          'ref', ref)\n"
 "      else\n"
-"        r = redis.pcall('XADD', t, '*', 'job', id, 'partition', part,\n"
+"        x = redis.pcall('XADD', r, '*', 'job', id, 'partition', pt,\n"
 "          'status', st, 'attempts', att, 'consumer', me, 'result', res)\n"
 "      end\n"
-"      if type(r) == 'table' and r.err then r = false\n"
-"      elseif not fresh[t] then\n"
-"        redis.call('PEXPIRE', t, ttl)\n"
-"        fresh[t] = true\n"
+"      if type(x) == 'table' and x.err then x = false\n"
+"      elseif not fresh[r] then\n"
+"        redis.call('PEXPIRE', r, ttl)\n"
+"        fresh[r] = true\n"
 "      end\n"
 "    end\n"
-"    if not r then\n"
-"      local f = {'XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*', 'job', id,\n"
-"        'partition', part, 'status', st, 'attempts', att, 'consumer', me,\n"
-"        'result', res}\n"
-"      if ref ~= '' then f[#f + 1] = 'ref'; f[#f + 1] = ref end\n"
-"      redis.call(unpack(f))\n"
+"    if not x then\n"
+"      if ref ~= '' then\n"
+"        redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*', 'job',\n"
+"          id, 'partition', pt, 'status', st, 'attempts', att, 'consumer',\n"
+"          me, 'result', res, 'ref', ref)\n"
+"      else\n"
+"        redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*', 'job',\n"
+"          id, 'partition', pt, 'status', st, 'attempts', att, 'consumer',\n"
+"          me, 'result', res)\n"
+"      end\n"
 "    end\n"
-"    redis.call('XACK', s, g, id)\n"
-"    redis.call('XDEL', s, id)\n"
+"    local q = acks[k]\n"
+"    q[#q + 1] = id\n"
 "    out[#out + 1] = 1\n"
+"  end\n"
+"end\n"
+"for k = 1, ns do\n"
+"  local s, q = KEYS[2 + k], acks[k]\n"
+"  if #q > 0 then\n"
+"    redis.call('XACK', s, g, unpack(q))\n"
+"    local sum = redis.call('XPENDING', s, g)\n"
+"    local m = sum[2] or ARGV[7 + 4 * (k - 1)]\n"
+"    redis.call('XTRIM', s, 'MINID', m)\n"
+"    local d = {}\n"
+"    for _, id in ipairs(q) do\n"
+"      if not before(id, m) then d[#d + 1] = id end\n"
+"    end\n"
+"    if #d > 0 then redis.call('XDEL', s, unpack(d)) end\n"
 "  end\n"
 "end\n"
 "return out\n";
