@@ -347,9 +347,10 @@ parse_options(int argc, char **argv)
 		    "exec: or lines: program would need its files inside", "");
 	if (isolation_check(run, err, sizeof err) == -1)
 		usage_error("%s", err);
-	if (run->halt_fail != 0 && (run->listen_path != NULL ||
-	    run->source != NULL))
-		usage_error("%s--halt is for batch mode", "");
+	if ((run->halt_when != HALT_NEVER || run->progress || run->eta ||
+	    run->bar) && (run->listen_path != NULL || run->source != NULL))
+		usage_error("%s--halt, --progress, --eta and --bar are for "
+		    "batch mode", "");
 	/* A reload starts again from cli: defaults and command line. */
 	reload_init(config_path, cli, set, run);
 	opts = run;
