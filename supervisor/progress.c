@@ -111,8 +111,7 @@ draw(int last)
 	total = jobs_total(&t);
 	if (total > 0)
 		frac = ended >= total ? 1 : ended / total;
-	if (tty)
-		add(line, &n, "\r");
+	add(line, &n, tty ? "\r" : "forkpool: progress: ");
 	if (opts->bar) {
 		width = cols / 3 < BAR_WIDTH_MAX ? cols / 3 : BAR_WIDTH_MAX;
 		add(line, &n, "[");
