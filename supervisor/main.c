@@ -96,7 +96,7 @@ usage(FILE *fp)
 "lines:CMD (a program answering each line with a line); CMD is one argument,\n"
 "split into words as a shell would, with no expansion.\n"
 "Exit status: 0 all jobs succeeded, 1 some failed, 2 usage or start-up\n"
-"error, 128+N stopped by signal N after finishing the jobs taken.\n",
+"error, 128+N stopped by signal N (the jobs running finish first).\n",
 	    builtin_names());
 }
 
