@@ -234,12 +234,50 @@ dispatch_owns_any(int slot)
 	return 0;
 }
 
-/* Takes every job that waits for a worker out of the queues, in order. */
+/*
+ * Sorts a list of jobs by sequence number, as a merge sort of the linked
+ * list: nothing to allocate, and the queues it merges are each in order
+ * already, so the runs are long.
+ */
+static uint32_t
+sort_by_seq(uint32_t head, uint32_t n)
+{
+	uint32_t	 a, b, i, first = JOB_NONE, *tail = &first;
+
+	if (n < 2)
+		return head;
+	b = head;
+	for (i = 1; i < n / 2; i++)
+		b = ledger_job(b)->next;
+	a = head;
+	head = ledger_job(b)->next;
+	ledger_job(b)->next = JOB_NONE;
+	a = sort_by_seq(a, n / 2);
+	b = sort_by_seq(head, n - n / 2);
+	while (a != JOB_NONE && b != JOB_NONE) {
+		if (ledger_job(a)->seq <= ledger_job(b)->seq) {
+			*tail = a;
+			a = ledger_job(a)->next;
+		} else {
+			*tail = b;
+			b = ledger_job(b)->next;
+		}
+		tail = &ledger_job(*tail)->next;
+	}
+	*tail = a != JOB_NONE ? a : b;
+	return first;
+}
+
+/*
+ * Takes every job that waits for a worker out of the queues and gives
+ * each to fn in submission order, across lanes, slots and partitions, so
+ * that what is not run can be reported in input order.
+ */
 void
 dispatch_withdraw(void (*fn)(uint32_t))
 {
 	struct jobq	 all;
-	uint32_t	 idx, p;
+	uint32_t	 idx, next, p;
 	int		 i, n = pool_size();
 
 	jobq_init(&all);
@@ -249,8 +287,11 @@ dispatch_withdraw(void (*fn)(uint32_t))
 		jobq_requeue_front(&all, &pool_slot(i)->keyed);
 	for (p = 0; p < opts->partitions; p++)
 		jobq_requeue_front(&all, &parked[p]);
-	while ((idx = jobq_pop(&all)) != JOB_NONE)
+	for (idx = sort_by_seq(all.head, all.count); idx != JOB_NONE;
+	    idx = next) {
+		next = ledger_job(idx)->next;
 		fn(idx);
+	}
 }
 
 uint32_t

@@ -96,7 +96,7 @@ usage(FILE *fp)
 "lines:CMD (a program answering each line with a line); CMD is one argument,\n"
 "split into words as a shell would, with no expansion.\n"
 "Exit status: 0 all jobs succeeded, 1 some failed, 2 usage or start-up\n"
-"error, 128+N stopped by signal N after finishing the jobs taken.\n",
+"error, 128+N stopped by signal N (the jobs running finish first).\n",
 	    builtin_names());
 }
 
@@ -273,6 +273,27 @@ handler_drop(struct handler *h)
 	free(h);
 }
 
+/* The first option set that only a run over standard input can use. */
+static const char *
+batch_only(const struct options *o)
+{
+	if (o->halt_when != HALT_NEVER)
+		return "--halt";
+	if (o->progress || o->eta || o->bar)
+		return o->progress ? "--progress" : o->eta ? "--eta" : "--bar";
+	if (o->tag)
+		return "--tag";
+	if (o->failed_line != NULL)
+		return "--failed-line";
+	if (o->joblog_path != NULL)
+		return "--joblog";
+	if (o->resume || o->resume_failed)
+		return o->resume ? "--resume" : "--resume-failed";
+	if (o->null_records)
+		return "-0";
+	return NULL;
+}
+
 /*
  * The command line makes a generation of its own, kept for reloads (set
  * says which settings it gave); the file is read into a copy of it.
@@ -284,6 +305,7 @@ parse_options(int argc, char **argv)
 	static struct options	*cli, *run;
 	const struct optdef	*d;
 	const char		*config_path = NULL;
+	const char		*batch_opt;
 	char			 err[512], what[64];
 	uint64_t		 set = 0;
 	int			 ch, check_only = 0;
@@ -347,9 +369,11 @@ parse_options(int argc, char **argv)
 		    "exec: or lines: program would need its files inside", "");
 	if (isolation_check(run, err, sizeof err) == -1)
 		usage_error("%s", err);
-	if (run->halt_fail != 0 && (run->listen_path != NULL ||
-	    run->source != NULL))
-		usage_error("%s--halt is for batch mode", "");
+	if ((batch_opt = batch_only(run)) != NULL &&
+	    (run->listen_path != NULL || run->source != NULL))
+		usage_error("%s: the options of a run over standard input "
+		    "(--halt, --progress, --eta, --bar, --tag, --failed-line, "
+		    "--joblog, --resume, -0) are for batch mode", batch_opt);
 	/* A reload starts again from cli: defaults and command line. */
 	reload_init(config_path, cli, set, run);
 	opts = run;

@@ -486,34 +486,72 @@ set_verbose(struct options *o, const struct optdef *d, const char *what,
 	    v);
 }
 
-/* --halt now,fail=N or soon,fail=N, as GNU parallel has it; or never. */
+/*
+ * --halt as GNU parallel has it: WHEN,WHY=N or WHEN,WHY=N%, WHEN now or
+ * soon and WHY fail, success or done; never; and parallel's older numbers
+ * (0 never, 1 soon,fail=1, 2 now,fail=1, -1 soon,success=1, -2
+ * now,success=1).
+ */
 static int
 set_halt(struct options *o, const struct optdef *d, const char *what,
     const char *v, char *err, size_t len)
 {
-	const char	*rest;
-	long long	 n;
-	int		 now;
+	static const char	*whens[] = { "never", "soon", "now" };
+	static const char	*whys[] = { "fail", "success", "done" };
+	static const char	*legacy[] = { "-2", "-1", "0", "1", "2" };
+	char			 copy[64], *why, *n;
+	double			 pct;
+	long long		 count;
+	size_t			 i;
 
 	(void)d;
-	if (strcmp(v, "never") == 0) {
-		o->halt_fail = 0;
+	for (i = 0; i < 5; i++) {
+		if (strcmp(v, legacy[i]) != 0)
+			continue;
+		o->halt_when = i == 2 ? HALT_NEVER : i == 0 || i == 4 ?
+		    HALT_NOW : HALT_SOON;
+		o->halt_why = i < 2 ? HALT_SUCCESS : HALT_FAIL;
+		o->halt_count = 1;
+		o->halt_percent = 0;
 		return 0;
 	}
-	if (strncmp(v, "now,fail=", 9) == 0) {
-		now = 1;
-		rest = v + 9;
-	} else if (strncmp(v, "soon,fail=", 10) == 0) {
-		now = 0;
-		rest = v + 10;
-	} else
-		return fail(err, len, "%s %s: expected now,fail=N, "
-		    "soon,fail=N or never", what, v);
-	if (get_int(what, rest, 1, UINT32_MAX, &n, err, len) == -1)
+	if (strcmp(v, "never") == 0) {
+		o->halt_when = HALT_NEVER;
+		return 0;
+	}
+	if (strlcpy(copy, v, sizeof copy) >= sizeof copy ||
+	    (why = strchr(copy, ',')) == NULL ||
+	    (n = strchr(why, '=')) == NULL)
+		goto bad;
+	*why++ = '\0';
+	*n++ = '\0';
+	for (i = 1; i < 3 && strcmp(copy, whens[i]) != 0; i++)
+		;
+	if (i == 3)
+		goto bad;
+	o->halt_when = i;
+	for (i = 0; i < 3 && strcmp(why, whys[i]) != 0; i++)
+		;
+	if (i == 3)
+		goto bad;
+	o->halt_why = i;
+	if (*n != '\0' && n[strlen(n) - 1] == '%') {
+		n[strlen(n) - 1] = '\0';
+		if (decimal(n, &pct) == -1 || !(pct > 0 && pct <= 100))
+			return fail(err, len, "%s %s: expected a percentage "
+			    "above 0 and at most 100", what, v);
+		o->halt_percent = pct;
+		o->halt_count = 0;
+		return 0;
+	}
+	if (get_int(what, n, 1, UINT32_MAX, &count, err, len) == -1)
 		return -1;
-	o->halt_now = now;
-	o->halt_fail = n;
+	o->halt_count = count;
+	o->halt_percent = 0;
 	return 0;
+bad:
+	return fail(err, len, "%s %s: expected now,fail=N, soon,fail=N, "
+	    "fail=N%%, success=N[%%], done=N[%%] or never", what, v);
 }
 
 /*
@@ -700,9 +738,10 @@ const struct optdef options_table[] = {
 	  .help = "workers are processes (default), or threads of\n"
 	  "the supervisor: no isolation, for comparison" },
 	{ .name = "halt", .kind = OPT_CUSTOM, .parse = set_halt,
-	  .arg = "now|soon,fail=N",
-	  .help = "batch: stop after N failed jobs, at once (now) or\n"
-	  "once the jobs running have finished (soon)" },
+	  .arg = "WHEN,WHY=N",
+	  .help = "batch: stop once N jobs (or N%) failed (WHY fail),\n"
+	  "succeeded (success) or ended (done): at once (WHEN\n"
+	  "now) or once the jobs running have finished (soon)" },
 	{ .name = "tag", .kind = OPT_INT, .flags = OPT_NOARG, .noarg = "1",
 	  FIELD(tag), .min = 0, .max = 1,
 	  .help = "batch: each result starts with its input line (its\n"
@@ -726,6 +765,16 @@ const struct optdef options_table[] = {
 	  .noarg = "1", FIELD(null_records), .min = 0, .max = 1,
 	  .help = "batch: input records and results end in a NUL\n"
 	  "byte, not a newline" },
+	{ .name = "progress", .kind = OPT_INT, .flags = OPT_NOARG,
+	  .noarg = "1", FIELD(progress), .min = 0, .max = 1,
+	  .help = "batch: show jobs done and running, per worker,\n"
+	  "on stderr" },
+	{ .name = "eta", .kind = OPT_INT, .flags = OPT_NOARG, .noarg = "1",
+	  FIELD(eta), .min = 0, .max = 1,
+	  .help = "batch: show the time left, when the input is a file" },
+	{ .name = "bar", .kind = OPT_INT, .flags = OPT_NOARG, .noarg = "1",
+	  FIELD(bar), .min = 0, .max = 1,
+	  .help = "batch: show a progress bar on stderr" },
 	{ .key = "log_level", .name = "verbose", .letter = 'v',
 	  .kind = OPT_CUSTOM, .flags = OPT_NOARG, .parse = set_verbose,
 	  .help = "log more (twice for debug)" },

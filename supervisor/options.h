@@ -15,6 +15,8 @@
 #include <stdio.h>
 
 enum order { ORDER_INPUT, ORDER_COMPLETION };
+enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
+enum halt_why { HALT_FAIL, HALT_SUCCESS, HALT_DONE };
 
 struct handler;
 
@@ -52,8 +54,16 @@ struct options {
 
 	int		 isolation;		/* ISOLATION_PROCESS, _THREAD */
 
-	unsigned long	 halt_fail;		/* batch: failures that stop it */
-	int		 halt_now;		/* kill the jobs running too */
+	/* --halt: batch stops when enough jobs failed, succeeded or ended. */
+	int		 halt_when;		/* HALT_NEVER, _SOON, _NOW */
+	int		 halt_why;		/* HALT_FAIL, _SUCCESS, _DONE */
+	uint32_t	 halt_count;		/* that many jobs ... */
+	double		 halt_percent;		/* ... or, if not 0, this % */
+
+	/* Batch progress on stderr (progress.c). */
+	int		 progress;
+	int		 eta;
+	int		 bar;
 
 	/* Batch mode's records (batch.c, joblog.c). */
 	char		*joblog_path;		/* NULL: none */

@@ -1,11 +1,11 @@
 #!/bin/sh
-# Signals: SIGTERM and a first SIGINT stop the intake and drain the jobs
-# taken; a second SIGINT stops at once; after the supervisor is killed with
+# Signals: SIGTERM and a first SIGINT stop the intake, withdraw the jobs
+# queued and let those at a worker finish; a second SIGINT stops at once; after the supervisor is killed with
 # SIGKILL no worker outlives it; SIGTERM is heard while input that cannot
 # be polled is read.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 28
+plan 29
 
 # one_sleeping SUP: exactly one of its workers is asleep in a job, the
 # others are not.
@@ -13,33 +13,36 @@ one_sleeping() {
 	all_sleeping 1 "$1"
 }
 
-# --- SIGTERM drains the jobs taken -----------------------------------------------
+# --- SIGTERM lets the jobs running finish, and runs no other ------------------------
 
 # Input from a FIFO held open here, so only the signal can end the intake.
 # Two workers, one job each in flight, the rest queued in the supervisor.
 mkfifo "$T/term.fifo"
 exec 3<>"$T/term.fifo"
 fp_bg "$T/term.fifo" "$T/term.out" "$T/term.err" -w 2 --window 1 \
-    -o completion builtin:sleep
+    -o completion --failed "$T/term.failed" builtin:sleep
 sup=$fp_pid
-printf 'a 0\nb 300\nc 300\nd 300\ne 300\nf 300\ng 300\n' >&3
-printf 'a 0\nb 300\nc 300\nd 300\ne 300\nf 300\ng 300\n' | sort >"$T/term.want"
+printf 'a 0\nb 2000\nc 2000\nd 2000\ne 2000\nf 2000\ng 2000\n' >&3
+printf 'a 0\nb 2000\nc 2000\n' >"$T/term.want"
 # a's result out means the seven lines were read and b, c are running.
 wait_for 10 has 'a 0' "$T/term.out"
 workers=$(workers_of "$sup")
 stray_workers $workers
 kill -TERM "$sup"
-ok "SIGTERM: 'Terminated: finishing the jobs taken, up to line 7'" \
-    wait_for 10 grep -qxF 'forkpool: supervisor: Terminated: finishing the jobs taken, up to line 7; input after it is not read' \
+ok "SIGTERM: one line says what happens" \
+    wait_for 10 grep -qxF 'forkpool: supervisor: SIGTERM: stopping; 2 jobs running finish within 30 s; SIGTERM again to stop now' \
     "$T/term.err" || diag_file "$T/term.err"
-# Written after the supervisor said it stopped reading: never a job.
+# Written after the supervisor said it stopped reading: never a job, but
+# copied to --failed with the rest of the input not read.
 printf 'late 0\n' >&3
 fp_wait "$sup"
 exec 3>&-
 is "SIGTERM: exit status 143" "$fp_rc" 143
 sort "$T/term.out" >"$T/term.sorted"
-same_file "SIGTERM: every job taken, running or queued, has its result" \
+same_file "SIGTERM: the jobs running have their results, no other" \
     "$T/term.sorted" "$T/term.want"
+is "SIGTERM: the jobs queued and the input not read are in --failed, in order" \
+    "$(tr '\n' , <"$T/term.failed")" "d 2000,e 2000,f 2000,g 2000,late 0,"
 not_ok "SIGTERM: input after the signal is not read" has late "$T/term.out"
 is "SIGTERM: the two workers were there" "$(echo $workers | wc -w)" 2
 ok "SIGTERM: no worker left after the exit" no_worker_alive $workers
@@ -70,8 +73,8 @@ wait_for 10 has 'a 0' "$T/int.out"
 workers=$(workers_of "$sup")
 stray_workers $workers
 kill -INT "$sup"
-ok "first SIGINT: 'Interrupt: finishing the jobs taken, up to line 3'" \
-    wait_for 10 grep -qxF 'forkpool: supervisor: Interrupt: finishing the jobs taken, up to line 3; input after it is not read' \
+ok "first SIGINT: one line says what happens" \
+    wait_for 10 grep -qxF 'forkpool: supervisor: interrupt: stopping; 2 jobs running finish within 30 s; Ctrl-C again to stop now' \
     "$T/int.err" || diag_file "$T/int.err"
 ok "first SIGINT: the supervisor keeps running to drain 30 s jobs" \
     proc_alive "$sup"
@@ -105,13 +108,13 @@ kill -TERM "$sup"
 fp_wait "$sup"
 exec 3>&-
 is "shutdown timeout: exit status 143, though a job failed" "$fp_rc" 143
-ok "shutdown timeout: the unfinished job is reported failed" \
-    grep -qxF 'forkpool: supervisor: line 1 failed: rejected: not finished before the shutdown timeout' \
+ok "shutdown timeout: the unfinished job is reported not run" \
+    grep -qF "forkpool: supervisor: 1 job not run (1 unfinished at the shutdown timeout); written to $T/st.failed" \
     "$T/st.err" || diag_file "$T/st.err"
 is "shutdown timeout: --failed holds the unfinished line" \
     "$(cat "$T/st.failed")" "a 30000"
 ok "shutdown timeout: it counts 1 job unfinished (b and c did finish)" \
-    grep -Eq '^forkpool: supervisor: shutdown timeout: 1 jobs? unfinished' \
+    grep -qxF 'forkpool: supervisor: shutdown timeout: stopping the 1 job still running' \
     "$T/st.err"
 is "shutdown timeout: the jobs that finished have their results" \
     "$(cat "$T/st.out")" "$(printf 'b 0\nc 0')" || diag_file "$T/st.err"

@@ -88,11 +88,14 @@ done
 
 # --- errors -------------------------------------------------------------------------
 
-fp_run "$T/in" "$T/err.out" "$T/err.err" -w 2 "$plugin" error
+fp_run "$T/in" "$T/err.out" "$T/err.err" -w 2 --failed "$T/err.failed" \
+    "$plugin" error
 is "a handler's error result: exit status 1" "$fp_rc" 1
-is "...every job reported failed with its message" \
+# The first five with their message, the rest summed up, all in --failed.
+ok "...every job reported failed with its message" test \
     "$(grep -c '^forkpool: supervisor: line [0-9]* failed: error: refused job [0-9]*$' "$T/err.err")" \
-    3000
+    = 5 -a "$(grep -c '\.\.\. and 2995 more failures' "$T/err.err")" = 1 \
+    -a "$(wc -l <"$T/err.failed")" = 3000
 
 for flag in "" --no-preload; do
 	fp_run "$T/in" "$T/fail.out" "$T/fail.err" -w 2 $flag "$plugin" \
