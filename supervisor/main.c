@@ -457,6 +457,9 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGHUP:
 		reload_start(NULL, NULL, 0);
 		break;
+	case SIGUSR2:
+		upgrade_start();
+		break;
 	case SIGTTIN:
 	case SIGTTOU:
 		n = pool_target() + (sig == SIGTTIN ? 1 : -1);
@@ -483,6 +486,7 @@ add_signal(int sig)
 int
 main(int argc, char **argv, char **envp)
 {
+	upgrade_init(argc, argv);
 	proctitle_init(argc, argv, envp);
 	argv[0] = (char *)"forkpool";	/* getopt's messages name it */
 	log_init("forkpool", 0);
@@ -503,6 +507,7 @@ main(int argc, char **argv, char **envp)
 	add_signal(SIGHUP);
 	add_signal(SIGTTIN);
 	add_signal(SIGTTOU);
+	add_signal(SIGUSR2);
 
 	if (opts->listen_path != NULL)
 		intake = &service_intake;
@@ -523,7 +528,7 @@ main(int argc, char **argv, char **envp)
 	supervisor_wake();
 	event_base_dispatch(base);
 
-	subtree_kill();
+	upgrade_subtree_kill();
 	intake->flush();
 	return intake->exit_status();
 }
