@@ -86,7 +86,8 @@ usage(FILE *fp)
 "\n"
 "Runs each line of standard input as a job on a pool of worker processes\n"
 "and writes one result line per job to standard output; or, with --listen,\n"
-"serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket;\n"
+"serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket\n"
+"(the service's, as installed: " FORKPOOL_SOCKET ");\n"
 "or, with --source, takes them from a pool in Redis shared across hosts.\n"
 "\n", fp);
 	options_usage(fp);
@@ -96,7 +97,9 @@ usage(FILE *fp)
 "lines:CMD (a program answering each line with a line); CMD is one argument,\n"
 "split into words as a shell would, with no expansion.\n"
 "Exit status: 0 all jobs succeeded, 1 some failed, 2 usage or start-up\n"
-"error, 128+N stopped by signal N after finishing the jobs taken.\n",
+"error, 128+N stopped by signal N after finishing the jobs taken.  With\n"
+"--listen or --source: 0 when stopped (SIGTERM, SIGINT, forkpoolctl stop or\n"
+"drain, an upgrade's end), 2 on a start-up error, 130 on a second SIGINT.\n",
 	    builtin_names());
 }
 
