@@ -18,56 +18,40 @@ refused R reconnects C" and exits 0 only when W, O and R are 0.
 """
 import errno
 import os
-import socket
-import struct
 import sys
 import threading
 import time
 
-HELLO, RESULT, SUBMIT = 1, 3, 0x10
-F_KEYED = 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fpclient import F_KEYED, HELLO, RESULT, SUBMIT, frame  # noqa: E402
+from fpclient import Link as FrameLink  # noqa: E402
+
 lock = threading.Lock()
 deadline = time.monotonic() + 30
 totals = {'results': 0, 'wrong': 0, 'order': 0, 'refused': 0,
           'reconnects': 0}
 
 
-def frame(t, payload, key, flags, ident):
-    body = (struct.pack('>I', len(key)) + key +
-            struct.pack('>I', len(payload)) + payload)
-    return (b'FP\x01' + bytes([t]) +
-            struct.pack('>HHIIQ', flags, 0, 0, len(body), ident) + body)
-
-
 class Closed(Exception):
     pass
 
 
-class Link:
+class Link(FrameLink):
+    """fpclient's link, with a closed connection (EOF, or reset) raised."""
+
     def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        super().__init__(path)
         self.s.settimeout(20)
-        self.s.connect(path)
-        self.buf = b''
 
     def read(self):
-        while True:
-            if len(self.buf) >= 24:
-                blen = struct.unpack('>I', self.buf[12:16])[0]
-                if len(self.buf) >= 24 + blen:
-                    h, b = self.buf[:24], self.buf[24:24 + blen]
-                    self.buf = self.buf[24 + blen:]
-                    kl = struct.unpack('>I', b[:4])[0]
-                    pl = struct.unpack('>I', b[4 + kl:8 + kl])[0]
-                    _, aux, _, _, ident = struct.unpack('>HHIIQ', h[4:])
-                    return h[3], aux, ident, b[8 + kl:8 + kl + pl]
-            try:
-                d = self.s.recv(1 << 16)
-            except ConnectionResetError:
-                d = b''
-            if not d:
-                raise Closed()
-            self.buf += d
+        try:
+            f = super().read()
+        except ConnectionResetError:
+            f = None
+        if f is None:
+            raise Closed()
+        t, aux, _, ident, payload = f
+        return t, aux, ident, payload
 
 
 def count(what, n=1):
@@ -100,7 +84,8 @@ def run(path, c, stopfile, countfile):
         payload = b'%s %d' % (key, n)
         while True:
             try:
-                link.s.sendall(frame(SUBMIT, payload, key, F_KEYED, n + 1))
+                link.s.sendall(frame(SUBMIT, payload, key, F_KEYED,
+                                     ident=n + 1))
                 f = link.read()
                 break
             except (Closed, BrokenPipeError, ConnectionResetError):
