@@ -86,7 +86,8 @@ usage(FILE *fp)
 "\n"
 "Runs each line of standard input as a job on a pool of worker processes\n"
 "and writes one result line per job to standard output; or, with --listen,\n"
-"serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket;\n"
+"serves jobs from clients (forkpoolctl, libforkpool) on a Unix socket\n"
+"(the service's, as installed: " FORKPOOL_SOCKET ");\n"
 "or, with --source, takes them from a pool in Redis shared across hosts.\n"
 "\n", fp);
 	options_usage(fp);
@@ -96,7 +97,9 @@ usage(FILE *fp)
 "lines:CMD (a program answering each line with a line); CMD is one argument,\n"
 "split into words as a shell would, with no expansion.\n"
 "Exit status: 0 all jobs succeeded, 1 some failed, 2 usage or start-up\n"
-"error, 128+N stopped by signal N (the jobs running finish first).\n",
+"error, 128+N stopped by signal N (the jobs running finish first).  With\n"
+"--listen or --source: 0 when stopped (SIGTERM, SIGINT, forkpoolctl stop or\n"
+"drain, an upgrade's end), 2 on a start-up error, 130 on a second SIGINT.\n",
 	    builtin_names());
 }
 
@@ -481,6 +484,9 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGHUP:
 		reload_start(NULL, NULL, 0);
 		break;
+	case SIGUSR2:
+		upgrade_start();
+		break;
 	case SIGTTIN:
 	case SIGTTOU:
 		n = pool_target() + (sig == SIGTTIN ? 1 : -1);
@@ -507,6 +513,7 @@ add_signal(int sig)
 int
 main(int argc, char **argv, char **envp)
 {
+	upgrade_init(argc, argv);
 	proctitle_init(argc, argv, envp);
 	argv[0] = (char *)"forkpool";	/* getopt's messages name it */
 	log_init("forkpool", 0);
@@ -527,6 +534,7 @@ main(int argc, char **argv, char **envp)
 	add_signal(SIGHUP);
 	add_signal(SIGTTIN);
 	add_signal(SIGTTOU);
+	add_signal(SIGUSR2);
 
 	if (opts->listen_path != NULL)
 		intake = &service_intake;
@@ -547,7 +555,7 @@ main(int argc, char **argv, char **envp)
 	supervisor_wake();
 	event_base_dispatch(base);
 
-	subtree_kill();
+	upgrade_subtree_kill();
 	intake->flush();
 	return intake->exit_status();
 }

@@ -91,18 +91,38 @@ notify_pool(int ready, int total)
 	static char	last[128];
 	char		msg[128];
 
-	if (notify_fd == -1)
-		return;
 	if (!ready_sent && ready == total) {
 		ready_sent = 1;
+		upgrade_ready();
 		notify_send("READY=1");
 	}
+	if (notify_fd == -1)
+		return;
 	snprintf(msg, sizeof msg, "STATUS=%d of %d workers ready%s", ready,
 	    total, pool_degraded() ? "; degraded: restarting too often" : "");
 	if (strcmp(msg, last) != 0) {
 		strlcpy(last, msg, sizeof last);
 		notify_send(msg);
 	}
+}
+
+/*
+ * An upgrade: the new supervisor is the service's main process now, and
+ * the one to watch.  We say nothing more, not even STOPPING=1, which
+ * would be taken as the service's.
+ */
+void
+notify_handover(pid_t pid)
+{
+	char	msg[64];
+
+	snprintf(msg, sizeof msg, "MAINPID=%d", (int)pid);
+	notify_send(msg);
+	if (ev_watchdog != NULL)
+		event_del(ev_watchdog);
+	if (notify_fd != -1)
+		close(notify_fd);
+	notify_fd = -1;
 }
 
 void

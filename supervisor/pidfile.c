@@ -39,6 +39,19 @@ holder(int fd)
 	return errstr == NULL ? pid : 0;
 }
 
+/* Writes our pid in the pidfile held: 0, or -1 with errno. */
+int
+pidfile_rewrite(void)
+{
+	char	line[32];
+	int	len;
+
+	len = snprintf(line, sizeof line, "%d\n", (int)getpid());
+	if (ftruncate(pid_fd, 0) == -1 || pwrite(pid_fd, line, len, 0) != len)
+		return -1;
+	return 0;
+}
+
 /*
  * Opens path, locks it and writes our pid in it: 0, or -1.  Then *why
  * says why the file was not fit to be written (a symbolic link, not a
@@ -50,8 +63,7 @@ int
 pidfile_take(const char *path, pid_t *other, const char **why)
 {
 	struct stat	 st, now;
-	char		 line[32];
-	int		 fd, tries, saved, len;
+	int		 fd, tries, saved;
 
 	*other = 0;
 	*why = NULL;
@@ -95,14 +107,14 @@ pidfile_take(const char *path, pid_t *other, const char **why)
 		errno = EAGAIN;
 		return -1;
 	}
-	len = snprintf(line, sizeof line, "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, line, len, 0) != len)
-		goto fail;
 	pid_fd = fd;
+	if (pidfile_rewrite() == -1)
+		goto fail;
 	return 0;
 fail:
 	saved = errno;
 	close(fd);
+	pid_fd = -1;
 	errno = saved;
 	return -1;
 }
@@ -114,6 +126,41 @@ pidfile_drop(void)
 	if (pid_fd == -1)
 		return;
 	unlink(pid_path);
+	close(pid_fd);
+	pid_fd = -1;
+}
+
+/*
+ * An upgrade: the descriptor of the pidfile, locked, is handed to the new
+ * supervisor, which shares the lock and writes its pid once it serves.
+ */
+int
+pidfile_fd(void)
+{
+	return pid_fd;
+}
+
+/* The new supervisor takes the pidfile its predecessor handed it. */
+int
+pidfile_adopt(int fd, const char *path)
+{
+	if (strlcpy(pid_path, path, sizeof pid_path) >= sizeof pid_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	pid_fd = fd;
+	return 0;
+}
+
+/*
+ * The old supervisor lets go of the pidfile without removing it: the new
+ * one holds the lock and has written its pid there.
+ */
+void
+pidfile_release(void)
+{
+	if (pid_fd == -1)
+		return;
 	close(pid_fd);
 	pid_fd = -1;
 }

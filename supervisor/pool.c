@@ -913,7 +913,7 @@ static int
 kill_stray(pid_t pid, void *arg)
 {
 	(void)arg;
-	if (find_proc(pid, NULL) != NULL)
+	if (find_proc(pid, NULL) != NULL || upgrade_spares(pid))
 		return 0;
 	log_debug("killing pid %d, left behind by a worker", (int)pid);
 	kill(-pid, SIGKILL);

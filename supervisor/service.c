@@ -55,7 +55,9 @@ static int			 listen_fd = -1;
 static struct event		*ev_accept;
 static struct event		*ev_accept_again;
 static uint64_t			 serials;
+static int			 listen_owned;	/* its path is ours to remove */
 static int			 draining;	/* no new jobs; exit when idle */
+static int			 handed_over;	/* an upgrade serves: finish */
 static int			 stopping;	/* a signal or a client said stop */
 
 struct service_totals service_totals;
@@ -70,7 +72,7 @@ static void	stop_for(const char *);
  * owner runs.  Holding the lock, a leftover socket file is stale.
  */
 static void
-take_pidfile(void)
+take_pidfile(int handed)
 {
 	char		 path[PATH_MAX];
 	const char	*why;
@@ -81,6 +83,12 @@ take_pidfile(void)
 	else if ((size_t)snprintf(path, sizeof path, "%s.pid",
 	    opts->listen_path) >= sizeof path)
 		fatalx("%s: path too long", opts->listen_path);
+	/* An upgrade's: locked by our predecessor, for us. */
+	if (handed != -1) {
+		if (pidfile_adopt(handed, path) == -1)
+			fatal("pidfile %s", path);
+		return;
+	}
 	if (pidfile_take(path, &other, &why) == -1) {
 		if (why != NULL)
 			fatalx("pidfile %s %s; not writing it", path, why);
@@ -146,7 +154,76 @@ open_socket(void)
 		unlink(opts->listen_path);
 		return -1;
 	}
+	listen_owned = 1;
 	return 0;
+}
+
+/*
+ * A socket we did not open ourselves must be what we would have opened:
+ * a listening Unix-domain stream socket.  Its path is written in path.
+ */
+static int
+check_listener(int fd, const char *from, char *path, size_t len)
+{
+	struct sockaddr_un	sun;
+	socklen_t		slen = sizeof sun;
+	int			domain, type, listening, flags;
+	socklen_t		ilen = sizeof domain;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &ilen) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) ==
+	    -1 || domain != AF_UNIX || type != SOCK_STREAM || !listening) {
+		log_warnx("descriptor %d from %s: not a listening Unix-domain "
+		    "stream socket", fd, from);
+		return -1;
+	}
+	memset(&sun, 0, sizeof sun);
+	if (getsockname(fd, (struct sockaddr *)&sun, &slen) == -1 ||
+	    sun.sun_path[0] == '\0')
+		strlcpy(path, "(unnamed)", len);
+	else
+		strlcpy(path, sun.sun_path, len);
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_warn("descriptor %d from %s", fd, from);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * systemd's socket activation (sd_listen_fds(3)): the socket is passed as
+ * descriptor 3, LISTEN_FDS says how many there are and LISTEN_PID for
+ * whom.  The variables are cleared, so that no handler sees them.  1 when
+ * the socket is ours, 0 when none was passed, -1 when what was passed is
+ * unfit.
+ */
+static int
+activated_socket(char *path, size_t len)
+{
+	const char	*fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	const char	*errstr;
+	long long	 n;
+	int		 ours;
+
+	if (fds == NULL || pid == NULL)
+		return 0;
+	ours = strtonum(pid, 1, INT_MAX, &errstr) == getpid();
+	n = strtonum(fds, 0, INT_MAX, &errstr);
+	if (ours && (errstr != NULL || n != 1))
+		log_warnx("LISTEN_FDS=%s: one socket expected", fds);
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	if (!ours)
+		return 0;
+	if (errstr != NULL || n != 1 ||
+	    check_listener(3, "LISTEN_FDS", path, len) == -1)
+		return -1;
+	listen_fd = 3;
+	return 1;
 }
 
 static int
@@ -309,7 +386,8 @@ accept_again(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	event_add(ev_accept, NULL);
+	if (listen_fd != -1 && !stopping)
+		event_add(ev_accept, NULL);
 }
 
 static void
@@ -574,10 +652,32 @@ client_writable(evutil_socket_t fd, short ev, void *arg)
 static void
 service_init(void)
 {
-	take_pidfile();
-	if (open_socket() == -1) {
-		pidfile_drop();
-		exit(2);
+	char	 path[PATH_MAX];
+	int	 handed_pidfile, rc;
+
+	/* Handed over by an upgrade, passed by systemd, or our own. */
+	if ((listen_fd = upgrade_listen_fd(&listen_owned,
+	    &handed_pidfile)) != -1) {
+		if (check_listener(listen_fd, "the old supervisor", path,
+		    sizeof path) == -1)
+			exit(2);
+		take_pidfile(handed_pidfile);
+		log_info("took over %s from pid %d", path, (int)getppid());
+	} else if ((rc = activated_socket(path, sizeof path)) != 0) {
+		if (rc == -1)
+			exit(2);
+		take_pidfile(-1);
+		if (strcmp(path, opts->listen_path) != 0)
+			log_warnx("the socket passed is %s, not %s: serving it",
+			    path, opts->listen_path);
+		log_info("listening on %s, passed by systemd", path);
+	} else {
+		take_pidfile(-1);
+		if (open_socket() == -1) {
+			pidfile_drop();
+			exit(2);
+		}
+		log_info("listening on %s", opts->listen_path);
 	}
 	ev_accept = event_new(base, listen_fd, EV_READ | EV_PERSIST,
 	    client_accept, NULL);
@@ -586,7 +686,6 @@ service_init(void)
 		fatalx("event_new failed");
 	event_add(ev_accept, NULL);
 	refusal_init();
-	log_info("listening on %s", opts->listen_path);
 }
 
 /* Reads clients while there is room; stops reading them when full. */
@@ -603,7 +702,7 @@ service_room(void)
 			client_take(c);
 		if (c->gone)
 			continue;
-		room = client_room(c);
+		room = client_room(c) && !handed_over;
 		if (room && !c->reading) {
 			event_add(c->ev_read, NULL);
 			c->reading = 1;
@@ -625,6 +724,10 @@ service_flush(void)
 
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next) {
 		flush_client(c);
+		/* Handed over: a client all answered is closed. */
+		if (handed_over && !c->gone && !c->closing &&
+		    c->pending == 0 && c->out.len == 0)
+			client_drop(c, "closed: a new supervisor serves");
 		if (!c->gone)
 			continue;
 		if (c->pending == 0)
@@ -646,7 +749,7 @@ service_abort(void)
 		if (!c->gone && c->out.len > 0)
 			(void)buf_write(&c->out, c->fd);
 	refusal_flush();
-	if (listen_fd != -1)
+	if (listen_fd != -1 && listen_owned)
 		unlink(opts->listen_path);
 	pidfile_drop();
 	listen_fd = -1;
@@ -703,6 +806,7 @@ stop_for(const char *why)
 	stopping = 1;
 	draining = 1;
 	event_del(ev_accept);
+	upgrade_cancel();
 	notify_stopping();
 }
 
@@ -715,6 +819,8 @@ service_stop(int sig)
 static int
 service_finished(void)
 {
+	if (handed_over)
+		return ledger_live() == 0 && service_clients() == 0;
 	return draining && ledger_live() == 0;
 }
 
@@ -729,6 +835,44 @@ int
 service_draining(void)
 {
 	return draining;
+}
+
+/*
+ * A new supervisor serves, started by an upgrade: the socket is its, and
+ * the pidfile; we take nothing more from our clients, answer what they
+ * gave, and close each once it is answered.  A job a client sent that we
+ * did not take gets no result here: a client that connects again sends
+ * it again, to the new supervisor.
+ */
+void
+service_handover(void)
+{
+	struct client	*c;
+
+	handed_over = 1;
+	event_del(ev_accept);
+	close(listen_fd);
+	listen_fd = -1;
+	listen_owned = 0;
+	pidfile_release();
+	TAILQ_FOREACH(c, &clients, entry)
+		if (!c->gone && c->reading) {
+			event_del(c->ev_read);
+			c->reading = 0;
+		}
+	supervisor_draining();
+}
+
+int
+service_listen_fd(void)
+{
+	return listen_fd;
+}
+
+int
+service_listen_owned(void)
+{
+	return listen_owned;
 }
 
 unsigned

@@ -334,6 +334,7 @@ void		 notify_pool(int, int);
 void		 notify_stopping(void);
 void		 notify_reloading(void);
 void		 notify_reloaded(void);
+void		 notify_handover(pid_t);
 uint64_t	 now_ns(void);
 uint64_t	 loop_now_ns(void);
 void		 loop_tick(void);
@@ -367,6 +368,18 @@ struct service_totals {
 extern struct service_totals	 service_totals;
 int		 service_draining(void);
 unsigned	 service_clients(void);
+void		 service_handover(void);
+int		 service_listen_fd(void);
+int		 service_listen_owned(void);
+
+/* upgrade.c: SIGUSR2 */
+void		 upgrade_init(int, char **);
+int		 upgrade_listen_fd(int *, int *);
+void		 upgrade_ready(void);
+int		 upgrade_spares(pid_t);
+void		 upgrade_start(void);
+void		 upgrade_cancel(void);
+void		 upgrade_subtree_kill(void);
 
 /* joblog.c: batch mode's --joblog and --resume */
 void		 joblog_open(void);
@@ -378,6 +391,10 @@ void		 joblog_flush(void);
 /* pidfile.c */
 int		 pidfile_take(const char *, pid_t *, const char **);
 void		 pidfile_drop(void);
+int		 pidfile_rewrite(void);
+int		 pidfile_fd(void);
+int		 pidfile_adopt(int, const char *);
+void		 pidfile_release(void);
 
 /* refusal.c */
 void		 refusal_init(void);
