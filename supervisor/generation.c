@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "proto/field.h"
 #include "proto/frame.h"
+#include "proto/log.h"
 #include "supervisor.h"
 #include "proto/xmalloc.h"
 
@@ -90,6 +92,9 @@ options_dup(const struct options *from)
 	*o = *from;
 	o->handler_obj = NULL;
 	o->failed_path = dup_or_null(from->failed_path);
+	if (from->colsep != NULL &&
+	    (o->colsep = field_sep_dup(from->colsep)) == NULL)
+		fatalx("out of memory");
 	o->handler = dup_or_null(from->handler);
 	o->handler_argv = from->handler_argv != NULL ?
 	    dup_argv(from->handler_argc, from->handler_argv) : NULL;
@@ -125,6 +130,7 @@ options_purge(struct options *o)
 {
 	handler_drop(o->handler_obj);
 	free(o->failed_path);
+	field_sep_free(o->colsep);
 	free(o->handler);
 	free_argv(o->handler_argv);
 	free(o->user);
