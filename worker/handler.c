@@ -121,8 +121,17 @@ handler_load(struct handler *h, char *err, size_t errlen)
 	return 0;
 }
 
+/* A handler that runs programs: never in a thread, nor chrooted. */
 int
 handler_is_external(const struct handler *h)
+{
+	return h->kind == HANDLER_EXEC || h->kind == HANDLER_LINES ||
+	    h->kind == HANDLER_CMD;
+}
+
+/* One that relays jobs to a program of its own (external.c). */
+int
+handler_relays(const struct handler *h)
 {
 	return h->kind == HANDLER_EXEC || h->kind == HANDLER_LINES;
 }

@@ -68,6 +68,7 @@ int	 handler_resolve(struct handler *, const char *, int, char **, int,
 	    char *, size_t);
 int	 handler_load(struct handler *, char *, size_t);
 int	 handler_is_external(const struct handler *);
+int	 handler_relays(const struct handler *);
 void	 handler_free(struct handler *);
 
 /* In-process handlers: once per worker (or thread), then per job. */
