@@ -8,7 +8,7 @@
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 . "$TESTS_SRCDIR/service-lib.sh"
 
-plan 37
+plan 39
 
 # --- replacement strings ----------------------------------------------------------
 
@@ -123,6 +123,9 @@ fp_run "$T/one" "$T/m.out" "$T/m.err" -w 1 \
     "cmd:printf 'one\\ntwo\\n\\n\\n'"
 is "a multi-line stdout: one line, inner newlines as spaces" \
     "$(cat "$T/m.out")" "one two"
+fp_run "$T/three" "$T/e.out" "$T/e.err" -w 1 'cmd:true'
+is "no stdout: an empty result, exit status 0" "$fp_rc" 0
+is "no stdout: an empty line for each job" "$(wc -l <"$T/e.out")" 3
 fp_run "$T/one" "$T/l.out" "$T/l.err" -w 1 --frame-max 100 \
     "cmd:sh -c 'seq 100'"
 ok "a stdout longer than a frame: the job fails, says why" \

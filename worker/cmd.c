@@ -401,7 +401,9 @@ cmd_handle(void *arg, const struct fp_job *job, struct fp_output *out)
 	if (toolong != NULL)
 		return fail(out, toolong);
 	one_line(&st->out);
-	if (fp_output_append(out, st->out.data, st->out.len) == -1)
+	/* Nothing to append to a result buffer not yet allocated is no error. */
+	if (st->out.len > 0 &&
+	    fp_output_append(out, st->out.data, st->out.len) == -1)
 		return FP_HANDLER_ERROR;
 	buf_shrink(&st->out, 4 * READ_CHUNK);
 	return FP_HANDLER_OK;
