@@ -370,6 +370,7 @@ cmd_handle(void *arg, const struct fp_job *job, struct fp_output *out)
 {
 	struct cmd_state	*st = arg;
 	const char		*toolong;
+	siginfo_t		 info;
 	char			 msg[256];
 	pid_t			 pid;
 	int			 fd, status;
@@ -383,10 +384,17 @@ cmd_handle(void *arg, const struct fp_job *job, struct fp_output *out)
 		return fail(out, msg);
 	read_output(st, fd, &toolong);
 	close(fd);
+	/*
+	 * What it left behind in its group is killed while its zombie keeps
+	 * the group's id from being taken; then it is reaped, and so is what
+	 * was reparented to us.
+	 */
+	while (waitid(P_PID, pid, &info, WEXITED | WNOWAIT) == -1 &&
+	    errno == EINTR)
+		;
+	kill(-pid, SIGKILL);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
-	/* What it left behind in its group, then what was reparented to us. */
-	kill(-pid, SIGKILL);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	if (WIFSIGNALED(status)) {
