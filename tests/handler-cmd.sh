@@ -8,7 +8,7 @@
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 . "$TESTS_SRCDIR/service-lib.sh"
 
-plan 39
+plan 40
 
 # --- replacement strings ----------------------------------------------------------
 
@@ -126,6 +126,11 @@ is "a multi-line stdout: one line, inner newlines as spaces" \
 fp_run "$T/three" "$T/e.out" "$T/e.err" -w 1 'cmd:true'
 is "no stdout: an empty result, exit status 0" "$fp_rc" 0
 is "no stdout: an empty line for each job" "$(wc -l <"$T/e.out")" 3
+# The same path as any in-process handler's first empty result.
+printf '\n' >"$T/empty"
+fp_run "$T/empty" "$T/be.out" "$T/be.err" -w 1 builtin:echo
+is "builtin:echo of an empty line: an empty result, exit status 0" \
+    "$fp_rc" 0
 fp_run "$T/one" "$T/l.out" "$T/l.err" -w 1 --frame-max 100 \
     "cmd:sh -c 'seq 100'"
 ok "a stdout longer than a frame: the job fails, says why" \

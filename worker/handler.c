@@ -168,6 +168,8 @@ output_append(struct fp_output *o, const void *p, size_t len)
 {
 	struct handler_output	*ho = (struct handler_output *)o;
 
+	if (len == 0)
+		return 0;
 	if (buf_append(ho->buf, p, len) == -1) {
 		ho->failed = 1;
 		return -1;
@@ -180,6 +182,9 @@ handler_output_init(struct handler_output *ho, struct buf *b)
 {
 	ho->out.append = output_append;
 	ho->buf = b;
+	/* An empty result still points somewhere; allocated once. */
+	if (b->cap == 0)
+		(void)buf_reserve(b, 256);
 	ho->failed = 0;
 	ho->corrupt = 0;
 }
