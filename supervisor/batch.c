@@ -384,7 +384,8 @@ take_line(const char *line, size_t len)
 		return;
 	}
 	if (opts->key_field > 0) {
-		line_field(line, len, opts->key_field, &key, &keylen);
+		field_get(opts->colsep, line, len, opts->key_field, &key,
+		    &keylen);
 		if (keylen == 0 && nkeyless++ == 0)
 			log_warnx("line %llu has no field %d: such lines share "
 			    "the empty key, and run one at a time",

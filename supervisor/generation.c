@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "proto/field.h"
 #include "proto/frame.h"
+#include "proto/log.h"
 #include "supervisor.h"
 #include "proto/xmalloc.h"
 
@@ -92,6 +94,9 @@ options_dup(const struct options *from)
 	o->failed_path = dup_or_null(from->failed_path);
 	o->joblog_path = dup_or_null(from->joblog_path);
 	o->failed_line = dup_or_null(from->failed_line);
+	if (from->colsep != NULL &&
+	    (o->colsep = field_sep_dup(from->colsep)) == NULL)
+		fatalx("out of memory");
 	o->handler = dup_or_null(from->handler);
 	o->handler_argv = from->handler_argv != NULL ?
 	    dup_argv(from->handler_argc, from->handler_argv) : NULL;
@@ -130,6 +135,7 @@ options_purge(struct options *o)
 	free(o->failed_path);
 	free(o->joblog_path);
 	free(o->failed_line);
+	field_sep_free(o->colsep);
 	free(o->handler);
 	free_argv(o->handler_argv);
 	free(o->user);

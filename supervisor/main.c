@@ -138,8 +138,8 @@ isolation_check(const struct options *o, char *err, size_t len)
 	if (o->isolation != ISOLATION_THREAD)
 		return 0;
 	if (handler_is_external(o->handler_obj))
-		why = "an exec: or lines: handler is a program of its own, "
-		    "which no thread can run in-process";
+		why = "an exec:, lines: or cmd: handler runs programs of its "
+		    "own, which no thread can run in-process";
 	else if (!o->preload)
 		why = "--no-preload: a plugin is loaded once, in the one "
 		    "process the threads share";
@@ -369,7 +369,8 @@ parse_options(int argc, char **argv)
 	}
 	if (run->chroot_dir != NULL && handler_is_external(run->handler_obj))
 		usage_error("%s--chroot is for builtin and plugin handlers: an "
-		    "exec: or lines: program would need its files inside", "");
+		    "exec:, lines: or cmd: program would need its files "
+		    "inside", "");
 	if (isolation_check(run, err, sizeof err) == -1)
 		usage_error("%s", err);
 	if ((batch_opt = batch_only(run)) != NULL &&

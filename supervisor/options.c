@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "proto/field.h"
 #include "proto/redisurl.h"
 #include "supervisor.h"
 #include "proto/xmalloc.h"
@@ -431,6 +432,22 @@ set_choice(int *out, const char *what, const char *v, const char *a, int av,
 	return 0;
 }
 
+/* --colsep: compiled once, here, so that a bad one stops the start. */
+static int
+set_colsep(struct options *o, const struct optdef *d, const char *what,
+    const char *v, char *err, size_t len)
+{
+	struct field_sep	*sep;
+	char			 msg[128];
+
+	(void)d;
+	if ((sep = field_sep_new(v, msg, sizeof msg)) == NULL)
+		return fail(err, len, "%s '%s': %s", what, v, msg);
+	field_sep_free(o->colsep);
+	o->colsep = sep;
+	return 0;
+}
+
 static int
 set_isolation(struct options *o, const struct optdef *d, const char *what,
     const char *v, char *err, size_t len)
@@ -620,6 +637,10 @@ const struct optdef options_table[] = {
 	  FIELD(key_field), .min = 1, .max = INT32_MAX, .arg = "N",
 	  .help = "field N of each line is its key: jobs of one key\n"
 	  "run one at a time, in input order" },
+	{ .key = "colsep", .name = "colsep", .kind = OPT_CUSTOM,
+	  .parse = set_colsep, .arg = "REGEX",
+	  .help = "fields are separated by REGEX (POSIX extended), for\n"
+	  "-k N and the {N} of cmd: (default: blanks)" },
 	{ .name = "order", .letter = 'o', .kind = OPT_CUSTOM,
 	  .parse = set_order, .arg = "ORDER",
 	  .help = "input (default) or completion" },

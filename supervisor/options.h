@@ -33,6 +33,7 @@ struct options {
 	uint32_t	 frame_max;
 	enum order	 order;
 	int		 key_field;	/* 0: unkeyed */
+	struct field_sep *colsep;	/* NULL: fields are split at blanks */
 	char		*failed_path;
 	int		 verbose;
 	char		*handler;	/* "builtin:fnv" */

@@ -483,7 +483,7 @@ find_culprit(struct proc *p, enum worker_end end)
 		return JOB_NONE;
 	for (idx = p->inflight.head; idx != JOB_NONE;
 	    idx = ledger_job(idx)->next)
-		if ((uint64_t)idx + 1 == id)
+		if (ledger_job(idx)->line == id)
 			return idx;
 	return p->inflight.head;	/* a scribbled board: blame the oldest */
 }
@@ -526,7 +526,7 @@ check_timeout(struct proc *p)
 	id = __atomic_load_n(&b->job_id, __ATOMIC_ACQUIRE);
 	started = b->started_ns;
 	idx = find_culprit(p, END_TIMEOUT);
-	if (idx == JOB_NONE || id != (uint64_t)idx + 1 || started == 0 ||
+	if (idx == JOB_NONE || id != ledger_job(idx)->line || started == 0 ||
 	    started > now) {
 		timer_add_ns(p->ev_timer, opts->timeout_ns); /* between jobs */
 		return;
@@ -639,6 +639,7 @@ start_cause(const struct handler *h)
 		return "the program has sent no HELLO (does it speak the "
 		    "framed protocol? see exec: in forkpool(1))";
 	case HANDLER_LINES:
+	case HANDLER_CMD:
 		break;
 	}
 	return "the worker has not said HELLO";

@@ -22,6 +22,11 @@ wconf_fill(struct worker_conf *wc, const struct options *o, int slot,
 	wc->board = board;
 	wc->parent = parent;
 	wc->handler = o->handler_obj;
+	/* The generation a worker starts with splits its cmd: fields. */
+	if (o->handler_obj->kind == HANDLER_CMD) {
+		o->handler_obj->colsep = o->colsep;
+		o->handler_obj->frame_max = o->frame_max;
+	}
 	wc->frame_max = o->frame_max;
 	wc->heartbeat_ns = o->heartbeat_ns;
 	wc->start_timeout_ns = o->start_timeout_ns;

@@ -86,7 +86,7 @@ wlink_send_job(struct proc *p, uint32_t idx)
 	f.flags = j->partition == PARTITION_NONE ? 0 : FRAME_F_KEYED;
 	f.aux = j->attempt;
 	f.arg = (uint32_t)((opts->timeout_ns + 999999) / 1000000);
-	f.id = (uint64_t)idx + 1;
+	f.id = j->line;		/* the job's number, as {#} of cmd: */
 	f.key = j->data.p;
 	f.keylen = j->keylen;
 	f.payload = j->data.p + j->keylen;
@@ -193,7 +193,7 @@ take_result(struct proc *p, const struct frame *f)
 	uint32_t	 idx;
 
 	idx = p->inflight.head;
-	if (idx == JOB_NONE || f->id != (uint64_t)idx + 1) {
+	if (idx == JOB_NONE || f->id != ledger_job(idx)->line) {
 		p->link.why = "result for a job it was not running";
 		return -1;
 	}

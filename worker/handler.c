@@ -23,6 +23,10 @@ has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/*
+ * Splits an external or cmd: command and checks that its program is
+ * there, unless a cmd: template makes the program of each job's line.
+ */
 static int
 resolve_external(struct handler *h, const char *cmd, int argc, char **argv,
     char *err, size_t errlen)
@@ -34,7 +38,8 @@ resolve_external(struct handler *h, const char *cmd, int argc, char **argv,
 		snprintf(err, errlen, "handler %s: %s", h->spec, msg);
 		return -1;
 	}
-	if (cmdline_find(words[0], msg, sizeof msg) == -1) {
+	if ((h->kind != HANDLER_CMD || !cmd_has_replacement(words[0])) &&
+	    cmdline_find(words[0], msg, sizeof msg) == -1) {
 		snprintf(err, errlen, "handler %s: %s", h->spec, msg);
 		cmdline_free(words);
 		return -1;
@@ -80,10 +85,15 @@ handler_resolve(struct handler *h, const char *spec, int argc, char **argv,
 		h->kind = HANDLER_LINES;
 		return resolve_external(h, spec + 6, argc, argv, err, errlen);
 	}
+	if (strncmp(spec, "cmd:", 4) == 0) {
+		h->kind = HANDLER_CMD;
+		h->abi = &cmd_handler;
+		return resolve_external(h, spec + 4, argc, argv, err, errlen);
+	}
 	if (strchr(spec, '/') == NULL && !has_suffix(spec, ".so")) {
 		snprintf(err, errlen, "handler %s: expected builtin:NAME, a "
-		    "plugin (a path with a slash or ending in .so), exec:CMD "
-		    "or lines:CMD", spec);
+		    "plugin (a path with a slash or ending in .so), exec:CMD, "
+		    "lines:CMD or cmd:TEMPLATE", spec);
 		return -1;
 	}
 	h->kind = HANDLER_PLUGIN;
@@ -111,8 +121,17 @@ handler_load(struct handler *h, char *err, size_t errlen)
 	return 0;
 }
 
+/* A handler that runs programs: never in a thread, nor chrooted. */
 int
 handler_is_external(const struct handler *h)
+{
+	return h->kind == HANDLER_EXEC || h->kind == HANDLER_LINES ||
+	    h->kind == HANDLER_CMD;
+}
+
+/* One that relays jobs to a program of its own (external.c). */
+int
+handler_relays(const struct handler *h)
 {
 	return h->kind == HANDLER_EXEC || h->kind == HANDLER_LINES;
 }
@@ -132,6 +151,8 @@ int
 handler_init(const struct handler *h, void **state, char *err, size_t errlen)
 {
 	*state = NULL;
+	if (h->kind == HANDLER_CMD)
+		return cmd_init(h, state, err, errlen);
 	if (h->abi->init == NULL)
 		return 0;
 	err[0] = '\0';
@@ -147,6 +168,8 @@ output_append(struct fp_output *o, const void *p, size_t len)
 {
 	struct handler_output	*ho = (struct handler_output *)o;
 
+	if (len == 0)
+		return 0;
 	if (buf_append(ho->buf, p, len) == -1) {
 		ho->failed = 1;
 		return -1;
@@ -159,6 +182,9 @@ handler_output_init(struct handler_output *ho, struct buf *b)
 {
 	ho->out.append = output_append;
 	ho->buf = b;
+	/* An empty result still points somewhere; allocated once. */
+	if (b->cap == 0)
+		(void)buf_reserve(b, 256);
 	ho->failed = 0;
 	ho->corrupt = 0;
 }

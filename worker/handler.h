@@ -5,12 +5,15 @@
  *	PATH.so		a C plugin (plugin.c), the ABI of forkpool_handler.h
  *	exec:CMD	an external program speaking the framed protocol
  *	lines:CMD	an external program answering one line per line
+ *	cmd:TEMPLATE	a command run per job, its stdout the result (cmd.c)
  *
  * Builtins and plugins are in-process handlers: both are a struct
  * fp_handler, so they run down one path, handler_init(), handler_handle()
  * and handler_fini(), in a worker process or in a thread of the
  * supervisor alike.  The external kinds run only in a worker process,
- * which relays jobs to the program (external.c).
+ * which relays jobs to the program (external.c).  cmd: is an in-process
+ * handler that starts a process per job, so it runs only in a worker
+ * process too.
  */
 #ifndef HANDLER_H
 #define HANDLER_H
@@ -26,7 +29,10 @@ enum handler_kind {
 	HANDLER_PLUGIN,
 	HANDLER_EXEC,
 	HANDLER_LINES,
+	HANDLER_CMD,
 };
+
+struct field_sep;
 
 struct handler {
 	enum handler_kind	 kind;
@@ -36,7 +42,10 @@ struct handler {
 	const struct fp_handler	*abi;		/* NULL until loaded */
 	char			*path;		/* plugin: its absolute path */
 	void			*dl;		/* plugin: dlopen() handle */
-	char			**cmd;		/* external: the argv to run */
+	char			**cmd;		/* external, cmd: the words */
+	/* cmd: what it takes of the configuration, set by wconf_fill(). */
+	const struct field_sep	*colsep;	/* {N}; NULL: blanks */
+	uint32_t		 frame_max;	/* the longest result */
 };
 
 /*
@@ -59,6 +68,7 @@ int	 handler_resolve(struct handler *, const char *, int, char **, int,
 	    char *, size_t);
 int	 handler_load(struct handler *, char *, size_t);
 int	 handler_is_external(const struct handler *);
+int	 handler_relays(const struct handler *);
 void	 handler_free(struct handler *);
 
 /* In-process handlers: once per worker (or thread), then per job. */
@@ -77,6 +87,11 @@ const char		*builtin_names(void);
 
 /* The crash builtin's GARBAGE: this job answers with bytes not a frame. */
 void	 handler_output_corrupt(struct fp_output *);
+
+/* cmd.c */
+extern const struct fp_handler	cmd_handler;
+int	 cmd_init(const struct handler *, void **, char *, size_t);
+int	 cmd_has_replacement(const char *);
 
 /* plugin.c */
 int	 plugin_open(const char *, void **, const struct fp_handler **,

@@ -407,7 +407,7 @@ worker_main(const struct worker_conf *wc, int fd)
 	proctitle_set("worker %d", wc->slot);
 	worker_confine(wc);
 
-	if (handler_is_external(wc->handler))
+	if (handler_relays(wc->handler))
 		external_main(wc);
 
 	lp.wc = wc;
