@@ -103,12 +103,19 @@ sup_start c --source "$L" --partitions 1 --consumer c --claim-idle 1 -w 1 \
     builtin:sleep
 stray_workers $(workers_of "$sup_c")
 wait_for 20 has connected "$T/c.err"
-# Five jobs of one key, 300 ms each: c takes them all, and is stopped
-# while its worker runs them; d takes them over, its worker held until
-# c has tried to finish them.
+wait_for 20 nworkers_is 1 "$sup_c" || diag "c has no worker"
+# Five jobs of one key, 300 ms each: c takes them all, its worker held
+# so that none finishes before c is stopped; d takes them over, its
+# worker held until c has tried to finish them.
+c_workers=$(workers_of "$sup_c")
+kill -STOP $c_workers
 ctl -r "$L" submit -d 'x 1 300' 'x 2 300' 'x 3 300' 'x 4 300' 'x 5 300'
-wait_for 20 test "$(pending_of late 1 c)" -eq 5 || diag "c took not all"
+c_holds_all() {
+	[ "$(pending_of late 1 c)" -eq 5 ]
+}
+wait_for 20 c_holds_all || diag "c took not all"
 kill -STOP "$sup_c"
+kill -CONT $c_workers
 sup_start d --source "$L" --partitions 1 --consumer d --claim-idle 1 -w 1 \
     --window 8 \
     builtin:sleep

@@ -95,8 +95,10 @@ ok "p99 over the last 60 s: above 0, at least p50" awk \
 rate_1s() {
 	ctl metrics | awk '$1 == "forkpool_jobs_per_second{window=\"1s\"}" { print $2 }'
 }
-ok "idle: jobs/s over the last second falls to 0" \
-    wait_for 10 test "$(rate_1s)" = 0.0
+idle_1s() {
+	[ "$(rate_1s)" = 0.0 ]
+}
+ok "idle: jobs/s over the last second falls to 0" wait_for 10 idle_1s
 ctl_kept status
 ok "status: jobs/s, p50 and p99 over 1, 10 and 60 s" test \
     -n "$(grep -E '^recent: +1s +10s +60s$' "$T/ctl.out")" -a \
