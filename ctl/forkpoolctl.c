@@ -20,7 +20,7 @@
 #include "ctl.h"
 #include "lib/forkpool.h"
 
-/* The socket path chosen at ./configure time (--runstatedir). */
+/* The socket path, the same whatever the prefix (Makefile.am). */
 #ifdef FORKPOOL_SOCKET
 #define SOCKET_DEFAULT	FORKPOOL_SOCKET
 #else
