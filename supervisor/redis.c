@@ -642,6 +642,7 @@ finish_send(void)
 		b->idx[count[slot[rjobs[order[i]].stream]]++] = order[i];
 	b->n = n;
 
+	nkeys[0] = '\0';	/* set once the keys are counted */
 	argv_scratch[argc++] = "EVAL";
 	argv_scratch[argc++] = script_finish;
 	argv_scratch[argc++] = nkeys;
