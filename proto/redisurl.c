@@ -21,8 +21,10 @@ url_error(char *err, size_t errlen, const char *url, const char *why)
 	redis_url_mask(url, shown, sizeof shown);
 	if (errlen > 0)
 		snprintf(err, errlen, "source %s: %s (expected "
-		    "redis://[[USER]:PASSWORD@]HOST[:PORT]/POOL[?db=N] or "
-		    "redis+unix://[[USER]:PASSWORD@]/PATH/POOL[?db=N])",
+		    "redis://[[USER]:PASSWORD@]HOST[:PORT]/POOL[?db=N], "
+		    "redis+unix://[[USER]:PASSWORD@]/PATH/POOL[?db=N] or "
+		    "redis+cluster://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]"
+		    "...]/POOL)",
 		    shown, why);
 	return -1;
 }
@@ -41,14 +43,18 @@ userinfo_end(const char *s, int is_unix)
 }
 
 static const char *
-after_scheme(const char *url, int *is_unix)
+after_scheme(const char *url, int *is_unix, int *is_cluster)
 {
-	*is_unix = 0;
+	*is_unix = *is_cluster = 0;
 	if (strncmp(url, "redis://", 8) == 0)
 		return url + 8;
 	if (strncmp(url, "redis+unix://", 13) == 0) {
 		*is_unix = 1;
 		return url + 13;
+	}
+	if (strncmp(url, "redis+cluster://", 16) == 0) {
+		*is_cluster = 1;
+		return url + 16;
 	}
 	return NULL;
 }
@@ -58,9 +64,9 @@ void
 redis_url_mask(const char *url, char *out, size_t outlen)
 {
 	const char	*s, *at, *colon;
-	int		 is_unix;
+	int		 is_unix, is_cluster;
 
-	if ((s = after_scheme(url, &is_unix)) == NULL) {
+	if ((s = after_scheme(url, &is_unix, &is_cluster)) == NULL) {
 		snprintf(out, outlen, "%s", url);
 		return;
 	}
@@ -206,17 +212,16 @@ parse_port(const char *s, size_t len, int *port)
 	return 0;
 }
 
+/* HOST[:PORT] in s (len bytes), with HOST perhaps an [IPv6] address. */
 static int
-parse_tcp(const char *url, const char *s, struct redis_url *u, char *err,
-    size_t errlen)
+parse_hostport(const char *url, const char *s, size_t len, char *host,
+    size_t hostsize, int *port, char *err, size_t errlen)
 {
-	const char	*slash, *hostend, *colon = NULL, *h = s;
+	const char	*end = s + len, *hostend, *colon = NULL, *h = s;
 	size_t		 hostlen, i;
 
-	if ((slash = strchr(s, '/')) == NULL)
-		return url_error(err, errlen, url, "no pool");
 	if (*s == '[') {
-		if ((hostend = memchr(s, ']', slash - s)) == NULL)
+		if ((hostend = memchr(s, ']', len)) == NULL)
 			return url_error(err, errlen, url, "no ] after [");
 		h = s + 1;
 		hostlen = hostend - h;
@@ -224,15 +229,15 @@ parse_tcp(const char *url, const char *s, struct redis_url *u, char *err,
 			if (strchr("0123456789abcdefABCDEF:.", h[i]) == NULL)
 				return url_error(err, errlen, url,
 				    "not an IPv6 address in [ ]");
-		if (hostend + 1 != slash) {
+		if (hostend + 1 != end) {
 			if (hostend[1] != ':')
 				return url_error(err, errlen, url,
 				    "expected :PORT after ]");
 			colon = hostend + 1;
 		}
 	} else {
-		colon = memchr(s, ':', slash - s);
-		hostend = colon != NULL ? colon : slash;
+		colon = memchr(s, ':', len);
+		hostend = colon != NULL ? colon : end;
 		hostlen = hostend - s;
 		for (i = 0; i < hostlen; i++)
 			if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
@@ -242,19 +247,76 @@ parse_tcp(const char *url, const char *s, struct redis_url *u, char *err,
 	}
 	if (hostlen == 0)
 		return url_error(err, errlen, url, "no host");
-	if (hostlen >= sizeof u->host)
+	if (hostlen >= hostsize)
 		return url_error(err, errlen, url, "host too long");
-	memcpy(u->host, h, hostlen);
-	u->host[hostlen] = '\0';
-	u->port = REDIS_PORT_DEFAULT;
-	if (colon != NULL && parse_port(colon + 1, slash - colon - 1,
-	    &u->port) == -1)
+	memcpy(host, h, hostlen);
+	host[hostlen] = '\0';
+	*port = REDIS_PORT_DEFAULT;
+	if (colon != NULL && parse_port(colon + 1, end - colon - 1,
+	    port) == -1)
 		return url_error(err, errlen, url, "not a port from 1 to 65535");
-	if (!pool_valid(slash + 1, strlen(slash + 1)))
+	return 0;
+}
+
+static int
+parse_pool(const char *url, const char *s, struct redis_url *u, char *err,
+    size_t errlen)
+{
+	if (!pool_valid(s, strlen(s)))
 		return url_error(err, errlen, url, "the pool must be 1 to 64 "
 		    "letters, digits, '_', '.' or '-'");
-	memcpy(u->pool, slash + 1, strlen(slash + 1) + 1);
+	memcpy(u->pool, s, strlen(s) + 1);
 	return 0;
+}
+
+static int
+parse_tcp(const char *url, const char *s, struct redis_url *u, char *err,
+    size_t errlen)
+{
+	const char	*slash;
+
+	if ((slash = strchr(s, '/')) == NULL)
+		return url_error(err, errlen, url, "no pool");
+	if (parse_hostport(url, s, slash - s, u->host, sizeof u->host,
+	    &u->port, err, errlen) == -1)
+		return -1;
+	return parse_pool(url, slash + 1, u, err, errlen);
+}
+
+/*
+ * The seeds of a cluster, HOST[:PORT] separated by commas: any of them
+ * gives the slot map.  The first is also the URL's host and port.
+ */
+static int
+parse_cluster(const char *url, const char *s, struct redis_url *u,
+    char *err, size_t errlen)
+{
+	const char		*slash, *comma;
+	struct redis_seed	*seed;
+
+	if ((slash = strchr(s, '/')) == NULL)
+		return url_error(err, errlen, url, "no pool");
+	if (u->db != 0)
+		return url_error(err, errlen, url, "a cluster has only "
+		    "database 0");
+	u->cluster = 1;
+	for (;;) {
+		if ((comma = memchr(s, ',', slash - s)) == NULL)
+			comma = slash;
+		if (u->nseeds == REDIS_SEEDS_MAX)
+			return url_error(err, errlen, url, "more than 16 "
+			    "nodes");
+		seed = &u->seed[u->nseeds++];
+		if (parse_hostport(url, s, comma - s, seed->host,
+		    sizeof seed->host, &seed->port, err, errlen) == -1)
+			return -1;
+		if (comma == slash)
+			break;
+		s = comma + 1;
+	}
+	snprintf(u->host, sizeof u->host, "%s", u->seed[0].host);
+	u->port = u->seed[0].port;
+	return parse_pool(url, slash + 1, u, err, errlen);
 }
 
 static int
@@ -274,13 +336,9 @@ parse_unix(const char *url, const char *s, struct redis_url *u, char *err,
 		    "the pool");
 	if (len >= sizeof u->path)
 		return url_error(err, errlen, url, "socket path too long");
-	if (!pool_valid(slash + 1, strlen(slash + 1)))
-		return url_error(err, errlen, url, "the pool must be 1 to 64 "
-		    "letters, digits, '_', '.' or '-'");
 	memcpy(u->path, s, len);
 	u->path[len] = '\0';
-	memcpy(u->pool, slash + 1, strlen(slash + 1) + 1);
-	return 0;
+	return parse_pool(url, slash + 1, u, err, errlen);
 }
 
 /* Fills u from url; -1 with the reason in err when it is not one. */
@@ -290,13 +348,13 @@ redis_url_parse(const char *url, struct redis_url *u, char *err,
 {
 	char		 body[URL_MAX + 1], *q;
 	const char	*s, *at;
-	int		 is_unix;
+	int		 is_unix, is_cluster;
 
 	memset(u, 0, sizeof *u);
 	if (strlen(url) > URL_MAX)
 		return url_error(err, errlen, "(a URL)", "longer than 2048 "
 		    "bytes");
-	if ((s = after_scheme(url, &is_unix)) == NULL)
+	if ((s = after_scheme(url, &is_unix, &is_cluster)) == NULL)
 		return url_error(err, errlen, url, "not a Redis URL");
 	if ((at = userinfo_end(s, is_unix)) != NULL) {
 		if (parse_userinfo(url, s, at - s, u, err, errlen) == -1)
@@ -311,6 +369,8 @@ redis_url_parse(const char *url, struct redis_url *u, char *err,
 	}
 	if (is_unix)
 		return parse_unix(url, body, u, err, errlen);
+	if (is_cluster)
+		return parse_cluster(url, body, u, err, errlen);
 	return parse_tcp(url, body, u, err, errlen);
 }
 

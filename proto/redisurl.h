@@ -6,13 +6,20 @@
  *	redis://HOST[:PORT]/POOL	TCP (PORT 6379 by default; HOST may
  *					be an [IPv6] address)
  *	redis+unix:///PATH/POOL		a Unix socket at /PATH
+ *	redis+cluster://HOST[:PORT][,HOST[:PORT]...]/POOL
+ *					a Redis Cluster; any node named is
+ *					a seed for the slot map
  *
  * Either may carry credentials and a database number:
  * redis://[[USER]:]PASSWORD@HOST/POOL?db=N, redis+unix://PASSWORD@/PATH/POOL,
  * with '%XX' escapes in the user and password.
  *
- * Every key of a pool carries the hash tag {POOL}, so that a Redis Cluster
- * keeps them in one slot, where one script may touch them all.
+ * A pool has one of two layouts, named by the version in its meta hash.
+ * In layout 1 (redis:// and redis+unix://) every key carries the hash tag
+ * {POOL}.  In layout 2 (redis+cluster://) each partition stream and its
+ * outbox carry a tag of their own, {POOL:pN}, so that the partitions
+ * spread over the cluster's slots, and the other keys keep {POOL}: the
+ * pool's home slot.
  */
 #ifndef REDISURL_H
 #define REDISURL_H
@@ -24,6 +31,12 @@
 #define REDIS_CONSUMER_MAX	128	/* bytes of a consumer name */
 #define REDIS_KEY_MAX		(REDIS_POOL_MAX + REDIS_CONSUMER_MAX + 32)
 #define REDIS_DB_MAX		1000000
+#define REDIS_SEEDS_MAX		16	/* nodes named in a cluster URL */
+
+struct redis_seed {
+	char	 host[256];
+	int	 port;
+};
 
 struct redis_url {
 	char	 host[256];	/* TCP: a name or an address; "" for Unix */
@@ -33,6 +46,9 @@ struct redis_url {
 	char	 user[128];	/* "": AUTH PASSWORD alone */
 	char	 password[512];	/* "": no AUTH */
 	int	 db;		/* SELECTed when not 0 */
+	int	 cluster;	/* redis+cluster://: layout 2 */
+	unsigned nseeds;
+	struct redis_seed seed[REDIS_SEEDS_MAX];
 };
 
 int	redis_url_parse(const char *, struct redis_url *, char *, size_t);
@@ -50,5 +66,13 @@ int	redis_consumer_valid(const char *);
 #define REDIS_KEY_DEAD		"forkpool:{%s}:dead"
 #define REDIS_KEY_LEASE		"forkpool:{%s}:lease:%s"
 #define REDIS_KEY_REPLY		"forkpool:{%s}:reply:"	/* a prefix */
+
+/* Layout 2: the partitions' own keys, and where forwarding got to. */
+#define REDIS_KEY_CPARTITION	"forkpool:{%s:p%u}"
+#define REDIS_KEY_COUTBOX	"forkpool:{%s:p%u}:done"
+#define REDIS_KEY_FWD		"forkpool:{%s}:fwd"
+
+#define REDIS_LAYOUT_SINGLE	"1"	/* meta's version */
+#define REDIS_LAYOUT_CLUSTER	"2"
 
 #endif
