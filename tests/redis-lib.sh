@@ -37,15 +37,21 @@ redis_up() {
 	[ "$(rcli PING 2>/dev/null)" = PONG ]
 }
 
-# redis_start: starts (or starts again) the server; its pid in $redis_pid.
-redis_start() {
+# redis_spawn [OPTION...]: starts (or starts again) the server, with more
+# redis-server options, and does not wait; its pid in $redis_pid.
+redis_spawn() {
 	mkdir -p "$T/redis.d"
 	redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
 	    --dir "$T/redis.d" --appendonly yes --appendfsync always \
-	    --save '' --daemonize no --logfile "$T/redis.log" \
+	    --save '' --daemonize no --logfile "$T/redis.log" "$@" \
 	    </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- &
 	redis_pid=$!
 	track "$redis_pid"
+}
+
+# redis_start: redis_spawn, then waits until it answers.
+redis_start() {
+	redis_spawn
 	if ! wait_for 20 redis_up; then
 		diag "redis-server did not come up"
 		diag_file "$T/redis.log"
