@@ -102,6 +102,8 @@ keep_fixed(struct options *next)
 	keep_string(&next->pidfile, opts->pidfile, "pidfile");
 	keep_string(&next->source, opts->source, "source");
 	keep_string(&next->consumer, opts->consumer, "consumer");
+	keep_string(&next->password_file, opts->password_file,
+	    "password_file");
 	if (next->listen_mode != opts->listen_mode)
 		log_warnx(later, "listen_mode", config_path);
 	if (next->listen_group != opts->listen_group)
@@ -114,6 +116,8 @@ keep_fixed(struct options *next)
 		log_warnx(later, "frame_max", config_path);
 	if (next->isolation != opts->isolation)
 		log_warnx(later, "isolation", config_path);
+	if (next->claim_idle_ns != opts->claim_idle_ns)
+		log_warnx(later, "claim_idle", config_path);
 	next->listen_mode = opts->listen_mode;
 	next->listen_group = opts->listen_group;
 	next->queue_max = opts->queue_max;

@@ -9,7 +9,7 @@
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 21
+plan 24
 
 ADMIN=admin-Pw-41
 PW='fp-S3cret/x@y'
@@ -98,6 +98,26 @@ case $out in
 esac
 ctl -r "redis+unix://fp:$PW_URL@$S/pa?db=3" status
 is "...and forkpoolctl status works for it" "$ctl_rc" 0
+
+# The password file is read at start: a reload that names another one
+# (or another claim time) says that it waits for the next start.
+cp "$T/pw" "$T/pw2"
+conf() {
+	printf '%s\n' "handler = builtin:echo" "workers = 1" \
+	    "source = $U" "password_file = $1" "partitions = 8" \
+	    "consumer = b" "claim_idle = $2" >"$T/b.conf"
+}
+conf "$T/pw" 30
+sup_start b -f "$T/b.conf"
+wait_for 20 has connected "$T/b.err" || diag "supervisor b did not connect"
+conf "$T/pw2" 5
+kill -HUP "$sup_b"
+ok "a reload with another password file: it waits for the next start" \
+    wait_for 20 has 'password_file changed' "$T/b.err"
+ok "...and so does a new claim_idle" has 'claim_idle changed' "$T/b.err"
+kill -TERM "$sup_b"
+fp_wait "$sup_b"
+is "...and the supervisor goes on, then exits 0" "$fp_rc" 0
 ps -ww -o args= -p "$sup_a" >"$T/ps"
 ok "the password is not in ps" not_has "$PW" "$T/ps"
 kill -TERM "$sup_a"
