@@ -8,7 +8,9 @@
  * set-up on each new link and says when it is ready for work.  Each new
  * link first sends AUTH and SELECT if the URL asks for them: a refusal
  * before the first link was ever ready is fatal (a wrong password does
- * not fix itself), later it is retried like a lost link.
+ * not fix itself), later it is retried like a lost link.  On a Redis
+ * Cluster the links are rnodes.c's, one per master, and all of them are
+ * the link here: one lost is all lost.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +58,7 @@ static char			 where_text[300];
 static int			 was_ready;	/* a loss is worth a warning */
 static int			 failures;	/* connects failed in a row */
 static int			 ever_ready;	/* since start */
+static int			 cluster;	/* the links are rnodes.c's */
 
 static void	connect_now(void);
 
@@ -105,8 +108,8 @@ link_failed(const char *why)
 }
 
 /* AUTH or SELECT refused: the server's answer, never the password. */
-static void
-handshake_done(void *arg, redisReply *r)
+void
+rconn_handshake_done(void *arg, redisReply *r)
 {
 	const char	*what = arg;
 
@@ -131,17 +134,41 @@ handshake_send(void)
 	int		 argc;
 
 	if ((argc = redis_url_auth_argv(url, argv, argvlen)) > 0)
-		(void)rconn_command(handshake_done, "AUTH", argc, argv,
-		    argvlen);
+		(void)rconn_command(rconn_handshake_done, "AUTH", -1, argc,
+		    argv, argvlen);
 	if (url->db != 0) {
 		snprintf(db, sizeof db, "%d", url->db);
 		argv[0] = "SELECT";
 		argv[1] = db;
 		argvlen[0] = 6;
 		argvlen[1] = strlen(db);
-		(void)rconn_command(handshake_done, "SELECT", 2, argv,
-		    argvlen);
+		(void)rconn_command(rconn_handshake_done, "SELECT", -1, 2,
+		    argv, argvlen);
 	}
+}
+
+/* rnodes.c: the slot map is in, the links to the masters open. */
+void
+rconn_linked(void)
+{
+	state = RC_SETUP;
+	on_connected();
+	supervisor_wake();
+}
+
+/* rnodes.c: no link came up. */
+void
+rconn_failed(const char *why)
+{
+	link_failed(why);
+}
+
+/* rnodes.c: a link is lost, or the cluster is down: all are dropped. */
+void
+rconn_lost(const char *why)
+{
+	state = RC_DOWN;
+	rconn_drop(why);
 }
 
 static void
@@ -178,6 +205,12 @@ connect_now(void)
 	redisAsyncContext	*c;
 
 	drop_why[0] = '\0';
+	if (cluster) {
+		state = RC_CONNECTING;
+		connect_ns = now_ns();
+		rnodes_connect();
+		return;
+	}
 	if (url->path[0] != '\0')
 		c = redisAsyncConnectUnix(url->path);
 	else
@@ -214,6 +247,12 @@ drop_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
+	if (cluster) {
+		state = RC_DOWN;
+		rnodes_close();
+		link_failed(drop_why);
+		return;
+	}
 	if (c == NULL)
 		return;
 	/*
@@ -234,7 +273,7 @@ drop_cb(evutil_socket_t fd, short ev, void *arg)
 void
 rconn_drop(const char *why)
 {
-	if (ac == NULL || drop_why[0] != '\0')
+	if ((cluster ? !rnodes_open() : ac == NULL) || drop_why[0] != '\0')
 		return;
 	snprintf(drop_why, sizeof drop_why, "%s", why);
 	event_active(ev_drop, 0, 0);
@@ -243,14 +282,18 @@ rconn_drop(const char *why)
 static void
 watch_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	uint64_t	now = now_ns();
+	uint64_t	 now = now_ns();
+	const char	*why;
 
 	(void)fd;
 	(void)ev;
 	(void)arg;
 	if (state == RC_CONNECTING && now - connect_ns > COMMAND_TIMEOUT_NS)
 		rconn_drop("connect timed out");
-	else if (call_count > 0 &&
+	else if (cluster) {
+		if ((why = rnodes_overdue(now, COMMAND_TIMEOUT_NS)) != NULL)
+			rconn_drop(why);
+	} else if (call_count > 0 &&
 	    now - calls[call_head].sent_ns > COMMAND_TIMEOUT_NS)
 		rconn_drop("no reply within 5 s");
 	timer_add_ns(ev_watch, WATCH_NS);
@@ -276,17 +319,21 @@ on_reply(redisAsyncContext *c, void *reply, void *priv)
 }
 
 /*
- * Sends one command; fn gets its reply, or NULL if the link is lost
- * first.  -1 when the link is not up or has too much in flight: the
- * caller tries again on a later turn.
+ * Sends one command, for a key of hash slot (-1: the pool's own; a
+ * single Redis has them all); fn gets its reply, or NULL if the link is
+ * lost first.  -1 when the link is not up or has too much in flight:
+ * the caller tries again on a later turn.
  */
 int
-rconn_command(rconn_fn *fn, void *arg, int argc, const char **argv,
-    const size_t *argvlen)
+rconn_command(rconn_fn *fn, void *arg, int hslot, int argc,
+    const char **argv, const size_t *argvlen)
 {
 	struct call	*call;
 	unsigned	 slot;
 
+	if (cluster)
+		return state == RC_SETUP || state == RC_READY ?
+		    rnodes_command(fn, arg, hslot, argc, argv, argvlen) : -1;
 	if (ac == NULL || (state != RC_SETUP && state != RC_READY) ||
 	    call_count == INFLIGHT_MAX)
 		return -1;
@@ -307,7 +354,20 @@ rconn_command(rconn_fn *fn, void *arg, int argc, const char **argv,
 unsigned
 rconn_outstanding(void)
 {
-	return call_count;
+	return cluster ? rnodes_outstanding() : call_count;
+}
+
+/* Commands that may be sent now, before the link is full. */
+unsigned
+rconn_room(void)
+{
+	return cluster ? rnodes_room() : INFLIGHT_MAX - call_count;
+}
+
+int
+rconn_cluster(void)
+{
+	return cluster;
 }
 
 /* The owner's set-up is done: work may flow. */
@@ -354,7 +414,17 @@ rconn_init(const struct redis_url *u, void (*connected)(void),
 	url = &link_url;
 	on_connected = connected;
 	on_lost = lost;
-	if (u->path[0] != '\0')
+	cluster = u->cluster;
+	if (cluster)
+		rnodes_init(url);
+	if (cluster && u->nseeds > 1)
+		snprintf(where_text, sizeof where_text, "cluster %s:%d and %u "
+		    "other seed%s", u->host, u->port, u->nseeds - 1,
+		    u->nseeds == 2 ? "" : "s");
+	else if (cluster)
+		snprintf(where_text, sizeof where_text, "cluster %s:%d",
+		    u->host, u->port);
+	else if (u->path[0] != '\0')
 		snprintf(where_text, sizeof where_text, "%s", u->path);
 	else if (strchr(u->host, ':') != NULL)
 		snprintf(where_text, sizeof where_text, "[%s]:%d", u->host,

@@ -11,6 +11,11 @@
  * asked about it meanwhile.  Finished jobs wait in a queue while Redis is
  * away and are sent again when it is back; the ownership check makes the
  * second try harmless.
+ *
+ * On a Redis Cluster each partition's stream is in a slot of its own: a
+ * take is one script per partition, a finish one per partition (results
+ * go to its outbox with the ack), and rforward.c takes the results on
+ * to their streams.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +32,9 @@
 #define FINISH_BYTES	(4 * 1024 * 1024)
 #define FINISH_INFLIGHT	8	/* finish scripts in flight */
 #define FINISH_FULL	64	/* jobs that make a finish worth sending now */
-#define TAKE_INFLIGHT	3	/* take scripts in flight */
+#define TAKE_INFLIGHT	3	/* take scripts (cluster: rounds) in flight */
+#define CFINISH_INFLIGHT 32	/* cluster: finish scripts in flight */
+#define CFINISH_STREAMS	16	/* cluster: partitions of one batch */
 #define POLL_MIN_NS	1000000ULL	/* an empty take: ask again in 1 ms, */
 #define POLL_MAX_NS	100000000ULL	/* doubling up to 0.1 s */
 #define REPLY_TTL_MS	"86400000"	/* a reply stream lives a day */
@@ -55,6 +62,20 @@ struct take {
 	uint32_t	 want;
 	uint32_t	 n;
 	uint32_t	 part[];
+};
+
+/* Cluster: a round of takes, a script per partition. */
+struct ctake;
+struct ctake_one {
+	struct ctake	*round;
+	uint32_t	 p;
+};
+struct ctake {
+	uint32_t	 want;
+	uint32_t	 left;		/* scripts not answered */
+	uint32_t	 got;
+	int		 lost;
+	struct ctake_one one[];
 };
 
 static struct rjob	*rjobs;
@@ -330,13 +351,64 @@ take_entry(uint32_t p, const redisReply *e, long long deliveries)
 	dispatch_submit(idx);
 }
 
+/*
+ * One stream's part of a take's reply: its partition, entries, their
+ * deliveries (one for all, or one each) and previous owners.  Returns
+ * the entries read.
+ */
+static size_t
+take_stream(const redisReply *part, const redisReply *entries,
+    const redisReply *deliv, const redisReply *from)
+{
+	uint32_t	p;
+	size_t		k;
+
+	if (part->type != REDIS_REPLY_INTEGER || part->integer < 0 ||
+	    part->integer >= opts->partitions ||
+	    entries->type != REDIS_REPLY_ARRAY ||
+	    from->type != REDIS_REPLY_STRING ||
+	    (deliv->type == REDIS_REPLY_ARRAY ?
+	    deliv->elements != entries->elements :
+	    deliv->type != REDIS_REPLY_INTEGER)) {
+		log_warnx("redis: take: a strange reply");
+		return 0;
+	}
+	p = (uint32_t)part->integer;
+	if (from->len > 0) {
+		totals.taken_over += entries->elements;
+		log_warnx("partition %u: took over %zu entr%s from consumer %s",
+		    p, entries->elements, entries->elements == 1 ? "y" : "ies",
+		    from->str);
+	} else if (deliv->type == REDIS_REPLY_ARRAY)
+		log_warnx("partition %u: resuming %zu entr%s this consumer "
+		    "held before", p, entries->elements,
+		    entries->elements == 1 ? "y" : "ies");
+	for (k = 0; k < entries->elements; k++)
+		take_entry(p, entries->element[k],
+		    deliv->type == REDIS_REPLY_ARRAY ?
+		    deliv->element[k]->integer : deliv->integer);
+	return entries->elements;
+}
+
+/* A take came back with entries (ask again at once) or none (later). */
+static void
+take_polled(size_t got)
+{
+	if (got > 0)
+		poll_ns = 0;
+	else {
+		poll_ns = poll_ns == 0 ? POLL_MIN_NS : poll_ns * 2;
+		if (poll_ns > POLL_MAX_NS)
+			poll_ns = POLL_MAX_NS;
+		timer_add_ns(ev_poll, poll_ns);
+	}
+}
+
 static void
 take_done(void *arg, redisReply *r)
 {
-	struct take		*t = arg;
-	const redisReply	*part, *entries, *deliv, *from;
-	uint32_t		 p, got = 0;
-	size_t			 i, k;
+	struct take	*t = arg;
+	size_t		 i, got = 0;
 
 	for (i = 0; i < t->n; i++)
 		asking[t->part[i]] = 0;
@@ -352,45 +424,47 @@ take_done(void *arg, redisReply *r)
 		rconn_drop("take failed");
 		return;
 	}
-	for (i = 0; i < r->elements; i += 4) {
-		part = r->element[i];
-		entries = r->element[i + 1];
-		deliv = r->element[i + 2];
-		from = r->element[i + 3];
-		if (part->type != REDIS_REPLY_INTEGER || part->integer < 0 ||
-		    part->integer >= opts->partitions ||
-		    entries->type != REDIS_REPLY_ARRAY ||
-		    from->type != REDIS_REPLY_STRING ||
-		    (deliv->type == REDIS_REPLY_ARRAY ?
-		    deliv->elements != entries->elements :
-		    deliv->type != REDIS_REPLY_INTEGER)) {
-			log_warnx("redis: take: a strange reply");
-			continue;
-		}
-		p = (uint32_t)part->integer;
-		if (from->len > 0) {
-			totals.taken_over += entries->elements;
-			log_warnx("partition %u: took over %zu entr%s from "
-			    "consumer %s", p, entries->elements,
-			    entries->elements == 1 ? "y" : "ies", from->str);
-		} else if (deliv->type == REDIS_REPLY_ARRAY)
-			log_warnx("partition %u: resuming %zu entr%s this "
-			    "consumer held before", p, entries->elements,
-			    entries->elements == 1 ? "y" : "ies");
-		for (k = 0; k < entries->elements; k++)
-			take_entry(p, entries->element[k],
-			    deliv->type == REDIS_REPLY_ARRAY ?
-			    deliv->element[k]->integer : deliv->integer);
-		got += entries->elements;
+	for (i = 0; i < r->elements; i += 4)
+		got += take_stream(r->element[i], r->element[i + 1],
+		    r->element[i + 2], r->element[i + 3]);
+	take_polled(got);
+}
+
+/*
+ * Cluster: one partition's take, {partition, its outbox, then entries,
+ * deliveries, previous owners if read}.  The round ends with its last.
+ */
+static void
+ctake_done(void *arg, redisReply *r)
+{
+	struct ctake_one	*one = arg;
+	struct ctake		*t = one->round;
+
+	asking[one->p] = 0;
+	if (r == NULL)
+		t->lost = 1;
+	else if (r->type != REDIS_REPLY_ARRAY ||
+	    (r->elements != 2 && r->elements != 5) ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER ||
+	    r->element[0]->integer != one->p) {
+		log_warnx("redis: take: %s", r->type == REDIS_REPLY_ERROR ?
+		    r->str : "a strange reply");
+		rconn_drop("take failed");
+		t->lost = 1;
+	} else {
+		rforward_send(one->p, r->element[1]);
+		if (r->elements == 5)
+			t->got += take_stream(r->element[0], r->element[2],
+			    r->element[3], r->element[4]);
 	}
-	if (got > 0)
-		poll_ns = 0;
-	else {
-		poll_ns = poll_ns == 0 ? POLL_MIN_NS : poll_ns * 2;
-		if (poll_ns > POLL_MAX_NS)
-			poll_ns = POLL_MAX_NS;
-		timer_add_ns(ev_poll, poll_ns);
-	}
+	if (--t->left > 0)
+		return;
+	if (takes_out > 0)
+		takes_out--;
+	asked = asked > t->want ? asked - t->want : 0;
+	if (!t->lost)
+		take_polled(t->got);
+	free(t);
 }
 
 /* A partition a take may ask about: nothing of it here or on the way. */
@@ -449,13 +523,88 @@ take_send(uint32_t want)
 	}
 	for (k = 0; k < argc; k++)
 		len_scratch[k] = strlen(argv_scratch[k]);
-	if (rconn_command(take_done, t, argc, argv_scratch,
+	if (rconn_command(take_done, t, -1, argc, argv_scratch,
 	    len_scratch) == -1) {
 		free(t);
 		return;
 	}
 	for (i = 0; i < t->n; i++)
 		asking[t->part[i]] = 1;
+	takes_out++;
+	asked += want;
+	rpool.claim_due = 0;
+	totals.takes++;
+}
+
+/*
+ * Cluster: a round of takes, one script per free partition, in slots of
+ * their own.  The budget is shared out, so that the round takes no more
+ * than one script would: a share each, as long as it lasts, starting at
+ * the next partition each time.  A claiming round asks every free
+ * partition, with no share left if need be, since taking over a dead
+ * consumer's entries may not wait for a share.
+ */
+static void
+ctake_send(uint32_t want)
+{
+	struct ctake		*t;
+	struct ctake_one	*one;
+	const char		*argv[12];
+	size_t			 len[12];
+	char			 claim[24], room[16], batch[16], most[16];
+	uint32_t		 i, p, n = 0, per, share, left = want;
+	uint32_t		 start = rotor;
+	int			 k;
+
+	for (p = 0; p < opts->partitions; p++)
+		if (take_may_ask(p))
+			n++;
+	if (n == 0 || (t = malloc(sizeof *t + n * sizeof t->one[0])) == NULL)
+		return;
+	t->want = want;
+	t->left = t->got = 0;
+	t->lost = 0;
+	per = (want + n - 1) / n;
+	snprintf(claim, sizeof claim, "%llu", rpool.claim_due ?
+	    (unsigned long long)rpool.claim_idle_ms : 0ULL);
+	snprintf(batch, sizeof batch, "%u", TAKE_BATCH);
+	snprintf(most, sizeof most, "%u", want);
+	argv[0] = "EVAL";
+	argv[1] = script_ctake;
+	argv[2] = "2";
+	argv[5] = rpool.url.pool;
+	argv[6] = rpool.consumer;
+	argv[7] = claim;
+	argv[8] = room;
+	argv[9] = batch;
+	argv[11] = most;
+	for (i = 0; i < opts->partitions && (left > 0 || rpool.claim_due);
+	    i++) {
+		p = (start + i) % opts->partitions;
+		if (!take_may_ask(p))
+			continue;
+		share = per < left ? per : left;
+		snprintf(room, sizeof room, "%u", share);
+		argv[3] = rpool.stream[p];
+		argv[4] = rpool.outbox[p];
+		argv[10] = partnum[p];
+		for (k = 0; k < 12; k++)
+			len[k] = strlen(argv[k]);
+		one = &t->one[t->left];
+		one->round = t;
+		one->p = p;
+		if (rconn_command(ctake_done, one, rpool.pslot[p], 12, argv,
+		    len) == -1)
+			break;
+		asking[p] = 1;
+		t->left++;
+		left -= share;
+	}
+	rotor = (start + i) % opts->partitions;
+	if (t->left == 0) {
+		free(t);
+		return;
+	}
 	takes_out++;
 	asked += want;
 	rpool.claim_due = 0;
@@ -516,13 +665,18 @@ static void
 finish_done(void *arg, redisReply *r)
 {
 	struct finish_batch	*b = arg;
-	unsigned		 i;
+	unsigned		 i, cluster = rconn_cluster();
+	uint32_t		 p = rjobs[b->idx[0]].stream;
 
 	if (finishes_out > 0)
 		finishes_out--;
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == b->n) {
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY &&
+	    r->elements == b->n + cluster) {
 		for (i = 0; i < b->n; i++)
 			finish_outcome(b->idx[i], r->element[i]);
+		/* Cluster: the outbox, this batch's results and any left. */
+		if (cluster)
+			rforward_send(p, r->element[b->n]);
 		free(b);
 		return;
 	}
@@ -580,6 +734,101 @@ id_less(const char *a, const char *b)
 }
 
 /*
+ * Cluster: the batch b (the head of queue q), grouped by stream, stream
+ * k's jobs ending at end[k], goes as one script per stream, each in its
+ * slot, or not at all.
+ */
+static int
+cfinish_send(struct jobq *q, struct finish_batch *b, uint32_t ns,
+    const uint32_t *spart, const uint32_t *first, const uint32_t *last,
+    const uint32_t *end)
+{
+	static char		 att[FINISH_BATCH][8], why[FINISH_BATCH][128];
+	struct finish_batch	*sb;
+	struct job		*j;
+	struct rjob		*rj;
+	const char		*s;
+	char			 most[12];
+	uint32_t		 k, p, i, at;
+	int			 argc;
+
+	for (k = 0; k < ns; k++)
+		slot[spart[k]] = JOB_NONE;
+	if (rconn_room() < ns || scratch_room(8 + 7 * b->n) == -1) {
+		free(b);
+		return -1;
+	}
+	/* Taken off the queue first: a script not sent goes back after. */
+	for (i = 0; i < b->n; i++)
+		jobq_pop(q);
+	for (k = 0; k < ns; k++) {
+		p = spart[k];
+		at = k > 0 ? end[k - 1] : 0;
+		if ((sb = malloc(sizeof *sb + (end[k] - at) *
+		    sizeof sb->idx[0])) == NULL) {
+			for (i = at; i < end[k]; i++)
+				jobq_push(&retryq, b->idx[i]);
+			continue;
+		}
+		sb->n = end[k] - at;
+		memcpy(sb->idx, b->idx + at, sb->n * sizeof sb->idx[0]);
+		snprintf(most, sizeof most, "%u", held[p]);
+		argc = 0;
+		argv_scratch[argc++] = "EVAL";
+		argv_scratch[argc++] = script_cfinish;
+		argv_scratch[argc++] = "2";
+		argv_scratch[argc++] = rpool.stream[p];
+		argv_scratch[argc++] = rpool.outbox[p];
+		argv_scratch[argc++] = rpool.url.pool;
+		argv_scratch[argc++] = rpool.consumer;
+		argv_scratch[argc++] = partnum[p];
+		argv_scratch[argc++] = rjobs[first[k]].id;
+		argv_scratch[argc++] = rjobs[last[k]].id;
+		argv_scratch[argc++] = most;
+		argv_scratch[argc++] = rpool.dead;
+		for (i = 0; i < (uint32_t)argc; i++)
+			len_scratch[i] = strlen(argv_scratch[i]);
+		for (i = 0; i < sb->n; i++) {
+			j = ledger_job(sb->idx[i]);
+			rj = &rjobs[sb->idx[i]];
+			snprintf(att[i], sizeof att[i], "%u", j->attempt);
+			argv_scratch[argc] = rj->id;
+			len_scratch[argc++] = strlen(rj->id);
+			s = frame_status_name(j->status);
+			argv_scratch[argc] = s;
+			len_scratch[argc++] = strlen(s);
+			argv_scratch[argc] = att[i];
+			len_scratch[argc++] = strlen(att[i]);
+			argv_scratch[argc] = j->result.p;
+			len_scratch[argc++] = j->result.len;
+			argv_scratch[argc] = rj->meta.p + rj->replylen;
+			len_scratch[argc++] = rj->reflen;
+			s = dead_reason(j, why[i], sizeof why[i]);
+			argv_scratch[argc] = s;
+			len_scratch[argc++] = strlen(s);
+			if (rj->replylen > 0) {
+				argv_scratch[argc] = rj->meta.p;
+				len_scratch[argc++] = rj->replylen;
+			} else {
+				argv_scratch[argc] = rpool.results;
+				len_scratch[argc++] = strlen(rpool.results);
+			}
+		}
+		if (rconn_command(finish_done, sb, rpool.pslot[p], argc,
+		    argv_scratch, len_scratch) == -1) {
+			for (i = 0; i < sb->n; i++)
+				jobq_push(&retryq, sb->idx[i]);
+			free(sb);
+			continue;
+		}
+		finishes_out++;
+		totals.finishes++;
+	}
+	free(b);
+	return 0;
+}
+
+/*
  * Sends one finish script for the jobs at the head of the queue, grouped
  * by stream (in queue order within each, so that a key's results keep
  * their order): the script checks and acknowledges a stream's jobs at
@@ -600,17 +849,19 @@ finish_send(void)
 	const char		*s;
 	char			 nkeys[16], nstreams[16];
 	size_t			 bytes = 0;
-	uint32_t		 idx, k, ns = 0;
+	uint32_t		 idx, k, ns = 0, nsmax;
 	unsigned		 n, i, at;
 	int			 argc = 0;
 
 	n = q->count < FINISH_BATCH ? q->count : FINISH_BATCH;
+	nsmax = rconn_cluster() ? CFINISH_STREAMS : FINISH_BATCH;
 	/* The jobs of the batch, and its streams in order of appearance. */
 	for (i = 0, idx = q->head; i < n && idx != JOB_NONE; i++) {
 		j = ledger_job(idx);
 		rj = &rjobs[idx];
 		bytes += j->result.len;
-		if (i > 0 && bytes > FINISH_BYTES)
+		if ((i > 0 && bytes > FINISH_BYTES) ||
+		    (slot[rj->stream] == JOB_NONE && ns == nsmax))
 			break;
 		order[i] = idx;
 		if ((k = slot[rj->stream]) == JOB_NONE) {
@@ -641,6 +892,8 @@ finish_send(void)
 	for (i = 0; i < n; i++)
 		b->idx[count[slot[rjobs[order[i]].stream]]++] = order[i];
 	b->n = n;
+	if (rconn_cluster())
+		return cfinish_send(q, b, ns, spart, first, last, count);
 
 	nkeys[0] = '\0';	/* set once the keys are counted */
 	argv_scratch[argc++] = "EVAL";
@@ -708,7 +961,7 @@ finish_send(void)
 		argv_scratch[argc] = rj->replylen > 0 ? "r" : "p";
 		len_scratch[argc++] = 1;
 	}
-	if (rconn_command(finish_done, b, argc, argv_scratch,
+	if (rconn_command(finish_done, b, -1, argc, argv_scratch,
 	    len_scratch) == -1) {
 		free(b);
 		return -1;
@@ -765,7 +1018,11 @@ redis_room(void)
 	if (!rconn_is_ready() || takes_out >= TAKE_INFLIGHT ||
 	    (evtimer_pending(ev_poll, NULL) && !rpool.claim_due))
 		return;
-	if ((want = budget()) > asked)
+	if ((want = budget()) <= asked)
+		return;
+	if (rconn_cluster())
+		ctake_send(want - asked);
+	else
 		take_send(want - asked);
 }
 
@@ -783,7 +1040,8 @@ redis_flush(void)
 	 * a low rate each result goes alone and soon.
 	 */
 	while (rconn_is_ready() && finishq.count + retryq.count > 0 &&
-	    rconn_outstanding() < FINISH_INFLIGHT &&
+	    (rconn_cluster() ? finishes_out < CFINISH_INFLIGHT :
+	    rconn_outstanding() < FINISH_INFLIGHT) &&
 	    (finishes_out == 0 || stopping || retryq.count > 0 ||
 	    finishq.count >= FINISH_FULL) && finish_send() == 0)
 		;
@@ -797,6 +1055,7 @@ lost(void)
 	/* The replies in flight came back empty; nothing is on the way. */
 	takes_out = finishes_out = 0;
 	asked = 0;
+	rforward_lost();
 	for (p = 0; p < opts->partitions; p++)
 		asking[p] = 0;
 }
@@ -824,6 +1083,8 @@ redis_init(void)
 	jobq_init(&retryq);
 	if ((ev_poll = evtimer_new(base, supervisor_wake_cb, NULL)) == NULL)
 		fatalx("evtimer_new failed");
+	if (rpool.url.cluster)
+		rforward_init();
 	rconn_init(&rpool.url, rpool_connected, lost);
 }
 
@@ -857,7 +1118,8 @@ redis_stop(int sig)
 static int
 redis_finished(void)
 {
-	return stopping && released && ledger_live() == 0;
+	return stopping && released && ledger_live() == 0 &&
+	    rforward_busy() == 0;
 }
 
 static void

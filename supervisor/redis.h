@@ -2,9 +2,13 @@
  * The Redis job source (doc/SCALING.md), inside the supervisor:
  *	rconn.c		the link: connect, reconnect with backoff, a timeout
  *			on every command, nothing blocking
+ *	rnodes.c	on a Redis Cluster, the links to its masters and
+ *			each command sent to the master of its slot
  *	rpool.c		the pool's keys, its set-up, the consumer's lease and
  *			the heartbeat that keeps this consumer's entries its own
  *	redis.c		the intake: entries become jobs, results go back
+ *	rforward.c	on a Redis Cluster, results from a partition's outbox
+ *			on to their streams
  *	rscript.c	the Lua scripts that make each step atomic in Redis
  */
 #ifndef REDIS_H
@@ -24,11 +28,30 @@ void		 rconn_init(const struct redis_url *, void (*)(void),
 void		 rconn_ready(void);
 int		 rconn_is_ready(void);
 int		 rconn_up(void);
-int		 rconn_command(rconn_fn *, void *, int, const char **,
+int		 rconn_command(rconn_fn *, void *, int, int, const char **,
 		    const size_t *);
 unsigned	 rconn_outstanding(void);
+unsigned	 rconn_room(void);
 void		 rconn_drop(const char *);
 const char	*rconn_where(void);
+int		 rconn_cluster(void);
+
+/* rconn.c, for rnodes.c */
+void		 rconn_linked(void);
+void		 rconn_failed(const char *);
+void		 rconn_lost(const char *);
+void		 rconn_handshake_done(void *, redisReply *);
+
+/* rnodes.c */
+void		 rnodes_init(const struct redis_url *);
+void		 rnodes_connect(void);
+int		 rnodes_command(rconn_fn *, void *, int, int, const char **,
+		    const size_t *);
+unsigned	 rnodes_outstanding(void);
+unsigned	 rnodes_room(void);
+int		 rnodes_open(void);
+void		 rnodes_close(void);
+const char	*rnodes_overdue(uint64_t, uint64_t);
 
 /* rpool.c */
 struct rpool {
@@ -36,6 +59,9 @@ struct rpool {
 	const char		*consumer;
 	char			 token[33];	/* this process, in the lease */
 	char			**stream;	/* partition -> stream key */
+	char			**outbox;	/* cluster: its outbox */
+	int			 *pslot;	/* cluster: its hash slot */
+	char			 fwd[REDIS_KEY_MAX];	/* cluster */
 	char			 meta[REDIS_KEY_MAX];
 	char			 results[REDIS_KEY_MAX];
 	char			 dead[REDIS_KEY_MAX];
@@ -51,6 +77,12 @@ void		 rpool_connected(void);
 void		 rpool_release(void (*)(void));
 uint32_t	 rpool_held(uint32_t);
 
+/* rforward.c */
+void		 rforward_init(void);
+void		 rforward_send(uint32_t, const redisReply *);
+unsigned	 rforward_busy(void);
+void		 rforward_lost(void);
+
 /* redis.c, for rpool.c */
 void		 redis_lost_entries(uint32_t, unsigned);
 uint32_t	 redis_partition_live(uint32_t);
@@ -61,5 +93,9 @@ extern const char	 script_take[];
 extern const char	 script_finish[];
 extern const char	 script_heartbeat[];
 extern const char	 script_release[];
+extern const char	 script_ctake[];
+extern const char	 script_cfinish[];
+extern const char	 script_forward[];
+extern const char	 script_cheartbeat[];
 
 #endif

@@ -1,18 +1,23 @@
 /*
  * A pool in Redis: its keys, the set-up run on every new link (the
- * partition count agreed, the consumer's lease, the streams and their
- * consumer group), and the heartbeat.  The lease keeps two supervisors
+ * layout and partition count agreed, the consumer's lease, the streams
+ * and their consumer group), and the heartbeat.  On a Redis Cluster the
+ * streams are in slots of their own: the set-up takes two steps (the
+ * meta hash and lease in the pool's slot, then each stream's group), and
+ * the heartbeat one script per slot.  The lease keeps two supervisors
  * from running as one consumer, which would make the ownership checks
  * meaningless; the heartbeat renews it and makes this consumer's entries
  * look fresh, so that a slow job is never taken over from a live host.
  */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "proto/log.h"
+#include "proto/rcluster.h"
 #include "supervisor.h"
 #include "redis.h"
 #include "proto/xmalloc.h"
@@ -26,13 +31,41 @@ static int		 lease_warned;
 static void		(*released)(void);
 static const char	**scratch_argv;	/* a command with a key per partition */
 static size_t		*scratch_len;
+static uint32_t		 groups_next;	/* cluster: the groups to make */
+static uint32_t		 groups_left;
 
 static void	setup_send(void);
+static void	groups_send(void);
 
 static uint64_t
 heartbeat_ns(void)
 {
 	return rpool.claim_idle_ms * 1000000ULL / 3;
+}
+
+static void
+setup_ok(void)
+{
+	if (lease_warned)
+		log_warnx("consumer %s: the lease is ours now", rpool.consumer);
+	lease_warned = 0;
+	rconn_ready();
+}
+
+/* The meta hash says the pool is laid out otherwise. */
+static void
+layout_refused(const char *version)
+{
+	if (strcmp(version, REDIS_LAYOUT_CLUSTER) == 0)
+		log_warnx("pool %s is laid out for a Redis Cluster (version "
+		    "%s); use redis+cluster://", rpool.url.pool, version);
+	else if (strcmp(version, REDIS_LAYOUT_SINGLE) == 0)
+		log_warnx("pool %s is laid out for a single Redis (version "
+		    "%s); use redis://", rpool.url.pool, version);
+	else
+		log_warnx("pool %s has layout version %s, which this "
+		    "supervisor does not know", rpool.url.pool, version);
+	supervisor_abort(2);
 }
 
 static void
@@ -51,18 +84,22 @@ setup_done(void *arg, redisReply *r)
 		return;
 	}
 	what = r->element[0]->str;
+	if (strcmp(what, "ok") == 0 && rconn_cluster()) {
+		groups_next = 0;
+		groups_left = opts->partitions;
+		groups_send();
+		return;
+	}
 	if (strcmp(what, "ok") == 0) {
-		if (lease_warned)
-			log_warnx("consumer %s: the lease is ours now",
-			    rpool.consumer);
-		lease_warned = 0;
-		rconn_ready();
+		setup_ok();
 		return;
 	}
 	if (r->elements != 2 || r->element[1]->type != REDIS_REPLY_STRING) {
 		rconn_drop("set-up: a strange reply");
 		return;
 	}
+	if (strcmp(what, "layout") == 0)
+		layout_refused(r->element[1]->str);
 	if (strcmp(what, "partitions") == 0) {
 		log_warnx("pool %s has %s partitions in Redis (%s), not %u: "
 		    "start with --partitions %s", rpool.url.pool,
@@ -90,7 +127,7 @@ setup_send(void)
 {
 	const char	**argv = scratch_argv;
 	char		  nkeys[16], parts[16], ttl[24];
-	uint32_t	  p, n = opts->partitions + 2;
+	uint32_t	  p, n = rconn_cluster() ? 2 : opts->partitions + 2;
 	int		  argc = 0, i;
 
 	snprintf(nkeys, sizeof nkeys, "%u", n);
@@ -102,17 +139,61 @@ setup_send(void)
 	argv[argc++] = nkeys;
 	argv[argc++] = rpool.meta;
 	argv[argc++] = rpool.lease;
-	for (p = 0; p < opts->partitions; p++)
+	for (p = 0; p + 2 < n; p++)
 		argv[argc++] = rpool.stream[p];
 	argv[argc++] = rpool.url.pool;
 	argv[argc++] = parts;
 	argv[argc++] = rpool.token;
 	argv[argc++] = ttl;
+	argv[argc++] = rconn_cluster() ? REDIS_LAYOUT_CLUSTER :
+	    REDIS_LAYOUT_SINGLE;
 	for (i = 0; i < argc; i++)
 		scratch_len[i] = strlen(argv[i]);
-	if (rconn_command(setup_done, NULL, argc, argv, scratch_len) == -1 &&
-	    rconn_up())
+	if (rconn_command(setup_done, NULL, -1, argc, argv,
+	    scratch_len) == -1 && rconn_up())
 		timer_add_ns(ev_setup, LEASE_RETRY_NS);
+}
+
+static void
+group_done(void *arg, redisReply *r)
+{
+	(void)arg;
+	if (r == NULL)
+		return;		/* rconn retries; set-up runs again */
+	if (r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "BUSYGROUP", 9) != 0) {
+		log_warnx("redis %s: set-up failed: %s", rconn_where(),
+		    r->str);
+		rconn_drop("set-up failed");
+		return;
+	}
+	if (--groups_left == 0)
+		setup_ok();
+	else
+		groups_send();
+}
+
+/*
+ * Cluster set-up, second step: each stream and its group, in its own
+ * slot, as many at once as the link takes; each answer sends more.
+ */
+static void
+groups_send(void)
+{
+	const char	*argv[6] = { "XGROUP", "CREATE", NULL, rpool.url.pool,
+			    "0", "MKSTREAM" };
+	size_t		 len[6];
+	int		 i;
+
+	while (groups_next < opts->partitions) {
+		argv[2] = rpool.stream[groups_next];
+		for (i = 0; i < 6; i++)
+			len[i] = strlen(argv[i]);
+		if (rconn_command(group_done, NULL, rpool.pslot[groups_next],
+		    6, argv, len) == -1)
+			return;
+		groups_next++;
+	}
 }
 
 static void
@@ -129,6 +210,46 @@ void
 rpool_connected(void)
 {
 	setup_send();
+}
+
+/* Cluster: what one partition's refresh counted of its entries. */
+static void
+part_heartbeat_done(void *arg, redisReply *r)
+{
+	uint32_t	p = (uint32_t)(uintptr_t)arg, live;
+
+	if (r == NULL)
+		return;
+	if (r->type != REDIS_REPLY_INTEGER) {
+		log_warnx("redis: heartbeat of partition %u: %s", p,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "a strange reply");
+		return;
+	}
+	live = redis_partition_live(p);
+	if ((uint64_t)r->integer < live)
+		redis_lost_entries(p, live - (unsigned)r->integer);
+}
+
+/* Cluster: the heartbeat of each partition held, in its own slot. */
+static void
+part_heartbeat_send(void)
+{
+	const char	*argv[6] = { "EVAL", script_cheartbeat, "1", NULL,
+			    rpool.url.pool, rpool.consumer };
+	size_t		 len[6];
+	uint32_t	 p;
+	int		 i;
+
+	for (p = 0; p < opts->partitions; p++) {
+		if (redis_partition_live(p) == 0)
+			continue;
+		argv[3] = rpool.stream[p];
+		for (i = 0; i < 6; i++)
+			len[i] = strlen(argv[i]);
+		if (rconn_command(part_heartbeat_done, (void *)(uintptr_t)p,
+		    rpool.pslot[p], 6, argv, len) == -1)
+			return;
+	}
 }
 
 static void
@@ -190,7 +311,7 @@ heartbeat_cb(evutil_socket_t fd, short ev, void *arg)
 	scratch_argv[argc++] = script_heartbeat;
 	scratch_argv[argc++] = nkeys;
 	scratch_argv[argc++] = rpool.lease;
-	for (p = 0; p < opts->partitions; p++)
+	for (p = 0; p < opts->partitions && !rconn_cluster(); p++)
 		if (redis_partition_live(p) > 0) {
 			scratch_argv[argc++] = rpool.stream[p];
 			held[1 + n++] = p;
@@ -205,9 +326,11 @@ heartbeat_cb(evutil_socket_t fd, short ev, void *arg)
 	scratch_argv[argc++] = ttl;
 	for (i = 0; i < argc; i++)
 		scratch_len[i] = strlen(scratch_argv[i]);
-	if (rconn_command(heartbeat_done, held, argc, scratch_argv,
+	if (rconn_command(heartbeat_done, held, -1, argc, scratch_argv,
 	    scratch_len) == -1)
 		free(held);
+	else if (rconn_cluster())
+		part_heartbeat_send();
 }
 
 /* Every few seconds the next take also looks for dead consumers. */
@@ -248,7 +371,7 @@ rpool_release(void (*done)(void))
 	for (i = 0; i < 5; i++)
 		len[i] = strlen(argv[i]);
 	released = done;
-	if (rconn_command(release_done, NULL, 5, argv, len) == -1) {
+	if (rconn_command(release_done, NULL, -1, 5, argv, len) == -1) {
 		released = NULL;
 		done();
 	}
@@ -293,11 +416,27 @@ rpool_init(void)
 	if (rpool.claim_idle_ms == 0)
 		rpool.claim_idle_ms = 1;
 	rpool.stream = xcalloc(opts->partitions, sizeof *rpool.stream);
+	rpool.pslot = xcalloc(opts->partitions, sizeof *rpool.pslot);
+	if (rpool.url.cluster)
+		rpool.outbox = xcalloc(opts->partitions,
+		    sizeof *rpool.outbox);
 	for (p = 0; p < opts->partitions; p++) {
 		rpool.stream[p] = xmalloc(REDIS_KEY_MAX);
-		snprintf(rpool.stream[p], REDIS_KEY_MAX, REDIS_KEY_PARTITION,
+		rpool.pslot[p] = -1;
+		if (!rpool.url.cluster) {
+			snprintf(rpool.stream[p], REDIS_KEY_MAX,
+			    REDIS_KEY_PARTITION, pool, p);
+			continue;
+		}
+		snprintf(rpool.stream[p], REDIS_KEY_MAX, REDIS_KEY_CPARTITION,
 		    pool, p);
+		rpool.outbox[p] = xmalloc(REDIS_KEY_MAX);
+		snprintf(rpool.outbox[p], REDIS_KEY_MAX, REDIS_KEY_COUTBOX,
+		    pool, p);
+		rpool.pslot[p] = (int)rcluster_slot(rpool.stream[p],
+		    strlen(rpool.stream[p]));
 	}
+	snprintf(rpool.fwd, sizeof rpool.fwd, REDIS_KEY_FWD, pool);
 	snprintf(rpool.meta, sizeof rpool.meta, REDIS_KEY_META, pool);
 	snprintf(rpool.results, sizeof rpool.results, REDIS_KEY_RESULTS, pool);
 	snprintf(rpool.dead, sizeof rpool.dead, REDIS_KEY_DEAD, pool);

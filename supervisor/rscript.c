@@ -10,17 +10,21 @@
 #include "redis.h"
 
 /*
- * KEYS: meta, lease, the partition streams.  ARGV: group, partitions,
- * token, lease ms.  Checks that the pool has this many partitions (or
- * says so in meta), takes the consumer's lease, and makes every stream
- * and its consumer group.  Returns {"ok"}, {"partitions", N},
- * {"lease", ms left} or {"error", why}.
+ * KEYS: meta, lease, the partition streams (none on a Redis Cluster,
+ * where they are in other slots).  ARGV: group, partitions, token, lease
+ * ms, layout.  Checks that the pool is laid out as this supervisor lays
+ * it out and has this many partitions (or says so in meta), takes the
+ * consumer's lease, and makes every stream and its consumer group.
+ * Returns {"ok"}, {"layout", version}, {"partitions", N}, {"lease", ms
+ * left} or {"error", why}.
  */
 const char script_setup[] =
 "local p = redis.call('HGET', KEYS[1], 'partitions')\n"
+"local v = redis.call('HGET', KEYS[1], 'version')\n"
+"if v and v ~= ARGV[5] then return {'layout', v} end\n"
 "if p and p ~= ARGV[2] then return {'partitions', p} end\n"
 "if not p then\n"
-"  redis.call('HSET', KEYS[1], 'partitions', ARGV[2], 'version', '1')\n"
+"  redis.call('HSET', KEYS[1], 'partitions', ARGV[2], 'version', ARGV[5])\n"
 "end\n"
 "local l = redis.call('GET', KEYS[2])\n"
 "if l and l ~= ARGV[3] then\n"
@@ -254,6 +258,207 @@ const char script_heartbeat[] =
 "  out[#out + 1] = #p\n"
 "end\n"
 "return out\n";
+
+/*
+ * On a Redis Cluster (doc/SCALING.md), a script may touch the keys of one
+ * slot only, and a partition's stream is in a slot of its own, away from
+ * the reply streams.  So a partition's scripts store results in its
+ * outbox, a stream in the same slot, with the ack; the forward script
+ * then copies them to their streams in the pool's slot, exactly once,
+ * and the outbox is trimmed.
+ *
+ * KEYS: a partition stream, its outbox.  ARGV: group, consumer, claim
+ * idle ms (0: no claim this time), budget, batch, partition, the most it
+ * may resume or take over.  As the take script, for one stream, with a
+ * budget for new entries of its own; returns {partition, the outbox's
+ * entries (up to 1024), then if the stream was read: entries,
+ * deliveries, previous owners}.
+ */
+const char script_ctake[] =
+"local g, me, s = ARGV[1], ARGV[2], KEYS[1]\n"
+"local claim, budget = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+"local batch, most = tonumber(ARGV[5]), tonumber(ARGV[7])\n"
+"local out = {tonumber(ARGV[6]),\n"
+"  redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1024)}\n"
+"local sum = redis.call('XPENDING', s, g)\n"
+"local n = sum[1]\n"
+"if n == 0 and budget > 0 then\n"
+"  local r = redis.call('XREADGROUP', 'GROUP', g, me, 'COUNT',\n"
+"    math.min(batch, budget), 'STREAMS', s, '>')\n"
+"  if r then\n"
+"    out[3], out[4], out[5] = r[1][2], 1, ''\n"
+"  end\n"
+"elseif n > 0 and n <= most then\n"
+"  local others = {}\n"
+"  for _, c in ipairs(sum[4]) do\n"
+"    if c[1] ~= me then others[#others + 1] = c[1] end\n"
+"  end\n"
+"  local ok = true\n"
+"  if #others > 0 then\n"
+"    ok = claim > 0 and\n"
+"      #redis.call('XPENDING', s, g, 'IDLE', claim, '-', '+', n) == n\n"
+"    if ok then\n"
+"      redis.call('XAUTOCLAIM', s, g, me, claim, '0-0', 'COUNT', n,\n"
+"        'JUSTID')\n"
+"    end\n"
+"  end\n"
+"  if ok then\n"
+"    local r = redis.call('XREADGROUP', 'GROUP', g, me, 'COUNT', n,\n"
+"      'STREAMS', s, '0')\n"
+"    local d = redis.call('XPENDING', s, g, '-', '+', n, me)\n"
+"    local dv = {}\n"
+"    for i, e in ipairs(d) do dv[i] = e[4] end\n"
+"    out[3], out[4] = r[1][2], dv\n"
+"    out[5] = table.concat(others, ' ')\n"
+"  end\n"
+"end\n"
+"return out\n";
+
+/*
+ * KEYS: a partition stream, its outbox.  ARGV: group, consumer,
+ * partition, first id, last id, the most entries this consumer may hold
+ * between them, the dead-letter stream, then 7 per job, in queue order:
+ * entry id, status, attempts, result, ref, dead-letter reason ("" for
+ * none), and the stream its result goes to.  As the finish script, for
+ * one stream, but what it would add goes to the outbox, each entry with
+ * a field "to" first that names its stream.  Returns for each job 1, 0 or
+ * the holder's name, then the outbox's entries (up to 1024): those of a
+ * consumer that died before forwarding them come first.
+ */
+const char script_cfinish[] =
+"local g, me, s, o = ARGV[1], ARGV[2], KEYS[1], KEYS[2]\n"
+"local pt, dead = ARGV[3], ARGV[7]\n"
+"local function num_less(a, b)\n"
+"  if #a ~= #b then return #a < #b end\n"
+"  return a < b\n"
+"end\n"
+"local function before(a, b)\n"
+"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"
+"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"
+"  if am ~= bm then return num_less(am, bm) end\n"
+"  return num_less(as, bs)\n"
+"end\n"
+"local held, q, out = {}, {}, {}\n"
+"for _, e in ipairs(redis.call('XPENDING', s, g, ARGV[4], ARGV[5],\n"
+"  tonumber(ARGV[6]), me)) do held[e[1]] = true end\n"
+"for a = 8, #ARGV, 7 do\n"
+"  local id, st, att = ARGV[a], ARGV[a + 1], ARGV[a + 2]\n"
+"  local res, ref, why, to = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5],\n"
+"    ARGV[a + 6]\n"
+"  local h = held[id]\n"
+"  if h == 2 then\n"
+"    out[#out + 1] = 0\n"
+"    h = false\n"
+"  elseif not h then\n"
+"    local p = redis.call('XPENDING', s, g, id, id, 1)\n"
+"    if #p == 0 then out[#out + 1] = 0\n"
+"    elseif p[1][2] ~= me then out[#out + 1] = p[1][2]\n"
+"    else h = true end\n"
+"  end\n"
+"  if h then\n"
+"    held[id] = 2\n"
+"    if why ~= '' then\n"
+"      local f = {'XADD', o, '*', 'to', dead, 'job', id, 'partition', pt,\n"
+"        'reason', why, 'consumer', me, 'attempts', att}\n"
+"      local e = redis.call('XRANGE', s, id, id)\n"
+"      if #e == 1 and e[1][2] then\n"
+"        for _, v in ipairs(e[1][2]) do f[#f + 1] = v end\n"
+"      end\n"
+"      redis.call(unpack(f))\n"
+"    end\n"
+"    if ref ~= '' then\n"
+"      redis.call('XADD', o, '*', 'to', to, 'job', id, 'partition', pt,\n"
+"        'status', st, 'attempts', att, 'consumer', me, 'result', res,\n"
+"        'ref', ref)\n"
+"    else\n"
+"      redis.call('XADD', o, '*', 'to', to, 'job', id, 'partition', pt,\n"
+"        'status', st, 'attempts', att, 'consumer', me, 'result', res)\n"
+"    end\n"
+"    q[#q + 1] = id\n"
+"    out[#out + 1] = 1\n"
+"  end\n"
+"end\n"
+"if #q > 0 then\n"
+"  redis.call('XACK', s, g, unpack(q))\n"
+"  local sum = redis.call('XPENDING', s, g)\n"
+"  local m = sum[2] or ARGV[5]\n"
+"  redis.call('XTRIM', s, 'MINID', m)\n"
+"  local d = {}\n"
+"  for _, id in ipairs(q) do\n"
+"    if not before(id, m) then d[#d + 1] = id end\n"
+"  end\n"
+"  if #d > 0 then redis.call('XDEL', s, unpack(d)) end\n"
+"end\n"
+"out[#out + 1] = redis.call('XRANGE', o, '-', '+', 'COUNT', 1024)\n"
+"return out\n";
+
+/*
+ * KEYS: the pool's forward hash, results stream, dead-letter stream,
+ * then for each outbox entry the stream it goes to.  ARGV: reply ttl ms,
+ * partition, then per entry, in outbox order: its id, its field count,
+ * its fields (without "to").  The hash holds the last outbox id of each
+ * partition forwarded: an entry not past it was forwarded before, by
+ * this supervisor or another, and is skipped, so that each is added
+ * once and a partition's in order.  A reply stream that cannot take the
+ * result (not a stream) sends it to the pool's results.  Returns the
+ * count forwarded.
+ */
+const char script_forward[] =
+"local ttl, pt = ARGV[1], ARGV[2]\n"
+"local last = redis.call('HGET', KEYS[1], pt)\n"
+"local function num_less(a, b)\n"
+"  if #a ~= #b then return #a < #b end\n"
+"  return a < b\n"
+"end\n"
+"local function before(a, b)\n"
+"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"
+"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"
+"  if am ~= bm then return num_less(am, bm) end\n"
+"  return num_less(as, bs)\n"
+"end\n"
+"local a, n, fresh = 3, 0, {}\n"
+"for k = 4, #KEYS do\n"
+"  local id, nf, f = ARGV[a], tonumber(ARGV[a + 1]), {}\n"
+"  for i = 1, nf do f[i] = ARGV[a + 1 + i] end\n"
+"  a = a + 2 + nf\n"
+"  if not last or before(last, id) then\n"
+"    local to = KEYS[k]\n"
+"    local x = false\n"
+"    if to == KEYS[3] then\n"
+"      x = redis.call('XADD', to, '*', unpack(f))\n"
+"    elseif to ~= KEYS[2] then\n"
+"      x = redis.pcall('XADD', to, '*', unpack(f))\n"
+"      if type(x) == 'table' and x.err then x = false\n"
+"      elseif not fresh[to] then\n"
+"        redis.call('PEXPIRE', to, ttl)\n"
+"        fresh[to] = true\n"
+"      end\n"
+"    end\n"
+"    if not x then\n"
+"      redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*',\n"
+"        unpack(f))\n"
+"    end\n"
+"    last, n = id, n + 1\n"
+"  end\n"
+"end\n"
+"if n > 0 then redis.call('HSET', KEYS[1], pt, last) end\n"
+"return n\n";
+
+/*
+ * KEYS: a partition stream this supervisor holds entries of.  ARGV:
+ * group, consumer.  The heartbeat's refresh of one stream, on a Redis
+ * Cluster, where the lease is elsewhere.  Returns the entries held.
+ */
+const char script_cheartbeat[] =
+"local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 4096,\n"
+"  ARGV[2])\n"
+"if #p > 0 then\n"
+"  local c = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], '0'}\n"
+"  for _, e in ipairs(p) do c[#c + 1] = e[1] end\n"
+"  c[#c + 1] = 'JUSTID'\n"
+"  redis.call(unpack(c))\n"
+"end\n"
+"return #p\n";
 
 /* KEYS: the lease.  ARGV: token.  Gives the lease up, if it is ours. */
 const char script_release[] =
