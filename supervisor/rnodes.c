@@ -314,8 +314,8 @@ refresh_done(void *arg, redisReply *r)
 		rconn_drop("a slot map that makes no sense");
 		return;
 	}
-	log_debug("redis %s: slot map asked again: %u masters", rconn_where(),
-	    map.nnodes);
+	log_info("redis %s: a slot moved: the slot map asked again, %u "
+	    "masters", rconn_where(), map.nnodes);
 }
 
 /* The map changed: asked again of the node that knows, once at a time. */
