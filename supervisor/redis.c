@@ -733,6 +733,52 @@ id_less(const char *a, const char *b)
 	return ams < bms || (ams == bms && aseq < bseq);
 }
 
+/* The stream a job's result goes to, at argc; returns the next argc. */
+static int
+result_stream_arg(uint32_t idx, int argc)
+{
+	struct rjob	*rj = &rjobs[idx];
+
+	if (rj->replylen > 0) {
+		argv_scratch[argc] = rj->meta.p;
+		len_scratch[argc++] = rj->replylen;
+	} else {
+		argv_scratch[argc] = rpool.results;
+		len_scratch[argc++] = strlen(rpool.results);
+	}
+	return argc;
+}
+
+/*
+ * A job's arguments in a finish script, from argc on: entry id, status,
+ * attempts, result, ref, dead-letter reason (made in att and why).
+ * Returns the next argc.
+ */
+static int
+finish_job_args(uint32_t idx, int argc, char att[8], char why[128])
+{
+	struct job	*j = ledger_job(idx);
+	struct rjob	*rj = &rjobs[idx];
+	const char	*s;
+
+	snprintf(att, 8, "%u", j->attempt);
+	argv_scratch[argc] = rj->id;
+	len_scratch[argc++] = strlen(rj->id);
+	s = frame_status_name(j->status);
+	argv_scratch[argc] = s;
+	len_scratch[argc++] = strlen(s);
+	argv_scratch[argc] = att;
+	len_scratch[argc++] = strlen(att);
+	argv_scratch[argc] = j->result.p;
+	len_scratch[argc++] = j->result.len;
+	argv_scratch[argc] = rj->meta.p + rj->replylen;
+	len_scratch[argc++] = rj->reflen;
+	s = dead_reason(j, why, 128);
+	argv_scratch[argc] = s;
+	len_scratch[argc++] = strlen(s);
+	return argc;
+}
+
 /*
  * Cluster: the batch b (the head of queue q), grouped by stream, stream
  * k's jobs ending at end[k], goes as one script per stream, each in its
@@ -745,9 +791,6 @@ cfinish_send(struct jobq *q, struct finish_batch *b, uint32_t ns,
 {
 	static char		 att[FINISH_BATCH][8], why[FINISH_BATCH][128];
 	struct finish_batch	*sb;
-	struct job		*j;
-	struct rjob		*rj;
-	const char		*s;
 	char			 most[12];
 	uint32_t		 k, p, i, at;
 	int			 argc;
@@ -789,30 +832,9 @@ cfinish_send(struct jobq *q, struct finish_batch *b, uint32_t ns,
 		for (i = 0; i < (uint32_t)argc; i++)
 			len_scratch[i] = strlen(argv_scratch[i]);
 		for (i = 0; i < sb->n; i++) {
-			j = ledger_job(sb->idx[i]);
-			rj = &rjobs[sb->idx[i]];
-			snprintf(att[i], sizeof att[i], "%u", j->attempt);
-			argv_scratch[argc] = rj->id;
-			len_scratch[argc++] = strlen(rj->id);
-			s = frame_status_name(j->status);
-			argv_scratch[argc] = s;
-			len_scratch[argc++] = strlen(s);
-			argv_scratch[argc] = att[i];
-			len_scratch[argc++] = strlen(att[i]);
-			argv_scratch[argc] = j->result.p;
-			len_scratch[argc++] = j->result.len;
-			argv_scratch[argc] = rj->meta.p + rj->replylen;
-			len_scratch[argc++] = rj->reflen;
-			s = dead_reason(j, why[i], sizeof why[i]);
-			argv_scratch[argc] = s;
-			len_scratch[argc++] = strlen(s);
-			if (rj->replylen > 0) {
-				argv_scratch[argc] = rj->meta.p;
-				len_scratch[argc++] = rj->replylen;
-			} else {
-				argv_scratch[argc] = rpool.results;
-				len_scratch[argc++] = strlen(rpool.results);
-			}
+			argc = finish_job_args(sb->idx[i], argc, att[i],
+			    why[i]);
+			argc = result_stream_arg(sb->idx[i], argc);
 		}
 		if (rconn_command(finish_done, sb, rpool.pslot[p], argc,
 		    argv_scratch, len_scratch) == -1) {
@@ -846,7 +868,6 @@ finish_send(void)
 				 spart[FINISH_BATCH];
 	static char		 att[FINISH_BATCH][8], why[FINISH_BATCH][128],
 				 place[FINISH_BATCH][8], most[FINISH_BATCH][12];
-	const char		*s;
 	char			 nkeys[16], nstreams[16];
 	size_t			 bytes = 0;
 	uint32_t		 idx, k, ns = 0, nsmax;
@@ -905,16 +926,8 @@ finish_send(void)
 		argv_scratch[argc++] = rpool.stream[spart[k]];
 	for (i = 0; i < (unsigned)argc; i++)
 		len_scratch[i] = strlen(argv_scratch[i]);
-	for (i = 0; i < n; i++) {
-		rj = &rjobs[b->idx[i]];
-		if (rj->replylen > 0) {
-			argv_scratch[argc] = rj->meta.p;
-			len_scratch[argc++] = rj->replylen;
-		} else {
-			argv_scratch[argc] = rpool.results;
-			len_scratch[argc++] = strlen(rpool.results);
-		}
-	}
+	for (i = 0; i < n; i++)
+		argc = result_stream_arg(b->idx[i], argc);
 	snprintf(nkeys, sizeof nkeys, "%d", argc - 3);
 	len_scratch[2] = strlen(nkeys);
 	snprintf(nstreams, sizeof nstreams, "%u", ns);
@@ -937,27 +950,12 @@ finish_send(void)
 		snprintf(place[k], sizeof place[k], "%u", k + 1);
 	}
 	for (i = 0, k = 0; i < n; i++) {
-		j = ledger_job(b->idx[i]);
 		rj = &rjobs[b->idx[i]];
 		while (k + 1 < ns && spart[k] != rj->stream)
 			k++;
-		snprintf(att[i], sizeof att[i], "%u", j->attempt);
 		argv_scratch[argc] = place[k];
 		len_scratch[argc++] = strlen(place[k]);
-		argv_scratch[argc] = rj->id;
-		len_scratch[argc++] = strlen(rj->id);
-		s = frame_status_name(j->status);
-		argv_scratch[argc] = s;
-		len_scratch[argc++] = strlen(s);
-		argv_scratch[argc] = att[i];
-		len_scratch[argc++] = strlen(att[i]);
-		argv_scratch[argc] = j->result.p;
-		len_scratch[argc++] = j->result.len;
-		argv_scratch[argc] = rj->meta.p + rj->replylen;
-		len_scratch[argc++] = rj->reflen;
-		s = dead_reason(j, why[i], sizeof why[i]);
-		argv_scratch[argc] = s;
-		len_scratch[argc++] = strlen(s);
+		argc = finish_job_args(b->idx[i], argc, att[i], why[i]);
 		argv_scratch[argc] = rj->replylen > 0 ? "r" : "p";
 		len_scratch[argc++] = 1;
 	}

@@ -10,6 +10,100 @@
 #include "redis.h"
 
 /*
+ * Pieces the scripts of a single Redis and of a Redis Cluster share.
+ *
+ * before(a, b): entry id a sorts before b, as Redis sorts them.
+ */
+#define LUA_BEFORE \
+"local function num_less(a, b)\n" \
+"  if #a ~= #b then return #a < #b end\n" \
+"  return a < b\n" \
+"end\n" \
+"local function before(a, b)\n" \
+"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n" \
+"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n" \
+"  if am ~= bm then return num_less(am, bm) end\n" \
+"  return num_less(as, bs)\n" \
+"end\n"
+
+/*
+ * resume(s, g, me, claim, sum): the n entries pending in stream s (sum:
+ * its XPENDING summary) for consumer me, read again from its history,
+ * after taking them all over if any is another's, which needs a claim
+ * time and every one of them idle that long.  Returns the entries, their
+ * deliveries and the previous owners, or nil.
+ */
+#define LUA_RESUME \
+"local function resume(s, g, me, claim, sum)\n" \
+"  local n, others = sum[1], {}\n" \
+"  for _, c in ipairs(sum[4]) do\n" \
+"    if c[1] ~= me then others[#others + 1] = c[1] end\n" \
+"  end\n" \
+"  if #others > 0 then\n" \
+"    if claim == 0 or\n" \
+"      #redis.call('XPENDING', s, g, 'IDLE', claim, '-', '+', n) ~= n\n" \
+"    then return nil end\n" \
+"    redis.call('XAUTOCLAIM', s, g, me, claim, '0-0', 'COUNT', n,\n" \
+"      'JUSTID')\n" \
+"  end\n" \
+"  local r = redis.call('XREADGROUP', 'GROUP', g, me, 'COUNT', n,\n" \
+"    'STREAMS', s, '0')\n" \
+"  local d = redis.call('XPENDING', s, g, '-', '+', n, me)\n" \
+"  local dv = {}\n" \
+"  for i, e in ipairs(d) do dv[i] = e[4] end\n" \
+"  return r[1][2], dv, table.concat(others, ' ')\n" \
+"end\n"
+
+/*
+ * holding(s, g, me, held, id, out): whether me still holds entry id of
+ * stream s, held the ids an XPENDING over the batch's range listed (an
+ * id not there is asked about alone; one finished already in this batch
+ * is marked 2).  If not, out gets 0 (not pending) or the holder's name.
+ */
+#define LUA_HOLDING \
+"local function holding(s, g, me, held, id, out)\n" \
+"  local h = held[id]\n" \
+"  if h == 2 then\n" \
+"    out[#out + 1] = 0\n" \
+"    return false\n" \
+"  elseif not h then\n" \
+"    local p = redis.call('XPENDING', s, g, id, id, 1)\n" \
+"    if #p == 0 then out[#out + 1] = 0 return false\n" \
+"    elseif p[1][2] ~= me then out[#out + 1] = p[1][2] return false end\n" \
+"  end\n" \
+"  held[id] = 2\n" \
+"  return true\n" \
+"end\n"
+
+/* with_entry(f, s, id): f, then the fields of entry id of stream s. */
+#define LUA_WITH_ENTRY \
+"local function with_entry(f, s, id)\n" \
+"  local e = redis.call('XRANGE', s, id, id)\n" \
+"  if #e == 1 and e[1][2] then\n" \
+"    for _, v in ipairs(e[1][2]) do f[#f + 1] = v end\n" \
+"  end\n" \
+"  return f\n" \
+"end\n"
+
+/*
+ * acked(s, g, q, last): acknowledges the ids q of stream s, and takes
+ * them out of it: trimmed up to the oldest entry still pending (or last,
+ * if none is), those after it deleted by id (see the finish script).
+ */
+#define LUA_ACKED \
+"local function acked(s, g, q, last)\n" \
+"  redis.call('XACK', s, g, unpack(q))\n" \
+"  local sum = redis.call('XPENDING', s, g)\n" \
+"  local m = sum[2] or last\n" \
+"  redis.call('XTRIM', s, 'MINID', m)\n" \
+"  local d = {}\n" \
+"  for _, id in ipairs(q) do\n" \
+"    if not before(id, m) then d[#d + 1] = id end\n" \
+"  end\n" \
+"  if #d > 0 then redis.call('XDEL', s, unpack(d)) end\n" \
+"end\n"
+
+/*
  * KEYS: meta, lease, the partition streams (none on a Redis Cluster,
  * where they are in other slots).  ARGV: group, partitions, token, lease
  * ms, layout.  Checks that the pool is laid out as this supervisor lays
@@ -53,6 +147,7 @@ const char script_setup[] =
  * previous owners ("" for new entries)} for each stream read.
  */
 const char script_take[] =
+LUA_RESUME
 "local g, me = ARGV[1], ARGV[2]\n"
 "local claim, budget = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
 "local batch = tonumber(ARGV[5])\n"
@@ -73,30 +168,13 @@ const char script_take[] =
 "      budget = budget - #r[1][2]\n"
 "    end\n"
 "  elseif n <= budget then\n"
-"    local others = {}\n"
-"    for _, c in ipairs(sum[4]) do\n"
-"      if c[1] ~= me then others[#others + 1] = c[1] end\n"
-"    end\n"
-"    local ok = true\n"
-"    if #others > 0 then\n"
-"      ok = claim > 0 and\n"
-"        #redis.call('XPENDING', s, g, 'IDLE', claim, '-', '+', n) == n\n"
-"      if ok then\n"
-"        redis.call('XAUTOCLAIM', s, g, me, claim, '0-0', 'COUNT', n,\n"
-"          'JUSTID')\n"
-"      end\n"
-"    end\n"
-"    if ok then\n"
-"      local r = redis.call('XREADGROUP', 'GROUP', g, me, 'COUNT', n,\n"
-"        'STREAMS', s, '0')\n"
-"      local d = redis.call('XPENDING', s, g, '-', '+', n, me)\n"
-"      local dv = {}\n"
-"      for i, e in ipairs(d) do dv[i] = e[4] end\n"
+"    local e, dv, from = resume(s, g, me, claim, sum)\n"
+"    if e then\n"
 "      out[#out + 1] = tonumber(ARGV[5 + k])\n"
-"      out[#out + 1] = r[1][2]\n"
+"      out[#out + 1] = e\n"
 "      out[#out + 1] = dv\n"
-"      out[#out + 1] = table.concat(others, ' ')\n"
-"      budget = budget - #r[1][2]\n"
+"      out[#out + 1] = from\n"
+"      budget = budget - #e\n"
 "    end\n"
 "  end\n"
 "end\n"
@@ -128,17 +206,11 @@ const char script_take[] =
  * consumer that holds it now.
  */
 const char script_finish[] =
+LUA_BEFORE
+LUA_HOLDING
+LUA_WITH_ENTRY
+LUA_ACKED
 "local g, me, ttl, ns = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
-"local function num_less(a, b)\n"
-"  if #a ~= #b then return #a < #b end\n"
-"  return a < b\n"
-"end\n"
-"local function before(a, b)\n"
-"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"
-"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"
-"  if am ~= bm then return num_less(am, bm) end\n"
-"  return num_less(as, bs)\n"
-"end\n"
 "local held, acks, part = {}, {}, {}\n"
 "for k = 1, ns do\n"
 "  local b = 5 + 4 * (k - 1)\n"
@@ -159,26 +231,11 @@ const char script_finish[] =
 "    ARGV[a + 7]\n"
 "  local s, r, pt = KEYS[2 + k], KEYS[t], part[k]\n"
 "  a, t = a + 8, t + 1\n"
-"  local h = held[k][id]\n"
-"  if h == 2 then\n"
-"    out[#out + 1] = 0\n"
-"    h = false\n"
-"  elseif not h then\n"
-"    local p = redis.call('XPENDING', s, g, id, id, 1)\n"
-"    if #p == 0 then out[#out + 1] = 0\n"
-"    elseif p[1][2] ~= me then out[#out + 1] = p[1][2]\n"
-"    else h = true end\n"
-"  end\n"
-"  if h then\n"
-"    held[k][id] = 2\n"
+"  if holding(s, g, me, held[k], id, out) then\n"
 "    if why ~= '' then\n"
-"      local f = {'XADD', KEYS[1], '*', 'job', id, 'partition', pt,\n"
-"        'reason', why, 'consumer', me, 'attempts', att}\n"
-"      local e = redis.call('XRANGE', s, id, id)\n"
-"      if #e == 1 and e[1][2] then\n"
-"        for _, v in ipairs(e[1][2]) do f[#f + 1] = v end\n"
-"      end\n"
-"      redis.call(unpack(f))\n"
+"      redis.call(unpack(with_entry({'XADD', KEYS[1], '*', 'job', id,\n"
+"        'partition', pt, 'reason', why, 'consumer', me, 'attempts', att},\n"
+"        s, id)))\n"
 "    end\n"
 "    local x = false\n"
 "    if kind == 'r' then\n"
@@ -213,17 +270,8 @@ const char script_finish[] =
 "  end\n"
 "end\n"
 "for k = 1, ns do\n"
-"  local s, q = KEYS[2 + k], acks[k]\n"
-"  if #q > 0 then\n"
-"    redis.call('XACK', s, g, unpack(q))\n"
-"    local sum = redis.call('XPENDING', s, g)\n"
-"    local m = sum[2] or ARGV[7 + 4 * (k - 1)]\n"
-"    redis.call('XTRIM', s, 'MINID', m)\n"
-"    local d = {}\n"
-"    for _, id in ipairs(q) do\n"
-"      if not before(id, m) then d[#d + 1] = id end\n"
-"    end\n"
-"    if #d > 0 then redis.call('XDEL', s, unpack(d)) end\n"
+"  if #acks[k] > 0 then\n"
+"    acked(KEYS[2 + k], g, acks[k], ARGV[7 + 4 * (k - 1)])\n"
 "  end\n"
 "end\n"
 "return out\n";
@@ -275,6 +323,7 @@ const char script_heartbeat[] =
  * deliveries, previous owners}.
  */
 const char script_ctake[] =
+LUA_RESUME
 "local g, me, s = ARGV[1], ARGV[2], KEYS[1]\n"
 "local claim, budget = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
 "local batch, most = tonumber(ARGV[5]), tonumber(ARGV[7])\n"
@@ -289,28 +338,7 @@ const char script_ctake[] =
 "    out[3], out[4], out[5] = r[1][2], 1, ''\n"
 "  end\n"
 "elseif n > 0 and n <= most then\n"
-"  local others = {}\n"
-"  for _, c in ipairs(sum[4]) do\n"
-"    if c[1] ~= me then others[#others + 1] = c[1] end\n"
-"  end\n"
-"  local ok = true\n"
-"  if #others > 0 then\n"
-"    ok = claim > 0 and\n"
-"      #redis.call('XPENDING', s, g, 'IDLE', claim, '-', '+', n) == n\n"
-"    if ok then\n"
-"      redis.call('XAUTOCLAIM', s, g, me, claim, '0-0', 'COUNT', n,\n"
-"        'JUSTID')\n"
-"    end\n"
-"  end\n"
-"  if ok then\n"
-"    local r = redis.call('XREADGROUP', 'GROUP', g, me, 'COUNT', n,\n"
-"      'STREAMS', s, '0')\n"
-"    local d = redis.call('XPENDING', s, g, '-', '+', n, me)\n"
-"    local dv = {}\n"
-"    for i, e in ipairs(d) do dv[i] = e[4] end\n"
-"    out[3], out[4] = r[1][2], dv\n"
-"    out[5] = table.concat(others, ' ')\n"
-"  end\n"
+"  out[3], out[4], out[5] = resume(s, g, me, claim, sum)\n"
 "end\n"
 "return out\n";
 
@@ -326,18 +354,12 @@ const char script_ctake[] =
  * consumer that died before forwarding them come first.
  */
 const char script_cfinish[] =
+LUA_BEFORE
+LUA_HOLDING
+LUA_WITH_ENTRY
+LUA_ACKED
 "local g, me, s, o = ARGV[1], ARGV[2], KEYS[1], KEYS[2]\n"
 "local pt, dead = ARGV[3], ARGV[7]\n"
-"local function num_less(a, b)\n"
-"  if #a ~= #b then return #a < #b end\n"
-"  return a < b\n"
-"end\n"
-"local function before(a, b)\n"
-"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"
-"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"
-"  if am ~= bm then return num_less(am, bm) end\n"
-"  return num_less(as, bs)\n"
-"end\n"
 "local held, q, out = {}, {}, {}\n"
 "for _, e in ipairs(redis.call('XPENDING', s, g, ARGV[4], ARGV[5],\n"
 "  tonumber(ARGV[6]), me)) do held[e[1]] = true end\n"
@@ -345,26 +367,11 @@ const char script_cfinish[] =
 "  local id, st, att = ARGV[a], ARGV[a + 1], ARGV[a + 2]\n"
 "  local res, ref, why, to = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5],\n"
 "    ARGV[a + 6]\n"
-"  local h = held[id]\n"
-"  if h == 2 then\n"
-"    out[#out + 1] = 0\n"
-"    h = false\n"
-"  elseif not h then\n"
-"    local p = redis.call('XPENDING', s, g, id, id, 1)\n"
-"    if #p == 0 then out[#out + 1] = 0\n"
-"    elseif p[1][2] ~= me then out[#out + 1] = p[1][2]\n"
-"    else h = true end\n"
-"  end\n"
-"  if h then\n"
-"    held[id] = 2\n"
+"  if holding(s, g, me, held, id, out) then\n"
 "    if why ~= '' then\n"
-"      local f = {'XADD', o, '*', 'to', dead, 'job', id, 'partition', pt,\n"
-"        'reason', why, 'consumer', me, 'attempts', att}\n"
-"      local e = redis.call('XRANGE', s, id, id)\n"
-"      if #e == 1 and e[1][2] then\n"
-"        for _, v in ipairs(e[1][2]) do f[#f + 1] = v end\n"
-"      end\n"
-"      redis.call(unpack(f))\n"
+"      redis.call(unpack(with_entry({'XADD', o, '*', 'to', dead, 'job', id,\n"
+"        'partition', pt, 'reason', why, 'consumer', me, 'attempts', att},\n"
+"        s, id)))\n"
 "    end\n"
 "    if ref ~= '' then\n"
 "      redis.call('XADD', o, '*', 'to', to, 'job', id, 'partition', pt,\n"
@@ -378,17 +385,7 @@ const char script_cfinish[] =
 "    out[#out + 1] = 1\n"
 "  end\n"
 "end\n"
-"if #q > 0 then\n"
-"  redis.call('XACK', s, g, unpack(q))\n"
-"  local sum = redis.call('XPENDING', s, g)\n"
-"  local m = sum[2] or ARGV[5]\n"
-"  redis.call('XTRIM', s, 'MINID', m)\n"
-"  local d = {}\n"
-"  for _, id in ipairs(q) do\n"
-"    if not before(id, m) then d[#d + 1] = id end\n"
-"  end\n"
-"  if #d > 0 then redis.call('XDEL', s, unpack(d)) end\n"
-"end\n"
+"if #q > 0 then acked(s, g, q, ARGV[5]) end\n"
 "out[#out + 1] = redis.call('XRANGE', o, '-', '+', 'COUNT', 1024)\n"
 "return out\n";
 
@@ -404,18 +401,9 @@ const char script_cfinish[] =
  * count forwarded.
  */
 const char script_forward[] =
+LUA_BEFORE
 "local ttl, pt = ARGV[1], ARGV[2]\n"
 "local last = redis.call('HGET', KEYS[1], pt)\n"
-"local function num_less(a, b)\n"
-"  if #a ~= #b then return #a < #b end\n"
-"  return a < b\n"
-"end\n"
-"local function before(a, b)\n"
-"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"
-"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"
-"  if am ~= bm then return num_less(am, bm) end\n"
-"  return num_less(as, bs)\n"
-"end\n"
 "local a, n, fresh = 3, 0, {}\n"
 "for k = 4, #KEYS do\n"
 "  local id, nf, f = ARGV[a], tonumber(ARGV[a + 1]), {}\n"
