@@ -67,6 +67,8 @@ static struct nlink		 links[RCLUSTER_NODES_MAX];
 static redisAsyncContext	*boot;		/* asks a seed for the map */
 static int			 boot_done;	/* closed on purpose */
 static unsigned			 seed_next;
+static struct rcluster_node	 known[RCLUSTER_NODES_MAX];	/* masters */
+static unsigned			 nknown;	/* seen in the last map */
 static struct ncalls		 parked;	/* wait for their slot */
 static struct ncalls		 again;		/* wait for a TRYAGAIN */
 static uint16_t			 inflight[RCLUSTER_SLOTS];
@@ -511,16 +513,29 @@ boot_disconnected(const redisAsyncContext *c, int status)
 		rconn_failed(c->errstr[0] != '\0' ? c->errstr : "closed");
 }
 
-/* A new start: a seed, the next one each time, is asked for the map. */
+/*
+ * A new start: a seed, the next one each time, is asked for the map, and
+ * after the seeds each master of the last map, in case the seeds are
+ * the nodes gone.
+ */
 void
 rnodes_connect(void)
 {
-	const struct redis_seed	*s = &url->seed[seed_next++ % url->nseeds];
-	char			 err[256];
+	const char	*host;
+	unsigned	 i = seed_next++ % (url->nseeds + nknown);
+	int		 port;
+	char		 err[256];
 
+	if (i < url->nseeds) {
+		host = url->seed[i].host;
+		port = url->seed[i].port;
+	} else {
+		host = known[i - url->nseeds].host;
+		port = known[i - url->nseeds].port;
+	}
 	broken = 1;	/* until the map is in */
 	boot_done = 0;
-	boot = open_context(s->host, s->port, NULL, boot_connected,
+	boot = open_context(host, port, NULL, boot_connected,
 	    boot_disconnected, err, sizeof err);
 	if (boot == NULL) {
 		rconn_failed(err);
@@ -583,6 +598,10 @@ rnodes_close(void)
 	memset(unsettled, 0, sizeof unsettled);
 	ncalls = 0;
 	refreshing = 0;
+	if (map.nnodes > 0) {
+		nknown = map.nnodes;
+		memcpy(known, map.node, nknown * sizeof known[0]);
+	}
 	rcluster_map_init(&map);
 }
 
