@@ -163,12 +163,18 @@ rconn_failed(const char *why)
 	link_failed(why);
 }
 
-/* rnodes.c: a link is lost, or the cluster is down: all are dropped. */
+/*
+ * rnodes.c: a link is lost, or the cluster is down: all are dropped,
+ * even when the one lost was the only one open.
+ */
 void
 rconn_lost(const char *why)
 {
 	state = RC_DOWN;
-	rconn_drop(why);
+	if (drop_why[0] != '\0')
+		return;
+	snprintf(drop_why, sizeof drop_why, "%s", why);
+	event_active(ev_drop, 0, 0);
 }
 
 static void

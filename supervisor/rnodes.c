@@ -380,13 +380,17 @@ call_reply(redisAsyncContext *ac, void *reply, void *priv)
 		call_end(c, NULL);
 		return;
 	}
-	if (r->type != REDIS_REPLY_ERROR || c->slot == NO_SLOT ||
-	    broken) {
+	if (r->type != REDIS_REPLY_ERROR || c->slot == NO_SLOT) {
 		call_end(c, r);
 		supervisor_wake();
 		return;
 	}
 	how = rcluster_redirect(r, &slot, host, sizeof host, &port);
+	if (broken && how != RCLUSTER_NOT) {
+		/* Everything goes: no more sending, and no reply. */
+		call_end(c, NULL);
+		return;
+	}
 	switch (how) {
 	case RCLUSTER_MOVED:
 	case RCLUSTER_ASK:
