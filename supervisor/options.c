@@ -721,8 +721,9 @@ const struct optdef options_table[] = {
 	  "no limit)" },
 	{ .key = "source", .name = "source", .kind = OPT_CUSTOM,
 	  .parse = set_source, .arg = "URL",
-	  .help = "take jobs from a pool in Redis, redis://HOST[:PORT]/POOL\n"
-	  "or redis+unix:///PATH/POOL; --partitions streams" },
+	  .help = "take jobs from a pool in Redis, redis://HOST[:PORT]/POOL,\n"
+	  "redis+unix:///PATH/POOL or redis+cluster://HOST:PORT,.../POOL;\n"
+	  "--partitions streams" },
 	{ .key = "consumer", .name = "consumer", .kind = OPT_CUSTOM,
 	  .parse = set_consumer, .arg = "NAME",
 	  .help = "this supervisor's name in the pool (default HOST:POOL)" },
