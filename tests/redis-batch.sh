@@ -63,13 +63,7 @@ fp_wait "$sup_k"
 # --- kill -9 in the middle of a run of many batches --------------------------------
 
 U=$REDIS_URL_BASE/crash
-for name in a b; do
-	sup_start "$name" --source "$U" --partitions 8 --consumer "$name" \
-	    --claim-idle 1 -w 2 builtin:sleep
-	stray_workers $(workers_of "$sup")
-	wait_for 20 has connected "$T/$name.err" ||
-	    diag "supervisor $name did not connect"
-done
+sup_pair "$U"
 # 900 jobs of 10 ms: 40 keys, and unkeyed ones between them; a holds
 # entries all along, so it dies holding some.
 awk 'BEGIN { for (i = 1; i <= 900; i++)
@@ -85,12 +79,7 @@ kill -9 "$sup_a"
 fp_wait "$sup_a"
 fp_wait "$ctl_pid" 60
 is "a killed mid-run: the producer gets every result (exit 0)" "$fp_rc" 0
-sort "$T/jobs" >"$T/jobs.sorted"
-sort "$T/got" >"$T/got.sorted"
-same_file "...each job once" "$T/got.sorted" "$T/jobs.sorted"
-ok "...each key in order" per_key_order 1 2 "$T/got"
-ok "...b took a's entries over" grep -q 'took over .* from consumer a$' \
-    "$T/b.err"
+taken_over "$T/jobs" "$T/got"
 ok "...nothing is left pending" pool_drained crash 8
 kill -TERM "$sup_b"
 fp_wait "$sup_b"

@@ -180,13 +180,7 @@ replies_are() {
 	[ "$(cc XLEN 'forkpool:{c}:reply:r')" -eq "$1" ]
 }
 
-for name in a b; do
-	sup_start "$name" --source "$U" --partitions 8 --consumer "$name" \
-	    --claim-idle 1 -w 2 builtin:sleep
-	stray_workers $(workers_of "$sup")
-	wait_for 20 has connected "$T/$name.err" ||
-	    diag "supervisor $name did not connect"
-done
+sup_pair "$U"
 # a is stopped while it holds entries, then killed: never in the moment
 # between a finish and its next take.
 stop_holding() {
@@ -228,12 +222,7 @@ is "slot $slot ($stream) moved to another master mid-run" \
 
 ok "a killed, a slot moved: b answers every job" wait_for 60 replies_are 400
 fields result 'forkpool:{c}:reply:r' >"$T/got"
-sort "$T/jobs" >"$T/jobs.sorted"
-sort "$T/got" >"$T/got.sorted"
-same_file "...each job once" "$T/got.sorted" "$T/jobs.sorted"
-ok "...each key in order" per_key_order 1 2 "$T/got"
-ok "...b took a's entries over" grep -q 'took over .* from consumer a$' \
-    "$T/b.err"
+taken_over "$T/jobs" "$T/got"
 ok "...b followed the slot to its new master" \
     grep -q "slot map asked again" "$T/b.err" || diag_file "$T/b.err"
 

@@ -74,6 +74,31 @@ sup_start() {
 	eval "sup_$ss_name=\$fp_pid"
 }
 
+# sup_pair URL: supervisors a and b on the pool, 8 partitions, each its
+# own consumer, a claim idle time of 1 s and two builtin:sleep workers,
+# both connected: a pair to kill one of.
+sup_pair() {
+	for sp_name in a b; do
+		sup_start "$sp_name" --source "$1" --partitions 8 \
+		    --consumer "$sp_name" --claim-idle 1 -w 2 builtin:sleep
+		stray_workers $(workers_of "$sup")
+		wait_for 20 has connected "$T/$sp_name.err" ||
+		    diag "supervisor $sp_name did not connect"
+	done
+}
+
+# taken_over JOBS GOT: three tests of a run where sup_pair's a was killed:
+# every job of the file JOBS is in GOT once, each key in order, and b
+# took a's entries over.
+taken_over() {
+	sort "$1" >"$1.sorted"
+	sort "$2" >"$2.sorted"
+	same_file "...each job once" "$2.sorted" "$1.sorted"
+	ok "...each key in order" per_key_order 1 2 "$2"
+	ok "...b took a's entries over" \
+	    grep -q 'took over .* from consumer a$' "$T/b.err"
+}
+
 # ctl ARGS...: forkpoolctl, output in $T/ctl.out and $T/ctl.err, status
 # in $ctl_rc.
 ctl() {

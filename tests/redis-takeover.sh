@@ -17,13 +17,7 @@ redis_start
 # --- kill -9 in the middle of a run ---------------------------------------------------
 
 U=$REDIS_URL_BASE/crash
-for name in a b; do
-	sup_start "$name" --source "$U" --partitions 8 --consumer "$name" \
-	    --claim-idle 1 -w 2 builtin:sleep
-	stray_workers $(workers_of "$sup")
-	wait_for 20 has connected "$T/$name.err" ||
-	    diag "supervisor $name did not connect"
-done
+sup_pair "$U"
 # 600 jobs "KEY SEQ 20": 30 keys, each job 20 ms, so that the run lasts
 # some seconds and a still holds entries when it is killed, however slow
 # the machine is between the check and the kill.
@@ -39,12 +33,7 @@ kill -9 "$sup_a"
 fp_wait "$sup_a"
 fp_wait "$ctl_pid" 60
 is "a killed mid-run: the producer gets every result (exit 0)" "$fp_rc" 0
-sort "$T/jobs" >"$T/jobs.sorted"
-sort "$T/got" >"$T/got.sorted"
-same_file "...each job once" "$T/got.sorted" "$T/jobs.sorted"
-ok "...each key in order" per_key_order 1 2 "$T/got"
-ok "...b took a's entries over" grep -q 'took over .* from consumer a$' \
-    "$T/b.err"
+taken_over "$T/jobs" "$T/got"
 ok "...nothing is left pending" pool_drained crash 8
 ok "...b refused none of its own" not_has refused "$T/b.err"
 kill -TERM "$sup_b"
