@@ -65,8 +65,10 @@ usage(int status)
 	    "                 the supervisor's socket (default:\n"
 	    "                 $FORKPOOL_SOCKET, else " SOCKET_DEFAULT ")\n"
 	    "  -r, --redis URL\n"
-	    "                 a pool in Redis, redis://HOST[:PORT]/POOL or\n"
-	    "                 redis+unix:///PATH/POOL (default: $FORKPOOL_REDIS);\n"
+	    "                 a pool in Redis, redis://HOST[:PORT]/POOL,\n"
+	    "                 redis+unix:///PATH/POOL or, on a Redis Cluster,\n"
+	    "                 redis+cluster://HOST:PORT[,HOST:PORT...]/POOL\n"
+	    "                 (default: $FORKPOOL_REDIS);\n"
 	    "                 submit -d only queues the jobs\n"
 	    "  -P, --partitions N\n"
 	    "                 the pool's partitions, if Redis does not know them\n");

@@ -364,8 +364,12 @@ static void
 reject_line(const char *why, const char *line, size_t len, int whole)
 {
 	count_failure();
-	log_warnx("line %llu failed: rejected: %s",
-	    (unsigned long long)next_line++, why);
+	if (++nshown <= FAILURES_SHOWN) {
+		progress_clear();
+		log_warnx("line %llu failed: rejected: %s",
+		    (unsigned long long)next_line, why);
+	}
+	next_line++;
 	failed_write(line, len, whole);
 	if (opts->failed_line != NULL)
 		hold_place(next_line - 1);

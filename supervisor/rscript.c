@@ -87,14 +87,20 @@
 
 /*
  * acked(s, g, q, last): acknowledges the ids q of stream s, and takes
- * them out of it: trimmed up to the oldest entry still pending (or last,
- * if none is), those after it deleted by id (see the finish script).
+ * them out of it: trimmed up to the oldest entry still pending (or past
+ * last, if none is), those after it deleted by id (see the finish
+ * script).
  */
 #define LUA_ACKED \
 "local function acked(s, g, q, last)\n" \
 "  redis.call('XACK', s, g, unpack(q))\n" \
 "  local sum = redis.call('XPENDING', s, g)\n" \
-"  local m = sum[2] or last\n" \
+"  local m = sum[2]\n" \
+"  if not m then\n" \
+"    local ms, sq = string.match(last, '^(%d+)-(%d+)$')\n" \
+"    if #sq < 14 then m = ms .. '-' .. (tonumber(sq) + 1)\n" \
+"    else m = last end\n" \
+"  end\n" \
 "  redis.call('XTRIM', s, 'MINID', m)\n" \
 "  local d = {}\n" \
 "  for _, id in ipairs(q) do\n" \
@@ -197,11 +203,12 @@ LUA_RESUME
  * with the entry's fields); then one XACK per stream takes them all, in
  * the same script, and they leave the stream.  Deleting entries one by
  * one costs Redis a search of their node each, so the stream is trimmed
- * instead up to its oldest pending entry (or the batch's last, if none
- * is left): every entry before it was read, in order, and is no longer
- * pending, so it is finished.  Only the entries finished after it are
- * deleted by id, which leaves the stream just as deleting each would.  A reply stream that cannot take the
- * result (not a stream) sends it to the pool's results.  Returns for each
+ * instead up to its oldest pending entry (or past the batch's last, if
+ * none is left): every entry before it was read, in order, and is no
+ * longer pending, so it is finished.  Only the entries finished after it
+ * are deleted by id, which leaves the stream just as deleting each would.
+ * A reply stream that cannot take the result (not a stream) sends it to
+ * the pool's results.  Returns for each
  * job 1 (done), 0 (not pending: finished before) or the name of the
  * consumer that holds it now.
  */

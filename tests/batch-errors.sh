@@ -5,7 +5,7 @@
 # stdout closed early, or non-blocking.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 
-plan 27
+plan 29
 
 # The intake is measured at the other end of the input FIFO: what the
 # writer (cat) managed to write, from its /proc/PID/io, is what the
@@ -94,6 +94,21 @@ sed -n '2p;4p;6p' "$T/long.in" >"$T/long.bad"
 printf '\n' >>"$T/long.bad"	# the last line, without newline, gets one
 same_file "overlong lines: --failed holds them whole, one per line" \
     "$T/long.failed" "$T/long.bad"
+
+# Twenty overlong lines among good ones: five are told, the rest summed.
+awk 'BEGIN { for (i = 1; i <= 40; i++) printf "%s\n", i % 2 ? sprintf("%0200d", i) : i }' \
+    >"$T/many.in"
+fp_run "$T/many.in" "$T/many.out" "$T/many.err" -w 1 --frame-max 64 \
+    --failed "$T/many.failed" builtin:echo
+{
+	printf 'forkpool: supervisor: line %s failed: rejected: longer than the maximum frame size\n' \
+	    1 3 5 7 9
+	printf 'forkpool: supervisor: ... and 15 more failures; see %s\n' \
+	    "$T/many.failed"
+} >"$T/many.want.err"
+same_file "20 overlong lines: 5 told, the other 15 in one line" \
+    "$T/many.err" "$T/many.want.err"
+is "...and --failed holds all 20" "$(wc -l <"$T/many.failed")" 20
 
 # --- backpressure: nobody reads the output ---------------------------------------
 
