@@ -753,12 +753,12 @@ window(struct fp_redis *r, const char *stream)
 
 	nopipe_begin(&np);
 	for (;;) {
-		if (r->moved && flush(r) == -1 && r->broken)
+		if (r->moved && flush(r) == -1)
 			rc = -1;
 		else if ((n = rcrouter_node(r, stream)) < 0)
 			rc = -1;
 		else if (r->link[n].queued >= WINDOW_MAX) {
-			if (collect(r, n, WINDOW_READ) == -1 && r->broken)
+			if (collect(r, n, WINDOW_READ) == -1)
 				rc = -1;
 			else
 				continue;
