@@ -6,12 +6,13 @@
 # received; a slot moved in the middle of a submit (MOVED) and one moving
 # (ASK) lose no job and keep each key's order; the other layout is
 # refused; status shows which node holds each partition; a bad URL is one
-# clear error.
+# clear error.  The Python producer of contrib/python does the same with
+# redis-py's RedisCluster.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 30
+plan 33
 
 # --- a cluster of three masters ---------------------------------------------------
 
@@ -291,6 +292,68 @@ is "...a line for each master" "$(nodes_shown)" 3
 ok "...and for each partition its master" awk -v p1="$P1" '
 	$1 ~ /^[0-7]$/ { n++; if ($5 !~ /^127\.0\.0\.1:/) bad++ }
 	END { exit !(n == 8 && !bad) }' "$T/ctl.out"
+
+# --- the Python producer -------------------------------------------------------------
+
+# contrib/python/forkpool_producer.py with redis-py's RedisCluster: its
+# 300 jobs "KEY SEQ" are answered here, with their payloads, as an echo
+# handler would.
+PY=
+for p in python3 /usr/bin/python3; do
+	if "$p" -c 'from redis.cluster import RedisCluster' >/dev/null 2>&1
+	then
+		PY=$p
+		break
+	fi
+done
+if [ -z "$PY" ]; then
+	for t in "the Python producer on the cluster: exit 0" \
+	    "...each job answered once, in each key's order" \
+	    "...the pool's layout checked"; do
+		skip "$t" "no redis-py with RedisCluster (python3-redis)"
+	done
+else
+	"$PY" "$TESTS_SRCDIR/../contrib/python/forkpool_producer.py" \
+	    "${CU}py" -P 8 -n 300 -k 7 -t 20 >"$T/py.out" 2>"$T/py.err" \
+	    3>&- 4>&- 5>&- 6>&- &
+	producer=$!
+	track "$producer"
+	py_queued() {
+		qn=0
+		for i in 0 1 2 3 4 5 6 7; do
+			qn=$((qn + $(ccli "$(owner "forkpool:{py:p$i}")" \
+			    XLEN "forkpool:{py:p$i}")))
+		done
+		[ "$qn" -eq 300 ]
+	}
+	wait_for 20 py_queued || diag "the Python producer's jobs are not there"
+	: >"$T/py.cmds"
+	for i in 0 1 2 3 4 5 6 7; do
+		k="forkpool:{py:p$i}"
+		cfields reply "$k" >"$T/replies"
+		cfields ref "$k" >"$T/refs"
+		cfields payload "$k" >"$T/pl"
+		paste "$T/replies" "$T/refs" "$T/pl" | while IFS='	' read -r rs ref pl
+		do
+			printf 'XADD %s * ref %s status ok attempts 1 result "%s"\n' \
+			    "$rs" "$ref" "$pl"
+		done >>"$T/py.cmds"
+	done
+	cc <"$T/py.cmds" >/dev/null
+	fp_wait "$producer" 20
+	is "the Python producer on the cluster: exit 0" "$fp_rc" 0
+	[ -s "$T/py.err" ] && diag_file "$T/py.err"
+	ok "...each job answered once, in each key's order" \
+	    grep -qx '300 jobs, 300 results, 7 keys, 0 wrong' "$T/py.out"
+	"$PY" -c 'import sys
+sys.path.insert(0, sys.argv[1])
+import forkpool_producer
+forkpool_producer.Producer(sys.argv[2])' \
+	    "$TESTS_SRCDIR/../contrib/python" "${CU}single" >/dev/null \
+	    2>"$T/py.err" 3>&- 4>&- 5>&- 6>&-
+	ok "...the pool's layout checked" \
+	    has 'pool single is laid out for a single Redis' "$T/py.err"
+fi
 
 kill "$(eval echo \$pid_$P1)" "$(eval echo \$pid_$P2)" \
     "$(eval echo \$pid_$P3)" 2>/dev/null
