@@ -16,6 +16,9 @@
 #include "proto/redisurl.h"
 
 /* An XADD sent and not yet answered, kept to be sent again if lost. */
+/* Redirections followed for one command, at most. */
+#define REDIRECTS_MAX		16
+
 struct rsent {
 	uint64_t	 id;
 	char		*cmd;
@@ -23,6 +26,7 @@ struct rsent {
 	unsigned	 partition;
 	int		 asking;	/* to the node that answered ASK: */
 	int		 node;
+	unsigned	 redirects;	/* MOVED or ASK so far */
 };
 
 /*

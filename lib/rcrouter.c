@@ -20,7 +20,6 @@
 
 #define CONNECT_TIMEOUT	{ 5, 0 }
 #define IO_TIMEOUT	{ 10, 0 }	/* longer than any XREAD BLOCK */
-#define REDIRECTS_MAX	16		/* for one command */
 #define TRYAGAIN_MS	20
 
 int

@@ -627,7 +627,7 @@ answer(redisContext *c, const struct rsent *s)
 
 /*
  * Reads the answers to the oldest count XADDs in flight on node n: each
- * job is in Redis, or failed.  One that must go again (the link lost,
+ * job is in Redis, or failed (also when redirected over and over).  One that must go again (the link lost,
  * Redis loading its data, the slot moved or moving) takes all the later
  * ones of the link with it, in order, so that no job of a key passes an
  * earlier one: they are sent again once Redis is back, or where the
@@ -653,7 +653,9 @@ collect(struct fp_redis *r, unsigned n, size_t count)
 				rclient_reply_error(r, l->c, NULL, "XADD");
 			lost = wait = 1;
 		} else if ((to = rclient_loading(rep) ? RCLUSTER_TRYAGAIN :
-		    rcrouter_redirect(r, rep, &s.node)) != RCLUSTER_NOT) {
+		    rcrouter_redirect(r, rep, &s.node)) != RCLUSTER_NOT &&
+		    ((to != RCLUSTER_MOVED && to != RCLUSTER_ASK) ||
+		    ++s.redirects <= REDIRECTS_MAX)) {
 			s.asking = to == RCLUSTER_ASK;
 			if (s.asking || to == RCLUSTER_MOVED)
 				r->moved = 1;
@@ -679,6 +681,7 @@ collect(struct fp_redis *r, unsigned n, size_t count)
 		if (ring_push(r, &again, &s) == -1) {
 			idset_del(&r->pending, s.id);
 			redisFreeCommand(s.cmd);
+			rc = -1;
 		}
 		count = l->queued;
 	}

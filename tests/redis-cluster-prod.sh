@@ -42,8 +42,9 @@ ccli() {
 	redis-cli -p "$cc_port" "$@" 3>&- 4>&- 5>&- 6>&-
 }
 
-# cc ARGS...: redis-cli that follows the cluster's redirections.
-cc() {
+# rcli ARGS...: redis-cli that follows the cluster's redirections, for
+# redis-lib.sh's functions too.
+rcli() {
 	redis-cli -c -p "$P1" "$@" 3>&- 4>&- 5>&- 6>&-
 }
 
@@ -92,16 +93,9 @@ owner() {
 	esac
 }
 
-# cfields NAME KEY: fields() on the cluster (nothing for no entries).
+# cfields NAME KEY: fields(), with nothing for no entries.
 cfields() {
-	cc EVAL "local o = {}
-for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
-  local f = e[2]
-  for i = 1, #f, 2 do
-    if f[i] == ARGV[1] then o[#o + 1] = f[i + 1] end
-  end
-end
-return o" 1 "$2" "$1" | sed '/^$/d'
+	fields "$@" | sed '/^$/d'
 }
 
 # --- a bad URL ------------------------------------------------------------------
@@ -121,7 +115,7 @@ ctl -r "${CU}cp" -P 8 submit -d -f 1 <"$T/jobs"
 is "600 keyed jobs, detached: exit 0" "$ctl_rc" 0
 [ -s "$T/ctl.err" ] && diag_file "$T/ctl.err"
 is "...the meta hash says layout 2" \
-    "$(cc HGET 'forkpool:{cp}:meta' version)" 2
+    "$(rcli HGET 'forkpool:{cp}:meta' version)" 2
 # Each partition's stream, read on its own master, not redirected.
 : >"$T/placed"
 : >"$T/ports"
@@ -178,7 +172,7 @@ track "$producer"
 three_queued() {
 	qn=0
 	for i in 0 1 2 3; do
-		qn=$((qn + $(cc XLEN "forkpool:{back:p$i}")))
+		qn=$((qn + $(rcli XLEN "forkpool:{back:p$i}")))
 	done
 	[ "$qn" -eq 3 ]
 }
@@ -191,7 +185,7 @@ for i in 0 1 2 3; do
 	paste "$T/replies" "$T/refs" "$T/pl" >>"$T/answer"
 done
 while read -r rs ref pl; do
-	cc XADD "$rs" '*' ref "$ref" status ok attempts 1 result "done $pl" \
+	rcli XADD "$rs" '*' ref "$ref" status ok attempts 1 result "done $pl" \
 	    >/dev/null
 done <"$T/answer"
 fp_wait "$producer" 20
@@ -200,7 +194,7 @@ is "results added by hand: the producer exits 0" "$fp_rc" 0
 printf 'done a\ndone b\ndone c\n' >"$T/want"
 same_file "...printing each, in order" "$T/b.out" "$T/want"
 is "...its reply stream deleted" \
-    "$(cc EXISTS "$(head -n 1 "$T/answer" | cut -f 1)")" 0
+    "$(rcli EXISTS "$(head -n 1 "$T/answer" | cut -f 1)")" 0
 
 # --- a slot moved mid-submit (MOVED) -------------------------------------------------
 
@@ -271,7 +265,7 @@ is "...on the second master" "$(ccli "$P2" XLEN 'forkpool:{reshard642:p5}')" 1
 
 # --- the other layout ----------------------------------------------------------------
 
-cc HSET 'forkpool:{single}:meta' partitions 4 version 1 >/dev/null
+rcli HSET 'forkpool:{single}:meta' partitions 4 version 1 >/dev/null
 ctl -r "${CU}single" submit x
 is "a pool of layout 1 on redis+cluster://: exit 2" "$ctl_rc" 2
 ok "...saying so" has 'pool single is laid out for a single Redis' \
@@ -339,7 +333,7 @@ else
 			    "$rs" "$ref" "$pl"
 		done >>"$T/py.cmds"
 	done
-	cc <"$T/py.cmds" >/dev/null
+	rcli <"$T/py.cmds" >/dev/null
 	fp_wait "$producer" 20
 	is "the Python producer on the cluster: exit 0" "$fp_rc" 0
 	[ -s "$T/py.err" ] && diag_file "$T/py.err"
