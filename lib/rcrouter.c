@@ -87,14 +87,15 @@ dial(struct fp_redis *r, unsigned n, int *rc)
 	}
 	if (redisSetTimeout(c, io) != REDIS_OK)
 		*rc = rclient_reply_error(r, c, NULL, "connect");
-	else if ((argc = redis_url_auth_argv(&r->url, argv, argvlen)) > 0 &&
-	    (*rc = handshake_answer(r, c, redisCommandArgv(c, argc, argv,
-	    argvlen), "AUTH", EACCES)) != 0)
-		;
-	else if (r->url.db != 0 && (*rc = handshake_answer(r, c,
-	    redisCommand(c, "SELECT %d", r->url.db), "SELECT", EINVAL)) != 0)
-		;
+	else if ((argc = redis_url_auth_argv(&r->url, argv, argvlen)) > 0)
+		*rc = handshake_answer(r, c, redisCommandArgv(c, argc, argv,
+		    argvlen), "AUTH", EACCES);
 	else
+		*rc = 0;
+	if (*rc == 0 && r->url.db != 0)
+		*rc = handshake_answer(r, c, redisCommand(c, "SELECT %d",
+		    r->url.db), "SELECT", EINVAL);
+	if (*rc == 0)
 		return c;
 	if (*rc == -2)
 		r->refused = 1;
@@ -193,8 +194,11 @@ refresh_from(struct fp_redis *r, unsigned n)
 		return rc;
 	rep = redisCommand(c, "CLUSTER SLOTS");
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-		/* An error here is not a cluster, or not one we may use. */
-		rc = rep != NULL ? -2 : -1;
+		/*
+		 * Refused, it is not a cluster, or not one we may use; a
+		 * node still loading its data may be followed by another.
+		 */
+		rc = rep != NULL && !rclient_loading(rep) ? -2 : -1;
 		rclient_reply_error(r, c, rep, "CLUSTER SLOTS");
 	} else {
 		if ((rc = rcluster_map_load(&r->map, rep, why,

@@ -4,15 +4,16 @@
 # owns the stream's slot, a keyed job in its key's partition; the pool's
 # meta hash says layout 2; results written to the reply stream are
 # received; a slot moved in the middle of a submit (MOVED) and one moving
-# (ASK) lose no job and keep each key's order; the other layout is
-# refused; status shows which node holds each partition; a bad URL is one
-# clear error.  The Python producer of contrib/python does the same with
-# redis-py's RedisCluster.
+# (ASK) lose no job and keep each key's order, and a master restarted in
+# the middle of one loses none; the other layout is refused; status shows
+# which node holds each partition; a bad URL is one clear error.  The
+# Python producer of contrib/python does the same with redis-py's
+# RedisCluster.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 33
+plan 36
 
 # --- a cluster of three masters ---------------------------------------------------
 
@@ -36,6 +37,7 @@ done
 P2=$((P1 + 1))
 P3=$((P1 + 2))
 
+# ccli PORT ARGS...: redis-cli to one node, as it answers.
 ccli() {
 	cc_port=$1
 	shift
@@ -48,19 +50,24 @@ rcli() {
 	redis-cli -c -p "$P1" "$@" 3>&- 4>&- 5>&- 6>&-
 }
 
-for p in $P1 $P2 $P3; do
-	mkdir -p "$T/n$p"
-	redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
-	    --cluster-config-file "$T/n$p/nodes.conf" --dir "$T/n$p" \
+# node_start PORT: a master, its pid in $pid_PORT; its data is saved only
+# on SHUTDOWN SAVE, and found again when it starts again.
+node_start() {
+	mkdir -p "$T/n$1"
+	redis-server --port "$1" --bind 127.0.0.1 --cluster-enabled yes \
+	    --cluster-config-file "$T/n$1/nodes.conf" --dir "$T/n$1" \
 	    --save '' --appendonly no --daemonize no \
-	    --logfile "$T/n$p/log" </dev/null >/dev/null 2>&1 \
+	    --logfile "$T/n$1/log" </dev/null >/dev/null 2>&1 \
 	    3>&- 4>&- 5>&- 6>&- &
 	track $!
-	eval "pid_$p=\$!"
-done
+	eval "pid_$1=\$!"
+}
 node_up() {
 	[ "$(ccli "$1" PING 2>/dev/null)" = PONG ]
 }
+for p in $P1 $P2 $P3; do
+	node_start "$p"
+done
 for p in $P1 $P2 $P3; do
 	wait_for 20 node_up "$p" || diag_file "$T/n$p/log"
 done
@@ -96,6 +103,36 @@ owner() {
 # cfields NAME KEY: fields(), with nothing for no entries.
 cfields() {
 	fields "$@" | sed '/^$/d'
+}
+
+# queued POOL PARTITIONS: the entries in a pool's partition streams.
+queued() {
+	qd_i=0
+	while [ "$qd_i" -lt "$2" ]; do
+		echo "XLEN forkpool:{$1:p$qd_i}"
+		qd_i=$((qd_i + 1))
+	done | rcli | awk '{ n += $1 } END { print n + 0 }'
+}
+
+queued_is() {
+	[ "$(queued "$1" "$2")" -eq "$3" ]
+}
+
+# answers POOL PARTITIONS PREFIX: redis-cli's commands that answer each job
+# of a pool as an echo handler would, its result PREFIX and its payload.
+answers() {
+	an_i=0
+	while [ "$an_i" -lt "$2" ]; do
+		rcli EVAL "local o = {}
+for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local f, v = e[2], {}
+  for i = 1, #f, 2 do v[f[i]] = f[i + 1] end
+  o[#o + 1] = 'XADD ' .. v.reply .. ' * ref ' .. v.ref ..
+    ' status ok attempts 1 result \"' .. ARGV[1] .. v.payload .. '\"'
+end
+return o" 1 "forkpool:{$1:p$an_i}" "$3" | sed '/^$/d'
+		an_i=$((an_i + 1))
+	done
 }
 
 # --- a bad URL ------------------------------------------------------------------
@@ -169,32 +206,16 @@ ok "...each key in its partition" fnv_part "$T/keys"
     2>"$T/b.err" 3>&- 4>&- 5>&- 6>&- &
 producer=$!
 track "$producer"
-three_queued() {
-	qn=0
-	for i in 0 1 2 3; do
-		qn=$((qn + $(rcli XLEN "forkpool:{back:p$i}")))
-	done
-	[ "$qn" -eq 3 ]
-}
-ok "three jobs with a reply stream queued" wait_for 20 three_queued
-for i in 0 1 2 3; do
-	k="forkpool:{back:p$i}"
-	cfields reply "$k" >"$T/replies"
-	cfields ref "$k" >"$T/refs"
-	cfields payload "$k" >"$T/pl"
-	paste "$T/replies" "$T/refs" "$T/pl" >>"$T/answer"
-done
-while read -r rs ref pl; do
-	rcli XADD "$rs" '*' ref "$ref" status ok attempts 1 result "done $pl" \
-	    >/dev/null
-done <"$T/answer"
+ok "three jobs with a reply stream queued" wait_for 20 queued_is back 4 3
+answers back 4 "done " >"$T/answer"
+rcli <"$T/answer" >/dev/null
 fp_wait "$producer" 20
 is "results added by hand: the producer exits 0" "$fp_rc" 0
 [ -s "$T/b.err" ] && diag_file "$T/b.err"
 printf 'done a\ndone b\ndone c\n' >"$T/want"
 same_file "...printing each, in order" "$T/b.out" "$T/want"
 is "...its reply stream deleted" \
-    "$(rcli EXISTS "$(head -n 1 "$T/answer" | cut -f 1)")" 0
+    "$(rcli EXISTS "$(sed -n '1s/^XADD \([^ ]*\) .*/\1/p' "$T/answer")")" 0
 
 # --- a slot moved mid-submit (MOVED) -------------------------------------------------
 
@@ -242,6 +263,49 @@ sort "$T/payloads" >"$T/got"
 sort "$T/mjobs" >"$T/want"
 same_file "...every job in the cluster once" "$T/got" "$T/want"
 ok "...each key's in order" per_key_order 1 2 "$T/payloads"
+
+# --- a master restarted mid-submit ------------------------------------------------
+
+# The second master, the pool's home, stops (its data saved) after the
+# first half of the jobs (each master has had a window of them) and starts
+# again while the second half waits to be sent: every job is in the
+# cluster (one whose answer was lost may be there twice).
+rm -f "$T/go"
+awk 'BEGIN { for (i = 1; i <= 12000; i++) printf "k%02d %d\n", i % 23, i }' \
+    >"$T/rjobs"
+(
+	head -n 6000 "$T/rjobs"
+	wait_for 30 go_on
+	tail -n 6000 "$T/rjobs"
+) >"$T/min" 3>&- 4>&- 5>&- 6>&- &
+writer=$!
+track "$writer"
+"$CTL" -r "${CU}rs" -P 8 submit -d -f 1 <"$T/min" >"$T/r.out" \
+    2>"$T/r.err" 3>&- 4>&- 5>&- 6>&- &
+producer=$!
+track "$producer"
+# Pool rs's partitions 2 and 6, and its meta hash, are the second
+# master's.
+some_landed() {
+	[ "$(ccli "$P2" XLEN 'forkpool:{rs:p2}')" -gt 0 ]
+}
+ok "jobs land on the second master" wait_for 20 some_landed
+ccli "$P2" SHUTDOWN SAVE >/dev/null 2>&1
+eval "fp_wait \$pid_$P2 20"
+: >"$T/go"
+node_start "$P2"
+wait_for 30 cluster_ok || diag_file "$T/n$P2/log"
+fp_wait "$writer" 20
+fp_wait "$producer" 30
+is "a master restarted mid-submit: the producer exits 0" "$fp_rc" 0
+[ -s "$T/r.err" ] && diag_file "$T/r.err"
+: >"$T/payloads"
+for i in 0 1 2 3 4 5 6 7; do
+	cfields payload "forkpool:{rs:p$i}" >>"$T/payloads"
+done
+sort -u "$T/payloads" >"$T/got"
+sort "$T/rjobs" >"$T/want"
+same_file "...every job in the cluster" "$T/got" "$T/want"
 
 # --- a slot moving (ASK) -----------------------------------------------------------
 
@@ -312,27 +376,9 @@ else
 	    3>&- 4>&- 5>&- 6>&- &
 	producer=$!
 	track "$producer"
-	py_queued() {
-		qn=0
-		for i in 0 1 2 3 4 5 6 7; do
-			qn=$((qn + $(ccli "$(owner "forkpool:{py:p$i}")" \
-			    XLEN "forkpool:{py:p$i}")))
-		done
-		[ "$qn" -eq 300 ]
-	}
-	wait_for 20 py_queued || diag "the Python producer's jobs are not there"
-	: >"$T/py.cmds"
-	for i in 0 1 2 3 4 5 6 7; do
-		k="forkpool:{py:p$i}"
-		cfields reply "$k" >"$T/replies"
-		cfields ref "$k" >"$T/refs"
-		cfields payload "$k" >"$T/pl"
-		paste "$T/replies" "$T/refs" "$T/pl" | while IFS='	' read -r rs ref pl
-		do
-			printf 'XADD %s * ref %s status ok attempts 1 result "%s"\n' \
-			    "$rs" "$ref" "$pl"
-		done >>"$T/py.cmds"
-	done
+	wait_for 20 queued_is py 8 300 ||
+	    diag "the Python producer's jobs are not there"
+	answers py 8 "" >"$T/py.cmds"
 	rcli <"$T/py.cmds" >/dev/null
 	fp_wait "$producer" 20
 	is "the Python producer on the cluster: exit 0" "$fp_rc" 0
