@@ -202,12 +202,14 @@ census_send(struct fp_redis *r, struct census *cs, int *home)
 /*
  * Reads the census's answers, each from its node's link, in the order
  * they were asked.  1 when one was redirected (the slots moved: the
- * census is taken again, with the map read again), 0, or -1.
+ * census is taken again, with the map read again), 0, or -1 (also when
+ * the cluster is down).
  */
 static int
 census_read(struct fp_redis *r, struct census *cs, int home)
 {
 	redisReply	*rep;
+	enum rcluster_redirect kind;
 	unsigned	 per = PER_PARTITION(r), n = r->partitions, i, k, j;
 	void		*v;
 	int		 rc = 0, node, to;
@@ -220,11 +222,15 @@ census_read(struct fp_redis *r, struct census *cs, int home)
 		rep = v;
 		k = i / per;
 		j = i % per;
-		if (rcrouter_redirect(r, rep, &to) != RCLUSTER_NOT) {
+		kind = rcrouter_redirect(r, rep, &to);
+		if (kind == RCLUSTER_MOVED || kind == RCLUSTER_ASK) {
 			r->stale = 1;
 			if (rc == 0)
 				rc = 1;
-		} else if (i >= per * n) {
+		} else if (kind != RCLUSTER_NOT)
+			rc = rclient_error(r, EAGAIN, "redis: status: %s",
+			    rep->str);
+		else if (i >= per * n) {
 			if (rep->type == REDIS_REPLY_INTEGER)
 				*(i == per * n ? &cs->results : &cs->dead) =
 				    rep->integer;
@@ -261,7 +267,7 @@ census_take(struct fp_redis *r, struct census *cs)
 		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
 	for (tries = 0; tries < 3; tries++) {
 		cs->nconsumers = 0;
-		/* Every reply is read, whatever fails, to keep links in step. */
+		/* Answers left unread: the links are made again. */
 		if (census_send(r, cs, &home) == -1 ||
 		    (rc = census_read(r, cs, home)) == -1) {
 			rcrouter_free(r);
