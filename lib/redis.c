@@ -561,12 +561,16 @@ static int
 send_to(struct fp_redis *r, unsigned n, const struct rsent *s)
 {
 	struct rlink	*l = &r->link[n];
+	struct nopipe	 np;
 
 	if (ring_push(r, l, s) == -1)
 		return -1;
-	if (l->c == NULL)
+	if (l->c == NULL) {
+		/* Connecting writes AUTH: SIGPIPE is blocked for it. */
+		nopipe_begin(&np);
 		(void)rcrouter_link(r, n);
-	else if ((s->asking && redisAppendCommand(l->c, "ASKING") !=
+		nopipe_end(&np);
+	} else if ((s->asking && redisAppendCommand(l->c, "ASKING") !=
 	    REDIS_OK) || redisAppendFormattedCommand(l->c, s->cmd, s->len) !=
 	    REDIS_OK)
 		rcrouter_drop(r, n);	/* sent again when it is made */
@@ -752,25 +756,20 @@ static int
 window(struct fp_redis *r, const char *stream)
 {
 	struct nopipe	np;
-	int		n, rc = 0;
+	int		n, rc;
 
-	nopipe_begin(&np);
 	for (;;) {
-		if (r->moved && flush(r) == -1)
-			rc = -1;
-		else if ((n = rcrouter_node(r, stream)) < 0)
-			rc = -1;
-		else if (r->link[n].queued >= WINDOW_MAX) {
-			if (collect(r, n, WINDOW_READ) == -1)
-				rc = -1;
-			else
-				continue;
-		} else
-			rc = n;
-		break;
+		if ((n = rcrouter_node(r, stream)) < 0)
+			return -1;
+		if (!r->moved && r->link[n].queued < WINDOW_MAX)
+			return n;
+		/* Only reading answers writes: SIGPIPE is blocked for it. */
+		nopipe_begin(&np);
+		rc = r->moved ? flush(r) : collect(r, n, WINDOW_READ);
+		nopipe_end(&np);
+		if (rc == -1)
+			return -1;
 	}
-	nopipe_end(&np);
-	return rc;
 }
 
 int
@@ -827,9 +826,7 @@ fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
 		redisFreeCommand(s.cmd);
 		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
 	}
-	nopipe_begin(&np);
 	if (send_to(r, n, &s) == -1) {
-		nopipe_end(&np);
 		idset_del(&r->pending, id);
 		redisFreeCommand(s.cmd);
 		return -1;
@@ -839,9 +836,11 @@ fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
 	 * the next is made; an error shows when the answers are read.
 	 */
 	l = &r->link[n];
-	if (l->queued % WINDOW_READ == 0 && l->c != NULL)
+	if (l->queued % WINDOW_READ == 0 && l->c != NULL) {
+		nopipe_begin(&np);
 		(void)push(l->c);
-	nopipe_end(&np);
+		nopipe_end(&np);
+	}
 	return 0;
 }
 
