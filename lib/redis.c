@@ -905,13 +905,6 @@ take_entry(struct fp_redis *r, const redisReply *e, struct fp_result *res)
 	return 1;
 }
 
-/*
- * The next result: 1 and *res (its data valid until the next call), 0
- * when no job is pending or timeout_ms (-1: no limit) passed first, -1
- * on error.  A lost link or Redis loading is waited for (the results
- * wait in the reply stream); a second of quiet checks the pool is still
- * there.
- */
 /* The next result of ours in the entries read: 1, or 0 when none is. */
 static int
 from_batch(struct fp_redis *r, struct fp_result *res)
@@ -931,6 +924,13 @@ from_batch(struct fp_redis *r, struct fp_result *res)
 	return 0;
 }
 
+/*
+ * The next result: 1 and *res (its data valid until the next call), 0
+ * when no job is pending or timeout_ms (-1: no limit) passed first, -1
+ * on error.  A lost link or Redis loading is waited for (the results
+ * wait in the reply stream); a second of quiet checks the pool is still
+ * there.
+ */
 static int
 receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 {
