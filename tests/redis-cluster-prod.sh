@@ -135,6 +135,30 @@ return o" 1 "forkpool:{$1:p$an_i}" "$3" | sed '/^$/d'
 	done
 }
 
+go_on() {
+	[ -e "$T/go" ]
+}
+
+# submit_halves POOL JOBS: forkpoolctl -r submits the lines of JOBS to a
+# pool, detached, in the background ($producer): the first half at once,
+# the rest once $T/go is there (a FIFO, fed by $writer).
+submit_halves() {
+	rm -f "$T/go" "$T/in.$1"
+	mkfifo "$T/in.$1"
+	sh_half=$(($(wc -l <"$2") / 2))
+	(
+		head -n "$sh_half" "$2"
+		wait_for 30 go_on
+		tail -n "+$((sh_half + 1))" "$2"
+	) >"$T/in.$1" 3>&- 4>&- 5>&- 6>&- &
+	writer=$!
+	track "$writer"
+	"$CTL" -r "${CU}$1" -P 8 submit -d -f 1 <"$T/in.$1" >"$T/$1.out" \
+	    2>"$T/$1.err" 3>&- 4>&- 5>&- 6>&- &
+	producer=$!
+	track "$producer"
+}
+
 # --- a bad URL ------------------------------------------------------------------
 
 ctl -r "redis+cluster:///cp" -P 8 submit x
@@ -223,23 +247,7 @@ is "...its reply stream deleted" \
 # second master's: resharding one slot from it moves that partition.
 awk 'BEGIN { for (i = 1; i <= 6000; i++) printf "k%02d %d\n", i % 23, i }' \
     >"$T/mjobs"
-head -n 3000 "$T/mjobs" >"$T/mjobs.1"
-tail -n 3000 "$T/mjobs" >"$T/mjobs.2"
-mkfifo "$T/min"
-go_on() {
-	[ -e "$T/go" ]
-}
-(
-	cat "$T/mjobs.1"
-	wait_for 30 go_on
-	cat "$T/mjobs.2"
-) >"$T/min" 3>&- 4>&- 5>&- 6>&- &
-writer=$!
-track "$writer"
-"$CTL" -r "${CU}moved424" -P 8 submit -d -f 1 <"$T/min" >"$T/m.out" \
-    2>"$T/m.err" 3>&- 4>&- 5>&- 6>&- &
-producer=$!
-track "$producer"
+submit_halves moved424 "$T/mjobs"
 some_landed() {
 	[ "$(ccli "$P2" XLEN 'forkpool:{moved424:p3}')" -gt 0 ]
 }
@@ -252,7 +260,7 @@ redis-cli --cluster reshard "127.0.0.1:$P1" --cluster-from "$(id_of "$P2")" \
 fp_wait "$writer" 20
 fp_wait "$producer" 30
 is "a slot resharded mid-submit: the producer exits 0" "$fp_rc" 0
-[ -s "$T/m.err" ] && diag_file "$T/m.err"
+[ -s "$T/moved424.err" ] && diag_file "$T/moved424.err"
 is "...partition 3 is on the third master now" \
     "$(owner 'forkpool:{moved424:p3}')" "$P3"
 : >"$T/payloads"
@@ -270,20 +278,9 @@ ok "...each key's in order" per_key_order 1 2 "$T/payloads"
 # first half of the jobs (each master has had a window of them) and starts
 # again while the second half waits to be sent: every job is in the
 # cluster (one whose answer was lost may be there twice).
-rm -f "$T/go"
 awk 'BEGIN { for (i = 1; i <= 12000; i++) printf "k%02d %d\n", i % 23, i }' \
     >"$T/rjobs"
-(
-	head -n 6000 "$T/rjobs"
-	wait_for 30 go_on
-	tail -n 6000 "$T/rjobs"
-) >"$T/min" 3>&- 4>&- 5>&- 6>&- &
-writer=$!
-track "$writer"
-"$CTL" -r "${CU}rs" -P 8 submit -d -f 1 <"$T/min" >"$T/r.out" \
-    2>"$T/r.err" 3>&- 4>&- 5>&- 6>&- &
-producer=$!
-track "$producer"
+submit_halves rs "$T/rjobs"
 # Pool rs's partitions 2 and 6, and its meta hash, are the second
 # master's.
 some_landed() {
@@ -298,7 +295,7 @@ wait_for 30 cluster_ok || diag_file "$T/n$P2/log"
 fp_wait "$writer" 20
 fp_wait "$producer" 30
 is "a master restarted mid-submit: the producer exits 0" "$fp_rc" 0
-[ -s "$T/r.err" ] && diag_file "$T/r.err"
+[ -s "$T/rs.err" ] && diag_file "$T/rs.err"
 : >"$T/payloads"
 for i in 0 1 2 3 4 5 6 7; do
 	cfields payload "forkpool:{rs:p$i}" >>"$T/payloads"
