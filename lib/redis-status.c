@@ -1,10 +1,14 @@
 /*
- * fp_redis_status(): what a pool in Redis holds, read with one pipeline:
- * for each partition stream its length, its pending entries and who
- * holds them, and each consumer with its pending count and how long it
- * has been idle (a dead host's consumer only grows older).
+ * fp_redis_status(): what a pool in Redis holds, read with one pipeline
+ * per node: for each partition stream its length, its pending entries
+ * and who holds them, and each consumer with its pending count and how
+ * long it has been idle (a dead host's consumer only grows older).  On a
+ * Redis Cluster, also the node that holds each partition's slot and the
+ * partition's outbox (results stored, not yet forwarded), and a line per
+ * node, so that the spread shows.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,8 @@ struct consumer {
 struct census {
 	long long	*length;
 	long long	*pending;
+	long long	*outbox;
+	int		*node;		/* the node of each partition */
 	char		**holder;	/* the consumers holding a stream's */
 	struct consumer	*consumers;
 	size_t		 nconsumers;
@@ -38,6 +44,8 @@ census_free(struct census *cs, unsigned n)
 	free(cs->holder);
 	free(cs->length);
 	free(cs->pending);
+	free(cs->outbox);
+	free(cs->node);
 	free(cs->consumers);
 }
 
@@ -142,60 +150,184 @@ holders(const redisReply *rep, long long *count)
 	return buf_head(&b);
 }
 
+/* Appends a command about key to its node's link: the node, or -1. */
 static int
-census_take(struct fp_redis *r, struct census *cs)
+ask(struct fp_redis *r, const char *key, const char *fmt, ...)
+{
+	va_list		ap;
+	int		n, rc;
+
+	if ((n = rcrouter_node(r, key)) < 0 || rcrouter_link(r, n) != 0)
+		return -1;
+	va_start(ap, fmt);
+	rc = redisvAppendCommand(r->link[n].c, fmt, ap);
+	va_end(ap);
+	if (rc != REDIS_OK)
+		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
+	return n;
+}
+
+/* The commands per partition: XLEN, XPENDING, XINFO, and its outbox's. */
+#define PER_PARTITION(r)	((r)->url.cluster ? 4 : 3)
+
+static int
+census_send(struct fp_redis *r, struct census *cs, int *home)
 {
 	char		 key[REDIS_KEY_MAX];
-	redisReply	*rep;
-	unsigned	 n = r->partitions, i, k;
-	void		*v;
-	int		 rc = 0;
+	unsigned	 i;
+	int		 n;
 
-	cs->length = calloc(n, sizeof *cs->length);
-	cs->pending = calloc(n, sizeof *cs->pending);
-	cs->holder = calloc(n, sizeof *cs->holder);
-	if (cs->length == NULL || cs->pending == NULL || cs->holder == NULL)
-		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
-	for (i = 0; i < n; i++) {
-		snprintf(key, sizeof key, REDIS_KEY_PARTITION, r->url.pool, i);
-		redisAppendCommand(r->c, "XLEN %s", key);
-		redisAppendCommand(r->c, "XPENDING %s %s", key, r->url.pool);
-		redisAppendCommand(r->c, "XINFO CONSUMERS %s %s", key,
-		    r->url.pool);
+	for (i = 0; i < r->partitions; i++) {
+		rcrouter_partition_key(r, i, key, sizeof key);
+		if ((n = ask(r, key, "XLEN %s", key)) < 0 ||
+		    ask(r, key, "XPENDING %s %s", key, r->url.pool) < 0 ||
+		    ask(r, key, "XINFO CONSUMERS %s %s", key,
+		    r->url.pool) < 0)
+			return -1;
+		cs->node[i] = n;
+		if (r->url.cluster) {
+			snprintf(key, sizeof key, REDIS_KEY_COUTBOX,
+			    r->url.pool, i);
+			if (ask(r, key, "XLEN %s", key) < 0)
+				return -1;
+		}
 	}
 	snprintf(key, sizeof key, REDIS_KEY_RESULTS, r->url.pool);
-	redisAppendCommand(r->c, "XLEN %s", key);
+	if ((*home = ask(r, key, "XLEN %s", key)) < 0)
+		return -1;
 	snprintf(key, sizeof key, REDIS_KEY_DEAD, r->url.pool);
-	redisAppendCommand(r->c, "XLEN %s", key);
-	/* Every reply is read, whatever fails, to keep the link in step. */
-	for (i = 0; i < 3 * n + 2; i++) {
-		if (redisGetReply(r->c, &v) != REDIS_OK)
-			return rclient_reply_error(r, NULL, "status");
+	return ask(r, key, "XLEN %s", key) < 0 ? -1 : 0;
+}
+
+/*
+ * Reads the census's answers, each from its node's link, in the order
+ * they were asked.  1 when one was redirected (the slots moved: the
+ * census is taken again, with the map read again), 0, or -1 (also when
+ * the cluster is down).
+ */
+static int
+census_read(struct fp_redis *r, struct census *cs, int home)
+{
+	redisReply	*rep;
+	enum rcluster_redirect kind;
+	unsigned	 per = PER_PARTITION(r), n = r->partitions, i, k, j;
+	void		*v;
+	int		 rc = 0, node, to;
+
+	for (i = 0; i < per * n + 2; i++) {
+		node = i < per * n ? cs->node[i / per] : home;
+		if (redisGetReply(r->link[node].c, &v) != REDIS_OK)
+			return rclient_reply_error(r, r->link[node].c, NULL,
+			    "status");
 		rep = v;
-		k = i / 3;
-		if (i >= 3 * n) {
+		k = i / per;
+		j = i % per;
+		kind = rcrouter_redirect(r, rep, &to);
+		if (kind == RCLUSTER_MOVED || kind == RCLUSTER_ASK) {
+			r->stale = 1;
+			if (rc == 0)
+				rc = 1;
+		} else if (kind != RCLUSTER_NOT)
+			rc = rclient_error(r, EAGAIN, "redis: status: %s",
+			    rep->str);
+		else if (i >= per * n) {
 			if (rep->type == REDIS_REPLY_INTEGER)
-				*(i == 3 * n ? &cs->results : &cs->dead) =
+				*(i == per * n ? &cs->results : &cs->dead) =
 				    rep->integer;
-		} else if (i % 3 == 0 && rep->type == REDIS_REPLY_INTEGER)
+		} else if (j == 0 && rep->type == REDIS_REPLY_INTEGER)
 			cs->length[k] = rep->integer;
-		else if (i % 3 == 1) {
+		else if (j == 1) {
+			free(cs->holder[k]);
 			if ((cs->holder[k] = holders(rep, &cs->pending[k])) ==
 			    NULL)
 				rc = rclient_error(r, ENOMEM, "%s",
 				    strerror(ENOMEM));
-		} else if (i % 3 == 2 && take_consumers(cs, rep) == -1)
+		} else if (j == 2 && take_consumers(cs, rep) == -1)
 			rc = rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
+		else if (j == 3 && rep->type == REDIS_REPLY_INTEGER)
+			cs->outbox[k] = rep->integer;
 		freeReplyObject(rep);
 	}
 	return rc;
 }
 
 static int
+census_take(struct fp_redis *r, struct census *cs)
+{
+	unsigned	 n = r->partitions, tries;
+	int		 home, rc;
+
+	cs->length = calloc(n, sizeof *cs->length);
+	cs->pending = calloc(n, sizeof *cs->pending);
+	cs->outbox = calloc(n, sizeof *cs->outbox);
+	cs->node = calloc(n, sizeof *cs->node);
+	cs->holder = calloc(n, sizeof *cs->holder);
+	if (cs->length == NULL || cs->pending == NULL || cs->outbox == NULL ||
+	    cs->node == NULL || cs->holder == NULL)
+		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
+	for (tries = 0; tries < 3; tries++) {
+		cs->nconsumers = 0;
+		/* Answers left unread: the links are made again. */
+		if (census_send(r, cs, &home) == -1 ||
+		    (rc = census_read(r, cs, home)) == -1) {
+			rcrouter_free(r);
+			return -1;
+		}
+		if (rc == 0)
+			return 0;
+		if (rcrouter_refresh(r) != 0)
+			return -1;
+	}
+	return rclient_error(r, EAGAIN, "redis: status: the slots kept "
+	    "moving; try again");
+}
+
+/* Nothing in a partition: its stream, pending entries and outbox. */
+static int
+is_empty(const struct census *cs, unsigned i)
+{
+	return cs->length[i] == 0 && cs->pending[i] == 0 &&
+	    cs->outbox[i] == 0;
+}
+
+/* A cluster's nodes, each with its partitions, entries and outboxes. */
+static int
+render_nodes(struct fp_redis *r, struct census *cs, struct buf *b)
+{
+	char		 line[512], name[300];
+	long long	 parts, len, outbox;
+	unsigned	 i, n;
+	int		 k;
+
+	k = snprintf(line, sizeof line, "\n%-32s %10s %8s %8s\n", "node",
+	    "partitions", "length", "outbox");
+	if (buf_append(b, line, k) == -1)
+		return -1;
+	for (n = 0; n < r->map.nnodes; n++) {
+		parts = len = outbox = 0;
+		for (i = 0; i < r->partitions; i++)
+			if (cs->node[i] == (int)n) {
+				parts++;
+				len += cs->length[i];
+				outbox += cs->outbox[i];
+			}
+		if (parts == 0)
+			continue;
+		k = snprintf(line, sizeof line, "%-32s %10lld %8lld %8lld\n",
+		    rcrouter_name(r, n, name, sizeof name), parts, len,
+		    outbox);
+		if (buf_append(b, line, k > (int)sizeof line - 1 ?
+		    (int)sizeof line - 1 : k) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
 render_text(struct fp_redis *r, struct census *cs, struct buf *b)
 {
-	char		 line[512];
-	long long	 len = 0, pending = 0;
+	char		 line[512], name[300];
+	long long	 len = 0, pending = 0, outbox = 0;
 	unsigned	 i, j;
 	size_t		 k;
 	int		 n;
@@ -203,18 +335,26 @@ render_text(struct fp_redis *r, struct census *cs, struct buf *b)
 	for (i = 0; i < r->partitions; i++) {
 		len += cs->length[i];
 		pending += cs->pending[i];
+		outbox += cs->outbox[i];
 	}
 	n = snprintf(line, sizeof line, "pool %s: %u partitions, %lld "
 	    "entries (%lld waiting, %lld pending), %lld results, %lld dead "
-	    "letters\n\n%-9s %8s %8s  %s\n", r->url.pool, r->partitions, len,
-	    len - pending, pending, cs->results, cs->dead, "partition",
-	    "length", "pending", "held by");
+	    "letters", r->url.pool, r->partitions, len, len - pending,
+	    pending, cs->results, cs->dead);
+	if (buf_append(b, line, n) == -1)
+		return -1;
+	if (r->url.cluster)
+		n = snprintf(line, sizeof line, ", %lld in outboxes\n\n"
+		    "%-9s %8s %8s %8s  %-21s  %s\n", outbox, "partition",
+		    "length", "pending", "outbox", "node", "held by");
+	else
+		n = snprintf(line, sizeof line, "\n\n%-9s %8s %8s  %s\n",
+		    "partition", "length", "pending", "held by");
 	if (buf_append(b, line, n) == -1)
 		return -1;
 	for (i = 0; i < r->partitions; i = j) {
 		/* A run of empty partitions takes one line. */
-		for (j = i; j < r->partitions && cs->length[j] == 0 &&
-		    cs->pending[j] == 0; j++)
+		for (j = i; j < r->partitions && is_empty(cs, j); j++)
 			;
 		if (j == i + 1)
 			n = snprintf(line, sizeof line, "partition %u: empty\n",
@@ -223,14 +363,25 @@ render_text(struct fp_redis *r, struct census *cs, struct buf *b)
 			n = snprintf(line, sizeof line,
 			    "partitions %u-%u: empty\n", i, j - 1);
 		else {
-			n = snprintf(line, sizeof line, "%-9u %8lld %8lld  %s\n",
-			    i, cs->length[i], cs->pending[i], cs->holder[i]);
+			if (r->url.cluster)
+				n = snprintf(line, sizeof line, "%-9u %8lld "
+				    "%8lld %8lld  %-21s  %s\n", i,
+				    cs->length[i], cs->pending[i],
+				    cs->outbox[i], rcrouter_name(r,
+				    cs->node[i], name, sizeof name),
+				    cs->holder[i]);
+			else
+				n = snprintf(line, sizeof line, "%-9u %8lld "
+				    "%8lld  %s\n", i, cs->length[i],
+				    cs->pending[i], cs->holder[i]);
 			j = i + 1;
 		}
 		if (buf_append(b, line, n > (int)sizeof line - 1 ?
 		    (int)sizeof line - 1 : n) == -1)
 			return -1;
 	}
+	if (r->url.cluster && render_nodes(r, cs, b) == -1)
+		return -1;
 	n = snprintf(line, sizeof line, "\n%-32s %8s %10s\n", "consumer",
 	    "pending", "idle s");
 	if (buf_append(b, line, n) == -1)
@@ -261,7 +412,7 @@ json_name(struct buf *b, const char *s)
 static int
 render_json(struct fp_redis *r, struct census *cs, struct buf *b)
 {
-	char		 line[128];
+	char		 line[512], name[300];
 	unsigned	 i;
 	size_t		 k;
 	int		 n;
@@ -273,9 +424,20 @@ render_json(struct fp_redis *r, struct census *cs, struct buf *b)
 		return -1;
 	for (i = 0; i < r->partitions; i++) {
 		n = snprintf(line, sizeof line, "%s{\"partition\":%u,"
-		    "\"length\":%lld,\"pending\":%lld,\"held_by\":\"",
-		    i > 0 ? "," : "", i, cs->length[i], cs->pending[i]);
-		if (buf_append(b, line, n) == -1 ||
+		    "\"length\":%lld,\"pending\":%lld,", i > 0 ? "," : "", i,
+		    cs->length[i], cs->pending[i]);
+		if (buf_append(b, line, n) == -1)
+			return -1;
+		/* A cluster's node names are its own: host:port. */
+		if (r->url.cluster) {
+			n = snprintf(line, sizeof line, "\"outbox\":%lld,"
+			    "\"node\":\"%s\",", cs->outbox[i], rcrouter_name(r,
+			    cs->node[i], name, sizeof name));
+			if (buf_append(b, line, n > (int)sizeof line - 1 ?
+			    (int)sizeof line - 1 : n) == -1)
+				return -1;
+		}
+		if (buf_append(b, "\"held_by\":\"", 11) == -1 ||
 		    json_name(b, cs->holder[i]) == -1 ||
 		    buf_append(b, "\"}", 2) == -1)
 			return -1;
@@ -307,7 +469,7 @@ fp_redis_status(struct fp_redis *r, unsigned format, char **text)
 	*text = NULL;
 	if (format != FP_FORMAT_TEXT && format != FP_FORMAT_JSON)
 		return rclient_error(r, EINVAL, "status: text or JSON only");
-	if (r->queued > 0 && fp_redis_flush(r) == -1 && r->c->err)
+	if (rcrouter_queued(r) > 0 && fp_redis_flush(r) == -1 && r->broken)
 		return -1;
 	memset(&cs, 0, sizeof cs);
 	buf_init(&b);

@@ -10,6 +10,12 @@
  * second result is skipped (results are matched by id).  A Redis that
  * comes back without the pool (its epoch gone from the meta hash: it
  * restarted without its data) is an error: the jobs sent are lost.
+ *
+ * On a Redis Cluster (redis+cluster://) each XADD goes to the master that
+ * owns its partition's slot, and each master has a window of its own;
+ * the meta hash and the reply stream are at the pool's home slot.  An
+ * XADD redirected (MOVED, ASK) is sent on to the node named, after the
+ * earlier ones of its node, so that a key's jobs keep their order.
  */
 #include <sys/time.h>
 
@@ -25,8 +31,6 @@
 
 #include "rclient.h"
 
-#define CONNECT_TIMEOUT	{ 5, 0 }
-#define IO_TIMEOUT	{ 10, 0 }	/* longer than any XREAD BLOCK */
 #define WINDOW_MAX	2048		/* XADDs sent before their answers */
 #define WINDOW_READ	1024		/* answers read when it is full */
 #define READ_COUNT	"512"
@@ -91,14 +95,16 @@ rclient_error(struct fp_redis *r, int errnum, const char *fmt, ...)
 
 /* A failed command: the link's error, or Redis's. */
 int
-rclient_reply_error(struct fp_redis *r, redisReply *reply, const char *what)
+rclient_reply_error(struct fp_redis *r, redisContext *c, redisReply *reply,
+    const char *what)
 {
 	int	rc;
 
 	if (reply == NULL)
-		return rclient_error(r, r->c->err == REDIS_ERR_IO &&
+		return rclient_error(r, c != NULL && c->err == REDIS_ERR_IO &&
 		    errno != 0 ? errno : ECONNRESET, "redis: %s: %s", what,
-		    r->c->errstr[0] != '\0' ? r->c->errstr : "connection lost");
+		    c != NULL && c->errstr[0] != '\0' ? c->errstr :
+		    "connection lost");
 	if (reply->type == REDIS_REPLY_ERROR)
 		rc = rclient_error(r, EPROTO, "redis: %s: %s", what, reply->str);
 	else
@@ -118,73 +124,25 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-is_loading(const redisReply *rep)
-{
-	return rep != NULL && rep->type == REDIS_REPLY_ERROR &&
-	    strncmp(rep->str, "LOADING", 7) == 0;
-}
-
-/* AUTH's or SELECT's answer: 0, -1 (lost, or loading), -2 (refused). */
-static int
-handshake_answer(struct fp_redis *r, redisReply *rep, const char *what,
-    int errnum)
-{
-	char	refused[32];
-
-	if (rep != NULL && rep->type != REDIS_REPLY_ERROR) {
-		freeReplyObject(rep);
-		return 0;
-	}
-	if (rep == NULL || is_loading(rep))
-		return rclient_reply_error(r, rep, what);
-	snprintf(refused, sizeof refused, "%s refused", what);
-	rclient_reply_error(r, rep, refused);
-	errno = errnum;
-	return -2;
-}
-
 /*
- * A link that Redis accepts: AUTH and SELECT as the URL says.  0; -1
- * with r->error when it failed, -2 when it cannot work (a refused
- * password or database).
+ * Whether a reply says to wait: 0, no; 1, Redis is loading its data or
+ * a slot is moving; 2, the cluster is down (the map wants reading again).
  */
 static int
-link_open(struct fp_redis *r, int again)
+unready(struct fp_redis *r, const redisReply *rep)
 {
-	struct timeval	 ct = CONNECT_TIMEOUT, io = IO_TIMEOUT;
-	const char	*argv[3];
-	size_t		 argvlen[3];
-	char		 shown[2100];
-	int		 argc, rc;
+	int	n;
 
-	if (again) {
-		if (redisReconnect(r->c) != REDIS_OK)
-			return rclient_reply_error(r, NULL, "connect");
-	} else {
-		if (r->url.path[0] != '\0')
-			r->c = redisConnectUnixWithTimeout(r->url.path, ct);
-		else
-			r->c = redisConnectWithTimeout(r->url.host, r->url.port,
-			    ct);
-		if (r->c == NULL || r->c->err) {
-			redis_url_mask(r->shown, shown, sizeof shown);
-			rclient_error(r, ECONNREFUSED, "cannot connect to "
-			    "Redis at %s: %s", shown, r->c != NULL ?
-			    r->c->errstr : strerror(ENOMEM));
-			return r->c == NULL ? -2 : -1;
-		}
+	if (rclient_loading(rep))
+		return 1;
+	switch (rcrouter_redirect(r, rep, &n)) {
+	case RCLUSTER_TRYAGAIN:
+		return 1;
+	case RCLUSTER_DOWN:
+		return 2;
+	default:
+		return 0;
 	}
-	if (redisSetTimeout(r->c, io) != REDIS_OK)
-		return rclient_reply_error(r, NULL, "connect");
-	if ((argc = redis_url_auth_argv(&r->url, argv, argvlen)) > 0 &&
-	    (rc = handshake_answer(r, redisCommandArgv(r->c, argc, argv,
-	    argvlen), "AUTH", EACCES)) != 0)
-		return rc;
-	if (r->url.db != 0 && (rc = handshake_answer(r, redisCommand(r->c,
-	    "SELECT %d", r->url.db), "SELECT", EINVAL)) != 0)
-		return rc;
-	return 0;
 }
 
 /*
@@ -198,30 +156,37 @@ epoch_take(struct fp_redis *r)
 	char		 fresh[20];
 
 	snprintf(fresh, sizeof fresh, "%08x%08x", arc4random(), arc4random());
-	rep = redisCommand(r->c, "HSETNX %s epoch %s", r->meta, fresh);
+	rep = rcrouter_commandf(r, r->meta, "HSETNX %s epoch %s", r->meta,
+	    fresh);
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
-		return rclient_reply_error(r, rep, "HSETNX");
+		return rep == NULL ? -1 : rclient_reply_error(r, NULL, rep,
+		    "HSETNX");
 	freeReplyObject(rep);
-	rep = redisCommand(r->c, "HGET %s epoch", r->meta);
+	rep = rcrouter_commandf(r, r->meta, "HGET %s epoch", r->meta);
 	if (rep == NULL || rep->type != REDIS_REPLY_STRING ||
 	    rep->len >= sizeof r->epoch)
-		return rclient_reply_error(r, rep, "HGET");
+		return rep == NULL ? -1 : rclient_reply_error(r, NULL, rep,
+		    "HGET");
 	memcpy(r->epoch, rep->str, rep->len + 1);
 	freeReplyObject(rep);
 	return 0;
 }
 
-/* 0: the same pool; -1: not known yet (see r->error); -2: it is lost. */
+/*
+ * 0: the same pool (or its link is in use, to be checked later); -1: not
+ * known yet (see r->error, and r->failed for a lost link); -2: it is lost.
+ */
 static int
 epoch_check(struct fp_redis *r)
 {
 	redisReply	*rep;
 	int		 same;
 
-	rep = redisCommand(r->c, "HGET %s epoch", r->meta);
-	if (rep == NULL || (rep->type != REDIS_REPLY_STRING &&
-	    rep->type != REDIS_REPLY_NIL))
-		return rclient_reply_error(r, rep, "HGET");
+	rep = rcrouter_commandf(r, r->meta, "HGET %s epoch", r->meta);
+	if (rep == NULL)
+		return r->busy ? 0 : -1;
+	if (rep->type != REDIS_REPLY_STRING && rep->type != REDIS_REPLY_NIL)
+		return rclient_reply_error(r, NULL, rep, "HGET");
 	same = rep->type == REDIS_REPLY_STRING &&
 	    strcmp(rep->str, r->epoch) == 0;
 	freeReplyObject(rep);
@@ -232,6 +197,28 @@ epoch_check(struct fp_redis *r)
 	    "never be answered", r->url.pool, r->epoch, r->meta,
 	    r->pending.count);
 	return -2;
+}
+
+/*
+ * Whether the node that owns key answers: 0; -1 not yet (r->failed for
+ * a lost link, r->stale when the cluster is down).  A node whose link
+ * has XADDs in flight is answering.
+ */
+static int
+probe(struct fp_redis *r, const char *key)
+{
+	redisReply	*rep;
+	int		 rc;
+
+	if ((rep = rcrouter_commandf(r, key, "EXISTS %s", key)) == NULL)
+		return r->busy ? 0 : -1;
+	if ((rc = unready(r, rep)) != 0) {
+		if (rc == 2)
+			r->stale = 1;
+		return rclient_reply_error(r, NULL, rep, "EXISTS");
+	}
+	freeReplyObject(rep);
+	return 0;
 }
 
 static void
@@ -246,14 +233,15 @@ pause_ms(uint64_t ms)
 }
 
 /*
- * Redis went away (relink) or is loading its data: waits for it with
- * backoff and jitter, as the supervisors do, until it answers with the
- * same pool.  0 when it does; 1 when until (0: none) passed first; -1
- * when it cannot come back: the pool is lost, the credentials are
- * refused, or it stayed away longer than the retry time.
+ * Redis went away (r->failed: the node whose link was lost), is loading
+ * its data, or the cluster is down: waits for it with backoff and
+ * jitter, as the supervisors do, until the node that owns key answers
+ * and the pool is the same.  0 when it does; 1 when until (0: none)
+ * passed first; -1 when it cannot come back: the pool is lost, the
+ * credentials are refused, or it stayed away longer than the retry time.
  */
 static int
-recover(struct fp_redis *r, uint64_t until, int relink)
+recover(struct fp_redis *r, const char *key, uint64_t until)
 {
 	uint64_t	 start = now_ms(), backoff = BACKOFF_MIN_MS, delay, now;
 	char		 why[sizeof r->error];
@@ -276,7 +264,13 @@ recover(struct fp_redis *r, uint64_t until, int relink)
 		pause_ms(delay);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 		    backoff * 2;
-		if (relink && (rc = link_open(r, 1)) != 0) {
+		/* A lost node may have been replaced: the map is read again. */
+		if (r->failed >= 0) {
+			rcrouter_drop(r, r->failed);
+			r->stale = r->url.cluster;
+		}
+		r->failed = -1;
+		if (r->stale && (rc = rcrouter_refresh(r)) != 0) {
 			if (rc == -2) {
 				r->broken = 1;
 				return -1;
@@ -284,15 +278,13 @@ recover(struct fp_redis *r, uint64_t until, int relink)
 			snprintf(why, sizeof why, "%s", r->error);
 			continue;
 		}
-		relink = 0;
-		if ((rc = epoch_check(r)) == 0)
+		if ((rc = probe(r, key)) == 0 && (rc = epoch_check(r)) == 0)
 			return 0;
-		if (rc == -2) {
+		if (rc == -2 || r->refused) {
 			r->broken = 1;
 			return -1;
 		}
 		snprintf(why, sizeof why, "%s", r->error);
-		relink = r->c->err != 0;
 	}
 }
 
@@ -317,54 +309,112 @@ wait_loaded(struct fp_redis *r)
 	uint64_t	 start = now_ms(), backoff = BACKOFF_MIN_MS;
 
 	for (;;) {
-		rep = redisCommand(r->c, "EXISTS %s", r->meta);
-		if (!is_loading(rep))
+		rep = rcrouter_commandf(r, r->meta, "EXISTS %s", r->meta);
+		if (rep == NULL)
+			return -1;
+		if (!unready(r, rep))
 			break;
 		if (r->retry_ms >= 0 &&
 		    now_ms() - start >= (uint64_t)r->retry_ms)
-			return rclient_reply_error(r, rep, "EXISTS");
+			return rclient_reply_error(r, NULL, rep, "EXISTS");
 		freeReplyObject(rep);
 		pause_ms(backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 		    backoff * 2;
 	}
-	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
-		return rclient_reply_error(r, rep, "EXISTS");
+	if (rep->type != REDIS_REPLY_INTEGER)
+		return rclient_reply_error(r, NULL, rep, "EXISTS");
 	freeReplyObject(rep);
 	return 0;
 }
 
 /*
+ * KEYS: meta.  ARGV: partitions ("" for none), layout.  Writes both when
+ * the pool has no partition count yet, atomically, so that nobody sees
+ * a pool without its layout; returns the partitions and the layout.
+ */
+static const char script_meta[] =
+"if ARGV[1] ~= '' and\n"
+"  redis.call('HSETNX', KEYS[1], 'partitions', ARGV[1]) == 1 and\n"
+"  ARGV[2] ~= '' then\n"
+"  redis.call('HSET', KEYS[1], 'version', ARGV[2])\n"
+"end\n"
+"return {redis.call('HGET', KEYS[1], 'partitions'),\n"
+"  redis.call('HGET', KEYS[1], 'version')}\n";
+
+/*
+ * The pool's layout, from its meta hash's version: a single Redis's keys
+ * (1, or none: written before there were two) or a cluster's (2).  It
+ * must be the URL's.
+ */
+static int
+check_layout(struct fp_redis *r, const redisReply *v)
+{
+	const char	*have = v->type == REDIS_REPLY_STRING ? v->str :
+			    REDIS_LAYOUT_SINGLE;
+	const char	*want = r->url.cluster ? REDIS_LAYOUT_CLUSTER :
+			    REDIS_LAYOUT_SINGLE;
+
+	if (strcmp(have, want) == 0)
+		return 0;
+	if (strcmp(have, REDIS_LAYOUT_CLUSTER) == 0)
+		return rclient_error(r, EINVAL, "pool %s is laid out for a "
+		    "Redis Cluster (version %s in %s); use redis+cluster://",
+		    r->url.pool, have, r->meta);
+	if (strcmp(have, REDIS_LAYOUT_SINGLE) == 0)
+		return rclient_error(r, EINVAL, "pool %s is laid out for a "
+		    "single Redis (version %s in %s); use redis://",
+		    r->url.pool, have, r->meta);
+	return rclient_error(r, EINVAL, "pool %s has a layout (version %.16s "
+	    "in %s) this libforkpool does not know", r->url.pool, have,
+	    r->meta);
+}
+
+/*
  * The pool's partition count: the meta hash's, which must agree with
- * the caller's if both are given; the caller's alone is written there.
+ * the caller's if both are given; the caller's alone is written there,
+ * with the layout of the URL.
  */
 static int
 agree_partitions(struct fp_redis *r, unsigned want)
 {
+	const char	*argv[6];
+	size_t		 argvlen[6];
 	redisReply	*rep;
 	long		 have;
 	char		 n[16];
+	int		 i;
 
 	if (wait_loaded(r) == -1)
 		return -1;
-	snprintf(n, sizeof n, "%u", want);
-	if (want > 0) {
-		rep = redisCommand(r->c, "HSETNX %s partitions %s", r->meta, n);
-		if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
-			return rclient_reply_error(r, rep, "HSETNX");
-		freeReplyObject(rep);
-	}
-	rep = redisCommand(r->c, "HGET %s partitions", r->meta);
-	if (rep == NULL || (rep->type != REDIS_REPLY_STRING &&
-	    rep->type != REDIS_REPLY_NIL))
-		return rclient_reply_error(r, rep, "HGET");
-	if (rep->type == REDIS_REPLY_NIL) {
+	if (want > 0)
+		snprintf(n, sizeof n, "%u", want);
+	else
+		n[0] = '\0';
+	argv[0] = "EVAL";
+	argv[1] = script_meta;
+	argv[2] = "1";
+	argv[3] = r->meta;
+	argv[4] = n;
+	/* A single Redis's pool is written as it always was. */
+	argv[5] = r->url.cluster ? REDIS_LAYOUT_CLUSTER : "";
+	for (i = 0; i < 6; i++)
+		argvlen[i] = strlen(argv[i]);
+	if ((rep = rcrouter_command(r, r->meta, 6, argv, argvlen)) == NULL)
+		return -1;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
+		return rclient_reply_error(r, NULL, rep, "EVAL");
+	if (rep->element[0]->type != REDIS_REPLY_STRING) {
 		freeReplyObject(rep);
 		return rclient_error(r, ENOENT, "pool %s has no partition "
 		    "count in Redis (%s): start a supervisor of the pool "
 		    "first, or give the partitions", r->url.pool, r->meta);
 	}
-	have = parse_count(rep->str);
+	if (check_layout(r, rep->element[1]) == -1) {
+		freeReplyObject(rep);
+		return -1;
+	}
+	have = parse_count(rep->element[0]->str);
 	freeReplyObject(rep);
 	if (have == -1)
 		return rclient_error(r, EPROTO, "pool %s: a bad partition "
@@ -400,9 +450,7 @@ fp_redis_connect(const char *url, unsigned partitions, char *err,
 	int		 saved, rc;
 
 	if ((r = calloc(1, sizeof *r)) == NULL ||
-	    (r->sent = calloc(WINDOW_MAX, sizeof *r->sent)) == NULL ||
 	    (r->shown = strdup(url)) == NULL) {
-		free(r != NULL ? r->sent : NULL);
 		free(r);
 		if (errlen > 0)
 			snprintf(err, errlen, "%s", strerror(ENOMEM));
@@ -411,15 +459,17 @@ fp_redis_connect(const char *url, unsigned partitions, char *err,
 	}
 	idset_init(&r->pending);
 	r->retry_ms = RETRY_MS;
+	r->failed = -1;
 	if (redis_url_parse(url, &r->url, r->error, sizeof r->error) == -1) {
 		errno = EINVAL;
 		goto fail;
 	}
+	rcrouter_init(r);
 	snprintf(r->meta, sizeof r->meta, REDIS_KEY_META, r->url.pool);
 	name_reply_stream(r);
 	nopipe_begin(&np);
-	rc = link_open(r, 0) != 0 || agree_partitions(r, partitions) == -1 ||
-	    epoch_take(r) == -1 ? -1 : 0;
+	rc = rcrouter_refresh(r) != 0 || agree_partitions(r, partitions) ==
+	    -1 || epoch_take(r) == -1 ? -1 : 0;
 	nopipe_end(&np);
 	if (rc == -1)
 		goto fail;
@@ -457,126 +507,229 @@ fp_redis_pending(const struct fp_redis *r)
 	return r->pending.count;
 }
 
-static struct rsent *
-sent_at(struct fp_redis *r, size_t i)
-{
-	return &r->sent[(r->sent_head + i) % WINDOW_MAX];
-}
-
-/* The oldest XADD in flight is answered (or failed): it is done with. */
-static void
-sent_pop(struct fp_redis *r)
-{
-	struct rsent	*s = sent_at(r, 0);
-
-	redisFreeCommand(s->cmd);
-	s->cmd = NULL;
-	r->sent_head = (r->sent_head + 1) % WINDOW_MAX;
-	r->queued--;
-}
-
-/* Redis will not come back: whether the jobs in flight got there is not
- * known, and none is waited for. */
-static void
-sent_abandon(struct fp_redis *r)
-{
-	while (r->queued > 0) {
-		idset_del(&r->pending, sent_at(r, 0)->id);
-		sent_pop(r);
-	}
-}
-
-/* The XADDs in flight go again, in their order, once Redis is back. */
+/* Adds an XADD at the end of a ring, which grows when it is full. */
 static int
-sent_again(struct fp_redis *r, int relink)
+ring_push(struct fp_redis *r, struct rlink *l, const struct rsent *s)
 {
-	size_t	i;
+	struct rsent	*bigger;
+	size_t		 i, size = l->size == 0 ? WINDOW_MAX : l->size * 2;
 
-	if (recover(r, 0, relink) != 0) {
-		sent_abandon(r);
-		return -1;
+	if (l->queued == l->size) {
+		if ((bigger = calloc(size, sizeof *bigger)) == NULL)
+			return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
+		for (i = 0; i < l->queued; i++)
+			bigger[i] = *rlink_at(l, i);
+		free(l->sent);
+		l->sent = bigger;
+		l->size = size;
+		l->head = 0;
 	}
-	for (i = 0; i < r->queued; i++)
-		if (redisAppendFormattedCommand(r->c, sent_at(r, i)->cmd,
-		    sent_at(r, i)->len) != REDIS_OK) {
-			sent_abandon(r);
-			return rclient_error(r, ENOMEM, "%s",
-			    strerror(ENOMEM));
-		}
+	*rlink_at(l, l->queued++) = *s;
 	return 0;
 }
 
-/* Writes out what is queued on the link. */
-static int
-push(struct fp_redis *r)
+/* Takes the oldest XADD of a ring out: it is answered, or goes again. */
+static struct rsent
+ring_pop(struct rlink *l)
 {
-	int	done = 0;
+	struct rsent	s = *rlink_at(l, 0);
 
-	while (!done)
-		if (redisBufferWrite(r->c, &done) != REDIS_OK)
-			return -1;
+	l->head = (l->head + 1) % l->size;
+	l->queued--;
+	return s;
+}
+
+/* Redis will not come back: whether these jobs got there is not known,
+ * and none is waited for. */
+static void
+ring_abandon(struct fp_redis *r, struct rlink *l)
+{
+	struct rsent	s;
+
+	while (l->queued > 0) {
+		s = ring_pop(l);
+		idset_del(&r->pending, s.id);
+		redisFreeCommand(s.cmd);
+	}
+}
+
+/*
+ * Queues an XADD on node n's link, and writes it there if the link is
+ * up; one that is down gets it when it is made again.
+ */
+static int
+send_to(struct fp_redis *r, unsigned n, const struct rsent *s)
+{
+	struct rlink	*l = &r->link[n];
+	struct nopipe	 np;
+
+	if (ring_push(r, l, s) == -1)
+		return -1;
+	if (l->c == NULL) {
+		/* Connecting writes AUTH: SIGPIPE is blocked for it. */
+		nopipe_begin(&np);
+		(void)rcrouter_link(r, n);
+		nopipe_end(&np);
+	} else if ((s->asking && redisAppendCommand(l->c, "ASKING") !=
+	    REDIS_OK) || redisAppendFormattedCommand(l->c, s->cmd, s->len) !=
+	    REDIS_OK)
+		rcrouter_drop(r, n);	/* sent again when it is made */
 	return 0;
 }
 
 /*
- * Reads the answers to the oldest n XADDs in flight: each job is in
- * Redis, or failed.  A lost link, or Redis loading its data, sends the
- * rest again.
+ * The XADDs that were not taken (again, in their order) go where they
+ * belong now: where ASK said, or to their slot's owner.
  */
 static int
-collect(struct fp_redis *r, size_t n)
+send_again(struct fp_redis *r, struct rlink *again)
 {
-	struct rsent	*s;
-	redisReply	*rep;
-	size_t		 i;
-	void		*v;
-	int		 rc = 0, relink;
+	struct rsent	s;
+	char		stream[REDIS_KEY_MAX];
+	int		n, rc = 0;
 
-	while (n > 0 && r->queued > 0) {
-		if (redisGetReply(r->c, &v) != REDIS_OK) {
-			rclient_reply_error(r, NULL, "XADD");
-			if (sent_again(r, 1) == -1)
-				return -1;
-			continue;
-		}
-		rep = v;
-		if (is_loading(rep)) {
-			/* This one and the later ones go again, in order. */
-			rclient_reply_error(r, rep, "XADD");
-			relink = 0;
-			for (i = 1; i < r->queued && !relink; i++) {
-				if (redisGetReply(r->c, &v) != REDIS_OK)
-					relink = 1;
-				else
-					freeReplyObject(v);
-			}
-			if (sent_again(r, relink) == -1)
-				return -1;
-			continue;
-		}
-		s = sent_at(r, 0);
-		if (rep->type != REDIS_REPLY_STRING) {
-			idset_del(&r->pending, s->id);
-			rclient_error(r, EPROTO, "job %llu: redis: XADD: %s",
-			    (unsigned long long)s->id,
-			    rep->type == REDIS_REPLY_ERROR ? rep->str :
-			    "unexpected reply");
+	while (again->queued > 0) {
+		s = ring_pop(again);
+		rcrouter_partition_key(r, s.partition, stream, sizeof stream);
+		n = s.asking ? s.node : rcrouter_node(r, stream);
+		if (n < 0 || send_to(r, n, &s) == -1) {
+			idset_del(&r->pending, s.id);
+			redisFreeCommand(s.cmd);
 			rc = -1;
 		}
-		freeReplyObject(rep);
-		sent_pop(r);
-		n--;
 	}
 	return rc;
 }
 
-/* Reads the answers of the XADDs sent: each job is in Redis, or not. */
+/* Writes out what is queued on a link. */
+static int
+push(redisContext *c)
+{
+	int	done = 0;
+
+	while (!done)
+		if (redisBufferWrite(c, &done) != REDIS_OK)
+			return -1;
+	return 0;
+}
+
+/* The next answer on a link to an XADD: after ASKING's, if it had one. */
+static redisReply *
+answer(redisContext *c, const struct rsent *s)
+{
+	void	*v;
+
+	if (s->asking) {
+		if (redisGetReply(c, &v) != REDIS_OK)
+			return NULL;
+		freeReplyObject(v);
+	}
+	if (redisGetReply(c, &v) != REDIS_OK)
+		return NULL;
+	return v;
+}
+
+/*
+ * Reads the answers to the oldest count XADDs in flight on node n: each
+ * job is in Redis, or failed (also when redirected over and over).  One that must go again (the link lost,
+ * Redis loading its data, the slot moved or moving) takes all the later
+ * ones of the link with it, in order, so that no job of a key passes an
+ * earlier one: they are sent again once Redis is back, or where the
+ * cluster says.
+ */
+static int
+collect(struct fp_redis *r, unsigned n, size_t count)
+{
+	struct rlink	*l = &r->link[n];
+	struct rlink	 again;
+	struct rsent	 s;
+	redisReply	*rep;
+	char		 stream[REDIS_KEY_MAX];
+	enum rcluster_redirect to;
+	int		 rc = 0, lost, wait;
+
+	memset(&again, 0, sizeof again);
+	wait = lost = rcrouter_link(r, n) != 0;
+	while (count > 0 && l->queued > 0) {
+		s = ring_pop(l);
+		if (lost || (rep = answer(l->c, &s)) == NULL) {
+			if (!lost)
+				rclient_reply_error(r, l->c, NULL, "XADD");
+			lost = wait = 1;
+		} else if ((to = rclient_loading(rep) ? RCLUSTER_TRYAGAIN :
+		    rcrouter_redirect(r, rep, &s.node)) != RCLUSTER_NOT &&
+		    ((to != RCLUSTER_MOVED && to != RCLUSTER_ASK) ||
+		    ++s.redirects <= REDIRECTS_MAX)) {
+			s.asking = to == RCLUSTER_ASK;
+			if (s.asking || to == RCLUSTER_MOVED)
+				r->moved = 1;
+			else {
+				wait = 1;
+				r->stale |= to == RCLUSTER_DOWN;
+			}
+			rclient_reply_error(r, NULL, rep, "XADD");
+		} else {
+			if (rep->type != REDIS_REPLY_STRING) {
+				idset_del(&r->pending, s.id);
+				rclient_error(r, EPROTO, "job %llu: redis: "
+				    "XADD: %s", (unsigned long long)s.id,
+				    rep->type == REDIS_REPLY_ERROR ?
+				    rep->str : "unexpected reply");
+				rc = -1;
+			}
+			freeReplyObject(rep);
+			redisFreeCommand(s.cmd);
+			count--;
+			continue;
+		}
+		if (ring_push(r, &again, &s) == -1) {
+			idset_del(&r->pending, s.id);
+			redisFreeCommand(s.cmd);
+			rc = -1;
+		}
+		count = l->queued;
+	}
+	if (again.queued == 0)
+		return rc;
+	r->failed = lost ? (int)n : -1;
+	rcrouter_partition_key(r, rlink_at(&again, 0)->partition, stream,
+	    sizeof stream);
+	if (wait && recover(r, stream, 0) != 0)
+		rc = -1;
+	else if (send_again(r, &again) == -1)
+		rc = -1;
+	ring_abandon(r, &again);
+	free(again.sent);
+	return rc;
+}
+
+/*
+ * Reads the answers of the XADDs sent, on every link: each job is in
+ * Redis, or not.  Then, with no link in use, the slot map is read again
+ * if a redirection said it changed.
+ */
 static int
 flush(struct fp_redis *r)
 {
+	unsigned	n;
+	int		rc = 0, busy;
+
+	do {
+		busy = 0;
+		for (n = 0; n < r->map.nnodes && !r->broken; n++) {
+			if (r->link[n].queued == 0)
+				continue;
+			busy = 1;
+			if (collect(r, n, r->link[n].queued) == -1)
+				rc = -1;
+		}
+	} while (busy && !r->broken);
 	if (r->broken)
 		return -1;
-	return collect(r, r->queued);
+	r->moved = 0;
+	if (r->stale && rcrouter_refresh(r) == -2)
+		r->broken = 1;
+	return rc;
 }
 
 int
@@ -585,23 +738,51 @@ fp_redis_flush(struct fp_redis *r)
 	struct nopipe	np;
 	int		rc;
 
+	if (r->broken)
+		return -1;
 	nopipe_begin(&np);
 	rc = flush(r);
 	nopipe_end(&np);
 	return rc;
 }
 
+/*
+ * The node that takes a job for stream, with room in its window: a full
+ * one has its older half answered while the rest flows.  After an XADD
+ * was redirected, every link is read to its end first, and the map with
+ * it, so that a job never passes an earlier one of its key.
+ */
+static int
+window(struct fp_redis *r, const char *stream)
+{
+	struct nopipe	np;
+	int		n, rc;
+
+	for (;;) {
+		if ((n = rcrouter_node(r, stream)) < 0)
+			return -1;
+		if (!r->moved && r->link[n].queued < WINDOW_MAX)
+			return n;
+		/* Only reading answers writes: SIGPIPE is blocked for it. */
+		nopipe_begin(&np);
+		rc = r->moved ? flush(r) : collect(r, n, WINDOW_READ);
+		nopipe_end(&np);
+		if (rc == -1)
+			return -1;
+	}
+}
+
 int
 fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
-    size_t keylen, const void *payload, size_t len, unsigned flags)
+    size_t keylen, const void *payload, size_t paylen, unsigned flags)
 {
 	const char	*argv[13];
 	size_t		 argvlen[13];
-	char		 stream[REDIS_KEY_MAX], ref[24], *cmd;
+	char		 stream[REDIS_KEY_MAX], ref[24];
 	struct nopipe	 np;
-	struct rsent	*s;
-	unsigned	 p;
-	int		 argc = 0, n, rc;
+	struct rsent	 s;
+	struct rlink	*l;
+	int		 argc = 0, n, len;
 
 	if (id == 0 || (flags & ~(FP_F_HIGH | FP_F_KEYED | FP_F_DETACHED)))
 		return rclient_error(r, EINVAL, "job %llu: a bad id or flags",
@@ -611,23 +792,18 @@ fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
 		    (unsigned long long)id);
 	if (r->broken)
 		return -1;
-	/* A full window: the older half is answered while the rest flows. */
-	if (r->queued == WINDOW_MAX) {
-		nopipe_begin(&np);
-		rc = collect(r, WINDOW_READ);
-		nopipe_end(&np);
-		if (rc == -1)
-			return -1;
-	}
-	p = (flags & FP_F_KEYED) ? fp_partition(key, keylen, r->partitions) :
-	    r->rr++ % r->partitions;
-	snprintf(stream, sizeof stream, REDIS_KEY_PARTITION, r->url.pool, p);
+	memset(&s, 0, sizeof s);
+	s.partition = (flags & FP_F_KEYED) ? fp_partition(key, keylen,
+	    r->partitions) : r->rr++ % r->partitions;
+	rcrouter_partition_key(r, s.partition, stream, sizeof stream);
+	if ((n = window(r, stream)) < 0)
+		return -1;
 	snprintf(ref, sizeof ref, "%llu", (unsigned long long)id);
 	argv[argc] = "XADD", argvlen[argc++] = 4;
 	argv[argc] = stream, argvlen[argc++] = strlen(stream);
 	argv[argc] = "*", argvlen[argc++] = 1;
 	argv[argc] = "payload", argvlen[argc++] = 7;
-	argv[argc] = payload, argvlen[argc++] = len;
+	argv[argc] = payload, argvlen[argc++] = paylen;
 	if (flags & FP_F_KEYED) {
 		argv[argc] = "key", argvlen[argc++] = 3;
 		argv[argc] = key, argvlen[argc++] = keylen;
@@ -642,28 +818,27 @@ fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
 	}
 	argv[argc] = "ref", argvlen[argc++] = 3;
 	argv[argc] = ref, argvlen[argc++] = strlen(ref);
-	if ((n = redisFormatCommandArgv(&cmd, argc, argv, argvlen)) < 0)
+	if ((len = redisFormatCommandArgv(&s.cmd, argc, argv, argvlen)) < 0)
 		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
+	s.len = len;
+	s.id = id;
 	if (!(flags & FP_F_DETACHED) && idset_add(&r->pending, id) == -1) {
-		redisFreeCommand(cmd);
+		redisFreeCommand(s.cmd);
 		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
 	}
-	if (redisAppendFormattedCommand(r->c, cmd, n) != REDIS_OK) {
+	if (send_to(r, n, &s) == -1) {
 		idset_del(&r->pending, id);
-		redisFreeCommand(cmd);
-		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
+		redisFreeCommand(s.cmd);
+		return -1;
 	}
-	s = sent_at(r, r->queued++);
-	s->id = id;
-	s->cmd = cmd;
-	s->len = n;
 	/*
 	 * Each half window goes out at once, so that Redis works on it while
 	 * the next is made; an error shows when the answers are read.
 	 */
-	if (r->queued % WINDOW_READ == 0) {
+	l = &r->link[n];
+	if (l->queued % WINDOW_READ == 0 && l->c != NULL) {
 		nopipe_begin(&np);
-		(void)push(r);
+		(void)push(l->c);
 		nopipe_end(&np);
 	}
 	return 0;
@@ -730,13 +905,6 @@ take_entry(struct fp_redis *r, const redisReply *e, struct fp_result *res)
 	return 1;
 }
 
-/*
- * The next result: 1 and *res (its data valid until the next call), 0
- * when no job is pending or timeout_ms (-1: no limit) passed first, -1
- * on error.  A lost link or Redis loading is waited for (the results
- * wait in the reply stream); a second of quiet checks the pool is still
- * there.
- */
 /* The next result of ours in the entries read: 1, or 0 when none is. */
 static int
 from_batch(struct fp_redis *r, struct fp_result *res)
@@ -756,6 +924,13 @@ from_batch(struct fp_redis *r, struct fp_result *res)
 	return 0;
 }
 
+/*
+ * The next result: 1 and *res (its data valid until the next call), 0
+ * when no job is pending or timeout_ms (-1: no limit) passed first, -1
+ * on error.  A lost link or Redis loading is waited for (the results
+ * wait in the reply stream); a second of quiet checks the pool is still
+ * there.
+ */
 static int
 receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 {
@@ -765,7 +940,7 @@ receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 	long			 ms;
 	int			 rc;
 
-	if (r->broken || (r->queued > 0 && flush(r) == -1 &&
+	if (r->broken || (rcrouter_queued(r) > 0 && flush(r) == -1 &&
 	    r->broken))
 		return -1;
 	until = timeout_ms > 0 ? start + timeout_ms : 0;
@@ -782,16 +957,18 @@ receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 			ms = 1000;
 		snprintf(block, sizeof block, "%ld", ms);
 		if (timeout_ms == 0)
-			rep = redisCommand(r->c, "XREAD COUNT " READ_COUNT
-			    " STREAMS %s %s", r->reply, r->lastid);
+			rep = rcrouter_commandf(r, r->reply, "XREAD COUNT "
+			    READ_COUNT " STREAMS %s %s", r->reply, r->lastid);
 		else
-			rep = redisCommand(r->c, "XREAD COUNT " READ_COUNT
-			    " BLOCK %s STREAMS %s %s", block, r->reply,
-			    r->lastid);
-		if (rep == NULL || is_loading(rep)) {
-			rc = rep == NULL;
-			rclient_reply_error(r, rep, "XREAD");
-			if ((rc = recover(r, until, rc)) == -1)
+			rep = rcrouter_commandf(r, r->reply, "XREAD COUNT "
+			    READ_COUNT " BLOCK %s STREAMS %s %s", block,
+			    r->reply, r->lastid);
+		if (rep == NULL || (rc = unready(r, rep)) != 0) {
+			if (rep != NULL) {
+				r->stale |= rc == 2;
+				rclient_reply_error(r, NULL, rep, "XREAD");
+			}
+			if ((rc = recover(r, r->reply, until)) == -1)
 				return -1;
 			if (rc == 1)
 				return 0;
@@ -806,8 +983,7 @@ receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 					r->broken = 1;
 					return -1;
 				}
-				if ((rc = recover(r, until,
-				    r->c->err != 0)) == -1)
+				if ((rc = recover(r, r->meta, until)) == -1)
 					return -1;
 				if (rc == 1)
 					return 0;
@@ -818,7 +994,7 @@ receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 		    rep->element[0]->type != REDIS_REPLY_ARRAY ||
 		    rep->element[0]->elements != 2 ||
 		    rep->element[0]->element[1]->type != REDIS_REPLY_ARRAY)
-			return rclient_reply_error(r, rep, "XREAD");
+			return rclient_reply_error(r, NULL, rep, "XREAD");
 		r->batch = rep;
 		r->batch_next = 0;
 	}
@@ -831,7 +1007,7 @@ fp_redis_receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 	int		rc;
 
 	/* Results already read need no system call. */
-	if (!r->broken && r->queued == 0 && from_batch(r, res))
+	if (!r->broken && rcrouter_queued(r) == 0 && from_batch(r, res))
 		return 1;
 	nopipe_begin(&np);
 	rc = receive(r, res, timeout_ms);
@@ -844,23 +1020,26 @@ fp_redis_close(struct fp_redis *r)
 {
 	struct nopipe	 np;
 	redisReply	*rep;
+	unsigned	 n;
 
 	if (r == NULL)
 		return;
 	nopipe_begin(&np);
-	if (r->c != NULL && r->queued > 0)
+	if (!r->broken && rcrouter_queued(r) > 0)
 		(void)flush(r);
-	if (r->c != NULL && !r->c->err && !r->broken && r->partitions > 0 &&
-	    (rep = redisCommand(r->c, "DEL %s", r->reply)) != NULL)
+	if (!r->broken && r->partitions > 0 && rcrouter_queued(r) == 0 &&
+	    (rep = rcrouter_commandf(r, r->reply, "DEL %s", r->reply)) !=
+	    NULL)
 		freeReplyObject(rep);
-	if (r->c != NULL)
-		redisFree(r->c);
+	rcrouter_free(r);
 	if (r->batch != NULL)
 		freeReplyObject(r->batch);
-	sent_abandon(r);
+	for (n = 0; n < RCLUSTER_NODES_MAX; n++) {
+		ring_abandon(r, &r->link[n]);
+		free(r->link[n].sent);
+	}
 	idset_free(&r->pending);
 	explicit_bzero(r->url.password, sizeof r->url.password);
-	free(r->sent);
 	free(r->shown);
 	free(r);
 	nopipe_end(&np);

@@ -5,6 +5,8 @@ alone, with redis-py (Debian: python3-redis).
 As a module, Producer is the whole client:
 
     p = Producer("redis://:secret@redis.example:6379/jobs")
+    # or, on a Redis Cluster (redis-py's RedisCluster), any nodes of it:
+    # Producer("redis+cluster://:secret@10.0.0.1:6379,10.0.0.2:6379/jobs")
     p.submit(b"hello", key=b"user42")      # returns the job's ref
     for ref, status, result in p.results(timeout=30):
         ...
@@ -26,6 +28,7 @@ import time
 import urllib.parse
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
@@ -44,25 +47,41 @@ class PoolLost(Exception):
 
 
 def parse_url(url):
-    """redis://[[USER]:PASSWORD@]HOST[:PORT]/POOL[?db=N] or
-    redis+unix://[[USER]:PASSWORD@]/PATH/POOL[?db=N]: (kwargs, pool)."""
+    """redis://[[USER]:PASSWORD@]HOST[:PORT]/POOL[?db=N],
+    redis+unix://[[USER]:PASSWORD@]/PATH/POOL[?db=N] or
+    redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/POOL:
+    (kwargs, pool); a cluster's seeds are in kwargs["startup_nodes"]."""
     u = urllib.parse.urlsplit(url)
     kw = {}
     if u.query:
         q = urllib.parse.parse_qs(u.query, strict_parsing=True)
         kw["db"] = int(q["db"][0])
-    if u.password is not None:
-        kw["password"] = urllib.parse.unquote(u.password)
-        if u.username:
-            kw["username"] = urllib.parse.unquote(u.username)
-    elif u.username:
-        kw["password"] = urllib.parse.unquote(u.username)
+    # The netloc by hand: a cluster's names several hosts.
+    userinfo, at, hosts = u.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if colon:
+        kw["password"] = urllib.parse.unquote(password)
+        if user:
+            kw["username"] = urllib.parse.unquote(user)
+    elif at and user:
+        kw["password"] = urllib.parse.unquote(user)
     path, _, pool = u.path.rpartition("/")
     if u.scheme == "redis+unix":
         kw["unix_socket_path"] = path
     elif u.scheme == "redis":
         kw["host"] = u.hostname
         kw["port"] = u.port or 6379
+    elif u.scheme == "redis+cluster":
+        if kw.get("db", 0) != 0:
+            raise ValueError("a cluster has only database 0")
+        kw.pop("db", None)
+        seeds = []
+        for hp in hosts.split(","):
+            host, _, port = hp.rpartition(":")
+            if not host or not port:
+                raise ValueError("a cluster node is HOST:PORT: " + hp)
+            seeds.append(ClusterNode(host.strip("[]"), int(port)))
+        kw["startup_nodes"] = seeds
     else:
         raise ValueError("not a Redis URL: " + u.scheme)
     if not pool:
@@ -70,19 +89,47 @@ def parse_url(url):
     return kw, pool
 
 
+# Writes the partition count, with the layout, when there is none yet, in
+# one step, so that nobody sees a pool without its layout.
+META_SCRIPT = """
+if ARGV[1] ~= '' and
+  redis.call('HSETNX', KEYS[1], 'partitions', ARGV[1]) == 1 and
+  ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'version', ARGV[2])
+end
+return {redis.call('HGET', KEYS[1], 'partitions'),
+  redis.call('HGET', KEYS[1], 'version')}
+"""
+
+
 class Producer:
     def __init__(self, url, partitions=None):
         kw, self.pool = parse_url(url)
-        self.r = redis.Redis(socket_timeout=10, **kw)
+        # On a cluster each partition stream has a slot of its own
+        # (layout 2); on a single Redis every key has the tag {POOL}.
+        self.cluster = "startup_nodes" in kw
+        if self.cluster:
+            self.r = RedisCluster(socket_timeout=10, **kw)
+        else:
+            self.r = redis.Redis(socket_timeout=10, **kw)
         self.meta = "forkpool:{%s}:meta" % self.pool
         # The pool's partition count: the meta hash's; a producer that
-        # names one writes it when there is none, and must agree.
-        if partitions is not None:
-            self.r.hsetnx(self.meta, "partitions", partitions)
-        have = self.r.hget(self.meta, "partitions")
+        # names one writes it when there is none, and must agree.  The
+        # layout (its version) must be the URL's.
+        have, version = self.r.eval(
+            META_SCRIPT, 1, self.meta,
+            "" if partitions is None else str(partitions),
+            "2" if self.cluster else "")
         if have is None:
             raise RuntimeError("pool %s has no partition count yet"
                                % self.pool)
+        version = (version or b"1").decode()
+        if version != ("2" if self.cluster else "1"):
+            raise RuntimeError(
+                "pool %s is laid out for %s (version %s); use %s"
+                % (self.pool, "a Redis Cluster" if version == "2"
+                   else "a single Redis", version,
+                   "redis+cluster://" if version == "2" else "redis://"))
         self.partitions = int(have)
         if partitions is not None and partitions != self.partitions:
             raise RuntimeError("pool %s has %d partitions, not %d"
@@ -108,10 +155,12 @@ class Producer:
     def stream_of(self, key):
         if key is None:
             self.rr += 1
-            return "forkpool:{%s}:p%d" % (self.pool,
-                                          self.rr % self.partitions)
-        return "forkpool:{%s}:p%d" % (self.pool,
-                                      fnv1a32(key) % self.partitions)
+            n = self.rr % self.partitions
+        else:
+            n = fnv1a32(key) % self.partitions
+        if self.cluster:
+            return "forkpool:{%s:p%d}" % (self.pool, n)
+        return "forkpool:{%s}:p%d" % (self.pool, n)
 
     def submit_many(self, jobs, window=1024):
         """jobs: (payload, key or None) pairs; XADDs pipelined in
