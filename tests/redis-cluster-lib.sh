@@ -167,13 +167,7 @@ cluster_start() {
 			return 1
 		fi
 	done
-	cs_addrs=
-	cs_i=0
-	while [ "$cs_i" -lt "$cluster_n" ]; do
-		cs_addrs="$cs_addrs 127.0.0.1:$(cluster_port "$cs_i")"
-		cs_i=$((cs_i + 1))
-	done
-	if ! redis-cli --cluster create $cs_addrs --cluster-replicas 0 \
+	if ! redis-cli --cluster create $(cluster_addrs) --cluster-replicas 0 \
 	    --cluster-yes >"$T/cluster/create.log" 2>&1 3>&- 4>&- 5>&- 6>&-; then
 		diag "redis-cli --cluster create failed"
 		diag_file "$T/cluster/create.log"
@@ -185,15 +179,42 @@ cluster_start() {
 	fi
 }
 
+# cluster_addrs: each node's address, a line each.
+cluster_addrs() {
+	ad_i=0
+	while [ "$ad_i" -lt "$cluster_n" ]; do
+		echo "127.0.0.1:$(cluster_port "$ad_i")"
+		ad_i=$((ad_i + 1))
+	done
+}
+
 # cluster_url POOL: the URL of a pool on this cluster, every node a seed.
 cluster_url() {
-	cu_seeds=
-	cu_i=0
-	while [ "$cu_i" -lt "$cluster_n" ]; do
-		cu_seeds="$cu_seeds${cu_seeds:+,}127.0.0.1:$(cluster_port "$cu_i")"
-		cu_i=$((cu_i + 1))
+	echo "redis+cluster://$(cluster_addrs | paste -sd , -)/$1"
+}
+
+# cluster_sups URL PARTITIONS ARGS...: supervisors a and b on the pool,
+# each with ARGS (see sup_start: logs in $T/a.err and $T/b.err, pids in
+# $sup_a and $sup_b), and a test that both connect; the test bails out
+# if they do not, as nothing after could pass.
+cluster_sups() {
+	su_url=$1
+	su_parts=$2
+	shift 2
+	for su_name in a b; do
+		sup_start "$su_name" --source "$su_url" --partitions "$su_parts" \
+		    --consumer "$su_name" "$@"
+		stray_workers $(workers_of "$sup")
 	done
-	echo "redis+cluster://$cu_seeds/$1"
+	ok "two supervisors connect" wait_for 20 sups_connected && return 0
+	diag_file "$T/a.err"
+	diag_file "$T/b.err"
+	echo "Bail out! the supervisors did not connect"
+	exit 1
+}
+
+sups_connected() {
+	has connected "$T/a.err" && has connected "$T/b.err"
 }
 
 # cluster_id I: node I's id.

@@ -14,20 +14,7 @@ plan 11
 ok "a cluster of three masters" cluster_start 3
 P=8
 U=$(cluster_url crash)
-for name in a b; do
-	sup_start "$name" --source "$U" --partitions $P --consumer "$name" \
-	    --claim-idle 1 -w 2 builtin:sleep
-	stray_workers $(workers_of "$sup")
-done
-connected() {
-	has connected "$T/a.err" && has connected "$T/b.err"
-}
-if ! ok "two supervisors connect" wait_for 20 connected; then
-	diag_file "$T/a.err"
-	diag_file "$T/b.err"
-	echo "Bail out! the supervisors did not connect"
-	exit 1
-fi
+cluster_sups "$U" $P --claim-idle 1 -w 2 builtin:sleep
 
 # 400 jobs "KEY SEQ 20": 20 keys, each job 20 ms, so that the run lasts
 # some seconds and a still holds entries when it is killed, however slow

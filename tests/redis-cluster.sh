@@ -28,20 +28,7 @@ EOF
 moved=$(cluster_slots_of big $P | awk '$1 < 400' | wc -l)
 is "two of them are in the slots to be moved" "$moved" 2
 
-for name in a b; do
-	sup_start "$name" --source "$U" --partitions $P --consumer "$name" \
-	    -w 2 builtin:echo
-	stray_workers $(workers_of "$sup")
-done
-connected() {
-	has connected "$T/a.err" && has connected "$T/b.err"
-}
-if ! ok "two supervisors connect" wait_for 20 connected; then
-	diag_file "$T/a.err"
-	diag_file "$T/b.err"
-	echo "Bail out! the supervisors did not connect"
-	exit 1
-fi
+cluster_sups "$U" $P -w 2 builtin:echo
 is "the pool is laid out for a cluster (version 2)" \
     "$(ccli HGET 'forkpool:{big}:meta' version)" 2
 
