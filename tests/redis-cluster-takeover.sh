@@ -1,6 +1,7 @@
 #!/bin/sh
 # A dead host on a Redis Cluster: of two supervisors sharing a pool spread
-# over three masters, one is killed with SIGKILL in the middle of a run.
+# over three masters, one is killed with SIGKILL (its workers too) in the
+# middle of a run.
 # The other takes its entries over once they have been idle for the claim
 # time, forwards what it left in the outboxes, and no job is lost or
 # answered twice; each key's results stay in order.
@@ -25,9 +26,15 @@ awk 'BEGIN { for (i = 1; i <= 400; i++) printf "k%02d %d 20\n", i % 20, i }' \
     5>&- 6>&- &
 ctl_pid=$!
 track "$ctl_pid"
+# Once a has taken work, its workers are stopped, so that it still holds
+# entries when it is killed however slow the machine is (a supervisor
+# under a sanitizer, say) between the check and the kill.
+wait_for 20 cluster_holds_some crash $P a || diag "a took nothing"
+a_workers=$(workers_of "$sup_a")
+stray_workers $a_workers
+kill -STOP $a_workers
 ok "supervisor a holds entries" wait_for 20 cluster_holds_some crash $P a
-stray_workers $(workers_of "$sup_a")
-kill -9 "$sup_a"
+kill -9 "$sup_a" $a_workers
 fp_wait "$sup_a"
 fp_wait "$ctl_pid" 60
 is "a killed mid-run: the producer gets every result (exit 0)" "$fp_rc" 0
