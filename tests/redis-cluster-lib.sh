@@ -206,7 +206,8 @@ cluster_sups() {
 		    --consumer "$su_name" "$@"
 		stray_workers $(workers_of "$sup")
 	done
-	ok "two supervisors connect" wait_for 20 sups_connected && return 0
+	wait_for 20 sups_settled
+	ok "two supervisors connect" sups_connected && return 0
 	diag_file "$T/a.err"
 	diag_file "$T/b.err"
 	echo "Bail out! the supervisors did not connect"
@@ -215,6 +216,11 @@ cluster_sups() {
 
 sups_connected() {
 	has connected "$T/a.err" && has connected "$T/b.err"
+}
+
+# sups_settled: both connected, or one is gone (a start-up error).
+sups_settled() {
+	sups_connected || proc_gone "$sup_a" || proc_gone "$sup_b"
 }
 
 # cluster_id I: node I's id.
