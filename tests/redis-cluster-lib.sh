@@ -8,6 +8,7 @@
 #	ccli XLEN 'forkpool:{pool:p0}'	# redis-cli -c: follows the redirections
 #	cluster_reshard 0 1 300 bg	# 300 slots from node 0 to node 1, meanwhile
 #	cluster_reshard_wait
+#	cluster_node_stop 1; cluster_node_start 1	# a master restarted
 #	cluster_stop
 #
 # The cluster is this test's own: each node a redis-server with its own
@@ -374,12 +375,18 @@ cluster_reshard_wait() {
 	wait_for 20 cluster_agrees
 }
 
-# cluster_stop: shuts every node down and waits for it.
+# cluster_node_stop I: shuts node I down (its append-only file written
+# out first) and waits for it; cluster_node_start I starts it again.
+cluster_node_stop() {
+	ncli "$1" SHUTDOWN >/dev/null 2>&1
+	fp_wait "$(eval "echo \$cluster_pid$1")" 20
+}
+
+# cluster_stop: shuts every node down.
 cluster_stop() {
 	cx_i=0
 	while [ "$cx_i" -lt "$cluster_n" ]; do
-		ncli "$cx_i" SHUTDOWN NOSAVE >/dev/null 2>&1
-		fp_wait "$(eval "echo \$cluster_pid$cx_i")" 20
+		cluster_node_stop "$cx_i"
 		cx_i=$((cx_i + 1))
 	done
 }
