@@ -7,7 +7,7 @@ set -e
 
 pkgs="gcc make autoconf automake libtool pkg-config libevent-dev libbsd-dev
 procps clang valgrind python3 libinih-dev libhiredis-dev redis-server
-zlib1g-dev util-linux iproute2 parallel
+redis-tools zlib1g-dev util-linux iproute2 parallel
 libncurses-dev python3-prometheus-client python3-redis systemd"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs golang-go parallel gnuplot-nox"
 
