@@ -399,7 +399,7 @@ rpool_init(void)
 		fatalx("%s", err);
 	pool = rpool.url.pool;
 	if (opts->consumer != NULL)
-		rpool.consumer = opts->consumer;
+		rpool.consumer = xstrdup(opts->consumer);
 	else {
 		if (gethostname(host, sizeof host) == -1)
 			fatal("gethostname");

@@ -9,7 +9,7 @@
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 24
+plan 25
 
 ADMIN=admin-Pw-41
 PW='fp-S3cret/x@y'
@@ -50,7 +50,7 @@ save ""
 appendonly no
 logfile $T/redis.log
 requirepass $ADMIN
-user fp on >$PW resetkeys ~forkpool:* resetchannels -@all +eval +select +hget +hset +hsetnx +get +set +del +exists +pexpire +pttl +xadd +xread +xreadgroup +xack +xdel +xpending +xclaim +xautoclaim +xgroup +xrange +xlen +xinfo
+user fp on >$PW resetkeys ~forkpool:* resetchannels -@all +eval +select +hget +hset +hsetnx +get +set +del +exists +pexpire +pttl +xadd +xread +xreadgroup +xack +xdel +xtrim +xpending +xclaim +xautoclaim +xgroup +xrange +xlen +xinfo
 EOF
 redis-server "$T/redis.conf" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- &
 redis_pid=$!
@@ -87,6 +87,9 @@ is "200 jobs through the ACL user in db 3: exit 0" "$ctl_rc" 0
 sort "$T/ctl.out" >"$T/got"
 sort "$T/jobs" >"$T/want"
 same_file "...every result once" "$T/got" "$T/want"
+is "...every entry left its partition stream" "$(rcli -n 3 EVAL "local n = 0
+for i = 0, 7 do n = n + redis.call('XLEN', 'forkpool:{pa}:p' .. i) end
+return n" 0)" 0
 is "...database 0 is empty" "$(rcli -n 0 DBSIZE)" 0
 is "...the pool is in database 3" "$(rcli -n 3 HGET 'forkpool:{pa}:meta' \
     partitions)" 8

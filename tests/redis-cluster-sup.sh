@@ -9,7 +9,8 @@
 # partition next; a SIGTERM drains.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 . "$TESTS_SRCDIR/redis-lib.sh"
-redis_skip_unless_ready
+. "$TESTS_SRCDIR/redis-cluster-lib.sh"
+cluster_skip_unless_ready
 
 plan 18
 
@@ -24,78 +25,14 @@ rp() {
 
 # cc ARGS...: redis-cli to the cluster, redirections followed.
 cc() {
-	redis-cli -c -p "$N0" "$@" 3>&- 4>&- 5>&- 6>&-
+	ccli "$@"
 }
 
-node_down() {
-	! rp "$1" PING >/dev/null 2>&1
-}
-
-node_up() {
-	[ "$(rp "$1" PING 2>/dev/null)" = PONG ]
-}
-
-cluster_ok() {
-	for co_p in "$N0" "$N1" "$N2"; do
-		rp "$co_p" CLUSTER INFO 2>/dev/null |
-		    grep -q '^cluster_state:ok' || return 1
-	done
-}
-
-# cluster_start BASE: three masters on BASE, BASE+1, BASE+2 (their bus
-# ports 10000 above), in one cluster; their pids in $nodes.
-cluster_start() {
-	N0=$1 N1=$(($1 + 1)) N2=$(($1 + 2))
-	nodes=
-	for port in "$N0" "$N1" "$N2"; do
-		node_down "$port" || return 1
-	done
-	for port in "$N0" "$N1" "$N2"; do
-		mkdir -p "$T/n$port"
-		redis-server --port "$port" --bind 127.0.0.1 \
-		    --cluster-enabled yes \
-		    --cluster-config-file "$T/n$port/nodes.conf" \
-		    --dir "$T/n$port" --save '' --appendonly no \
-		    --daemonize no --logfile "$T/n$port/log" </dev/null \
-		    >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- &
-		track $!
-		nodes="$nodes $!"
-	done
-	for port in "$N0" "$N1" "$N2"; do
-		wait_for 20 node_up "$port" || return 1
-	done
-	redis-cli --cluster create "127.0.0.1:$N0" "127.0.0.1:$N1" \
-	    "127.0.0.1:$N2" --cluster-yes >"$T/create.log" 2>&1 \
-	    3>&- 4>&- 5>&- 6>&- &&
-	    wait_for 30 cluster_ok
-}
-
-# cluster_stop: the masters cluster_start started, if any are left.
-cluster_stop() {
-	for cs_pid in $nodes; do
-		kill "$cs_pid" 2>/dev/null
-		fp_wait "$cs_pid"
-	done
-	nodes=
-}
-
-# Ports below the range the kernel picks local ports from (32768 up on
-# Linux), bus ports too, so that no outgoing connection holds one; a
-# port taken all the same sends the cluster elsewhere.
-base=$((20000 + $$ % 2700))
-tries=0
-until cluster_start "$base"; do
-	cluster_stop
-	tries=$((tries + 1))
-	if [ "$tries" -ge 5 ]; then
-		for f in "$T"/n*/log "$T/create.log"; do
-			[ -f "$f" ] && diag_file "$f"
-		done
-		echo "Bail out! no cluster of three masters could start"
-		exit 1
-	fi
-	base=$((20000 + (base - 20000 + 97) % 2700))
-done
+if ! cluster_start 3; then
+	echo "Bail out! no cluster of three masters could start"
+	exit 1
+fi
+N0=$(cluster_port 0) N1=$(cluster_port 1) N2=$(cluster_port 2)
 pass "a cluster of three masters"
 U=redis+cluster://127.0.0.1:$N0,127.0.0.1:$N1/c
 
