@@ -131,8 +131,12 @@ P=$REDIS_URL_BASE/poison
 sup_start crash --source "$P" --partitions 4 --consumer c -w 1 -a 2 \
     builtin:crash
 stray_workers $(workers_of "$sup_crash")
+# Until it has connected the pool has no partition count for forkpoolctl.
+wait_for 20 has connected "$T/crash.err" ||
+    diag "supervisor crash did not connect"
 ctl -r "$P" submit fine 'two CRASH'
-is "a job that crashes every attempt: forkpoolctl exit 1" "$ctl_rc" 1
+is "a job that crashes every attempt: forkpoolctl exit 1" "$ctl_rc" 1 ||
+    diag_file "$T/ctl.err"
 ok "...reported crashed after 2 attempts" \
     grep -q 'job 2: crashed after 2 attempts' "$T/ctl.err"
 is "...the other job done" "$(cat "$T/ctl.out")" fine
