@@ -357,6 +357,25 @@ rconn_command(rconn_fn *fn, void *arg, int hslot, int argc,
 	return 0;
 }
 
+/* Room in a for n arguments; -1 if memory ran out (a is as it was). */
+int
+rargv_room(struct rargv *a, size_t n)
+{
+	const char	**v;
+	size_t		 *len;
+
+	if (n <= a->cap)
+		return 0;
+	if ((v = reallocarray(a->v, n, sizeof *v)) == NULL)
+		return -1;
+	a->v = v;
+	if ((len = reallocarray(a->len, n, sizeof *len)) == NULL)
+		return -1;
+	a->len = len;
+	a->cap = n;
+	return 0;
+}
+
 unsigned
 rconn_outstanding(void)
 {

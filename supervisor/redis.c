@@ -93,9 +93,7 @@ static uint64_t		 poll_ns;
 static struct event	*ev_poll;
 static int		 stopping, released, releasing;
 static int		 waiting;	/* results wait for the link */
-static const char	**argv_scratch;
-static size_t		*len_scratch;
-static size_t		 scratch_cap;
+static struct rargv	 scratch;	/* a command being built */
 
 static struct {
 	uint64_t	 taken, done, refused, dead, taken_over, takes, finishes;
@@ -117,24 +115,6 @@ redis_lost_entries(uint32_t p, unsigned n)
 	    "(this one was out of touch longer than the claim idle time); "
 	    "their results will be refused", p, n, n == 1 ? "y was" :
 	    "ies were");
-}
-
-static int
-scratch_room(size_t n)
-{
-	const char	**a;
-	size_t		 *l;
-
-	if (n <= scratch_cap)
-		return 0;
-	if ((a = reallocarray(argv_scratch, n, sizeof *a)) == NULL)
-		return -1;
-	argv_scratch = a;
-	if ((l = reallocarray(len_scratch, n, sizeof *l)) == NULL)
-		return -1;
-	len_scratch = l;
-	scratch_cap = n;
-	return 0;
 }
 
 /*
@@ -487,16 +467,16 @@ take_send(uint32_t want)
 	uint32_t	 i, p, n = 0, start = rotor++;
 	int		 argc = 0, k;
 
-	if (scratch_room(2 * opts->partitions + 8) == -1)
+	if (rargv_room(&scratch, 2 * opts->partitions + 8) == -1)
 		return;
-	argv_scratch[argc++] = "EVAL";
-	argv_scratch[argc++] = script_take;
-	argv_scratch[argc++] = nkeys;
+	scratch.v[argc++] = "EVAL";
+	scratch.v[argc++] = script_take;
+	scratch.v[argc++] = nkeys;
 	/* Each take starts at the next partition: none waits behind all. */
 	for (i = 0; i < opts->partitions; i++) {
 		p = (start + i) % opts->partitions;
 		if (take_may_ask(p)) {
-			argv_scratch[argc++] = rpool.stream[p];
+			scratch.v[argc++] = rpool.stream[p];
 			n++;
 		}
 	}
@@ -509,22 +489,22 @@ take_send(uint32_t want)
 	    (unsigned long long)rpool.claim_idle_ms : 0ULL);
 	snprintf(room, sizeof room, "%u", want);
 	snprintf(batch, sizeof batch, "%u", TAKE_BATCH);
-	argv_scratch[argc++] = rpool.url.pool;
-	argv_scratch[argc++] = rpool.consumer;
-	argv_scratch[argc++] = claim;
-	argv_scratch[argc++] = room;
-	argv_scratch[argc++] = batch;
+	scratch.v[argc++] = rpool.url.pool;
+	scratch.v[argc++] = rpool.consumer;
+	scratch.v[argc++] = claim;
+	scratch.v[argc++] = room;
+	scratch.v[argc++] = batch;
 	for (i = 0; i < opts->partitions; i++) {
 		p = (start + i) % opts->partitions;
 		if (take_may_ask(p)) {
-			argv_scratch[argc++] = partnum[p];
+			scratch.v[argc++] = partnum[p];
 			t->part[t->n++] = p;
 		}
 	}
 	for (k = 0; k < argc; k++)
-		len_scratch[k] = strlen(argv_scratch[k]);
-	if (rconn_command(take_done, t, -1, argc, argv_scratch,
-	    len_scratch) == -1) {
+		scratch.len[k] = strlen(scratch.v[k]);
+	if (rconn_command(take_done, t, -1, argc, scratch.v,
+	    scratch.len) == -1) {
 		free(t);
 		return;
 	}
@@ -740,11 +720,11 @@ result_stream_arg(uint32_t idx, int argc)
 	struct rjob	*rj = &rjobs[idx];
 
 	if (rj->replylen > 0) {
-		argv_scratch[argc] = rj->meta.p;
-		len_scratch[argc++] = rj->replylen;
+		scratch.v[argc] = rj->meta.p;
+		scratch.len[argc++] = rj->replylen;
 	} else {
-		argv_scratch[argc] = rpool.results;
-		len_scratch[argc++] = strlen(rpool.results);
+		scratch.v[argc] = rpool.results;
+		scratch.len[argc++] = strlen(rpool.results);
 	}
 	return argc;
 }
@@ -762,20 +742,20 @@ finish_job_args(uint32_t idx, int argc, char att[8], char why[128])
 	const char	*s;
 
 	snprintf(att, 8, "%u", j->attempt);
-	argv_scratch[argc] = rj->id;
-	len_scratch[argc++] = strlen(rj->id);
+	scratch.v[argc] = rj->id;
+	scratch.len[argc++] = strlen(rj->id);
 	s = frame_status_name(j->status);
-	argv_scratch[argc] = s;
-	len_scratch[argc++] = strlen(s);
-	argv_scratch[argc] = att;
-	len_scratch[argc++] = strlen(att);
-	argv_scratch[argc] = j->result.p;
-	len_scratch[argc++] = j->result.len;
-	argv_scratch[argc] = rj->meta.p + rj->replylen;
-	len_scratch[argc++] = rj->reflen;
+	scratch.v[argc] = s;
+	scratch.len[argc++] = strlen(s);
+	scratch.v[argc] = att;
+	scratch.len[argc++] = strlen(att);
+	scratch.v[argc] = j->result.p;
+	scratch.len[argc++] = j->result.len;
+	scratch.v[argc] = rj->meta.p + rj->replylen;
+	scratch.len[argc++] = rj->reflen;
 	s = dead_reason(j, why, 128);
-	argv_scratch[argc] = s;
-	len_scratch[argc++] = strlen(s);
+	scratch.v[argc] = s;
+	scratch.len[argc++] = strlen(s);
 	return argc;
 }
 
@@ -797,7 +777,7 @@ cfinish_send(struct jobq *q, struct finish_batch *b, uint32_t ns,
 
 	for (k = 0; k < ns; k++)
 		slot[spart[k]] = JOB_NONE;
-	if (rconn_room() < ns || scratch_room(8 + 7 * b->n) == -1) {
+	if (rconn_room() < ns || rargv_room(&scratch, 8 + 7 * b->n) == -1) {
 		free(b);
 		return -1;
 	}
@@ -817,27 +797,27 @@ cfinish_send(struct jobq *q, struct finish_batch *b, uint32_t ns,
 		memcpy(sb->idx, b->idx + at, sb->n * sizeof sb->idx[0]);
 		snprintf(most, sizeof most, "%u", held[p]);
 		argc = 0;
-		argv_scratch[argc++] = "EVAL";
-		argv_scratch[argc++] = script_cfinish;
-		argv_scratch[argc++] = "2";
-		argv_scratch[argc++] = rpool.stream[p];
-		argv_scratch[argc++] = rpool.outbox[p];
-		argv_scratch[argc++] = rpool.url.pool;
-		argv_scratch[argc++] = rpool.consumer;
-		argv_scratch[argc++] = partnum[p];
-		argv_scratch[argc++] = rjobs[first[k]].id;
-		argv_scratch[argc++] = rjobs[last[k]].id;
-		argv_scratch[argc++] = most;
-		argv_scratch[argc++] = rpool.dead;
+		scratch.v[argc++] = "EVAL";
+		scratch.v[argc++] = script_cfinish;
+		scratch.v[argc++] = "2";
+		scratch.v[argc++] = rpool.stream[p];
+		scratch.v[argc++] = rpool.outbox[p];
+		scratch.v[argc++] = rpool.url.pool;
+		scratch.v[argc++] = rpool.consumer;
+		scratch.v[argc++] = partnum[p];
+		scratch.v[argc++] = rjobs[first[k]].id;
+		scratch.v[argc++] = rjobs[last[k]].id;
+		scratch.v[argc++] = most;
+		scratch.v[argc++] = rpool.dead;
 		for (i = 0; i < (uint32_t)argc; i++)
-			len_scratch[i] = strlen(argv_scratch[i]);
+			scratch.len[i] = strlen(scratch.v[i]);
 		for (i = 0; i < sb->n; i++) {
 			argc = finish_job_args(sb->idx[i], argc, att[i],
 			    why[i]);
 			argc = result_stream_arg(sb->idx[i], argc);
 		}
 		if (rconn_command(finish_done, sb, rpool.pslot[p], argc,
-		    argv_scratch, len_scratch) == -1) {
+		    scratch.v, scratch.len) == -1) {
 			for (i = 0; i < sb->n; i++)
 				jobq_push(&retryq, sb->idx[i]);
 			free(sb);
@@ -898,7 +878,7 @@ finish_send(void)
 		idx = j->next;
 	}
 	n = i;
-	if (scratch_room(16 + 5 * ns + 9 * n) == -1 ||
+	if (rargv_room(&scratch, 16 + 5 * ns + 9 * n) == -1 ||
 	    (b = malloc(sizeof *b + n * sizeof b->idx[0])) == NULL) {
 		for (k = 0; k < ns; k++)
 			slot[spart[k]] = JOB_NONE;
@@ -917,35 +897,35 @@ finish_send(void)
 		return cfinish_send(q, b, ns, spart, first, last, count);
 
 	nkeys[0] = '\0';	/* set once the keys are counted */
-	argv_scratch[argc++] = "EVAL";
-	argv_scratch[argc++] = script_finish;
-	argv_scratch[argc++] = nkeys;
-	argv_scratch[argc++] = rpool.dead;
-	argv_scratch[argc++] = rpool.results;
+	scratch.v[argc++] = "EVAL";
+	scratch.v[argc++] = script_finish;
+	scratch.v[argc++] = nkeys;
+	scratch.v[argc++] = rpool.dead;
+	scratch.v[argc++] = rpool.results;
 	for (k = 0; k < ns; k++)
-		argv_scratch[argc++] = rpool.stream[spart[k]];
+		scratch.v[argc++] = rpool.stream[spart[k]];
 	for (i = 0; i < (unsigned)argc; i++)
-		len_scratch[i] = strlen(argv_scratch[i]);
+		scratch.len[i] = strlen(scratch.v[i]);
 	for (i = 0; i < n; i++)
 		argc = result_stream_arg(b->idx[i], argc);
 	snprintf(nkeys, sizeof nkeys, "%d", argc - 3);
-	len_scratch[2] = strlen(nkeys);
+	scratch.len[2] = strlen(nkeys);
 	snprintf(nstreams, sizeof nstreams, "%u", ns);
-	argv_scratch[argc++] = rpool.url.pool;
-	argv_scratch[argc++] = rpool.consumer;
-	argv_scratch[argc++] = REPLY_TTL_MS;
-	argv_scratch[argc++] = nstreams;
+	scratch.v[argc++] = rpool.url.pool;
+	scratch.v[argc++] = rpool.consumer;
+	scratch.v[argc++] = REPLY_TTL_MS;
+	scratch.v[argc++] = nstreams;
 	for (i = argc - 4; i < (unsigned)argc; i++)
-		len_scratch[i] = strlen(argv_scratch[i]);
+		scratch.len[i] = strlen(scratch.v[i]);
 	for (k = 0; k < ns; k++) {
 		/* What this consumer holds of the stream, at most. */
 		snprintf(most[k], sizeof most[k], "%u", held[spart[k]]);
-		argv_scratch[argc++] = partnum[spart[k]];
-		argv_scratch[argc++] = rjobs[first[k]].id;
-		argv_scratch[argc++] = rjobs[last[k]].id;
-		argv_scratch[argc++] = most[k];
+		scratch.v[argc++] = partnum[spart[k]];
+		scratch.v[argc++] = rjobs[first[k]].id;
+		scratch.v[argc++] = rjobs[last[k]].id;
+		scratch.v[argc++] = most[k];
 		for (i = argc - 4; i < (unsigned)argc; i++)
-			len_scratch[i] = strlen(argv_scratch[i]);
+			scratch.len[i] = strlen(scratch.v[i]);
 		slot[spart[k]] = JOB_NONE;
 		snprintf(place[k], sizeof place[k], "%u", k + 1);
 	}
@@ -953,14 +933,14 @@ finish_send(void)
 		rj = &rjobs[b->idx[i]];
 		while (k + 1 < ns && spart[k] != rj->stream)
 			k++;
-		argv_scratch[argc] = place[k];
-		len_scratch[argc++] = strlen(place[k]);
+		scratch.v[argc] = place[k];
+		scratch.len[argc++] = strlen(place[k]);
 		argc = finish_job_args(b->idx[i], argc, att[i], why[i]);
-		argv_scratch[argc] = rj->replylen > 0 ? "r" : "p";
-		len_scratch[argc++] = 1;
+		scratch.v[argc] = rj->replylen > 0 ? "r" : "p";
+		scratch.len[argc++] = 1;
 	}
-	if (rconn_command(finish_done, b, -1, argc, argv_scratch,
-	    len_scratch) == -1) {
+	if (rconn_command(finish_done, b, -1, argc, scratch.v,
+	    scratch.len) == -1) {
 		free(b);
 		return -1;
 	}

@@ -23,6 +23,14 @@
 /* rconn.c */
 typedef void	 rconn_fn(void *, redisReply *);	/* NULL: link lost */
 
+/* A command's arguments and their lengths, grown as needed. */
+struct rargv {
+	const char	**v;
+	size_t		 *len;
+	size_t		  cap;
+};
+int		 rargv_room(struct rargv *, size_t);
+
 void		 rconn_init(const struct redis_url *, void (*)(void),
 		    void (*)(void));
 void		 rconn_ready(void);

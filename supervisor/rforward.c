@@ -29,9 +29,7 @@ struct forward {
 };
 
 static unsigned		 out;		/* forwards and trims in flight */
-static const char	**argv;
-static size_t		*argvlen;
-static size_t		 argcap;
+static struct rargv	 fwd;		/* the forward being built */
 static char		 (*nfields)[12];
 static char		 (*partnum)[12];
 
@@ -61,24 +59,6 @@ entry_valid(const redisReply *e)
 		if (f->element[i]->type != REDIS_REPLY_STRING)
 			return 0;
 	return 1;
-}
-
-static int
-argv_room(size_t n)
-{
-	const char	**a;
-	size_t		 *l;
-
-	if (n <= argcap)
-		return 0;
-	if ((a = reallocarray(argv, n, sizeof *a)) == NULL)
-		return -1;
-	argv = a;
-	if ((l = reallocarray(argvlen, n, sizeof *l)) == NULL)
-		return -1;
-	argvlen = l;
-	argcap = n;
-	return 0;
 }
 
 static void
@@ -161,7 +141,7 @@ rforward_send(uint32_t p, const redisReply *box)
 		log_warnx("partition %u: %d outbox entr%s of %s not "
 		    "understood; dropped", p, bad, bad == 1 ? "y" : "ies",
 		    rpool.outbox[p]);
-	if (argv_room(8 + box->elements + args) == -1 ||
+	if (rargv_room(&fwd, 8 + box->elements + args) == -1 ||
 	    (f = malloc(sizeof *f)) == NULL)
 		return;
 	f->p = p;
@@ -172,45 +152,45 @@ rforward_send(uint32_t p, const redisReply *box)
 		free(f);
 		return;
 	}
-	argv[argc++] = "EVAL";
-	argv[argc++] = script_forward;
-	argv[argc++] = NULL;	/* the key count, once known */
-	argv[argc++] = rpool.fwd;
-	argv[argc++] = rpool.results;
-	argv[argc++] = rpool.dead;
+	fwd.v[argc++] = "EVAL";
+	fwd.v[argc++] = script_forward;
+	fwd.v[argc++] = NULL;	/* the key count, once known */
+	fwd.v[argc++] = rpool.fwd;
+	fwd.v[argc++] = rpool.results;
+	fwd.v[argc++] = rpool.dead;
 	for (i = 0; i < 3 + 3; i++)
-		argvlen[i] = argv[i] != NULL ? strlen(argv[i]) : 0;
+		fwd.len[i] = fwd.v[i] != NULL ? strlen(fwd.v[i]) : 0;
 	for (i = 0; i < box->elements; i++) {
 		if (!entry_valid(e = box->element[i]))
 			continue;
-		argv[argc] = e->element[1]->element[1]->str;
-		argvlen[argc++] = e->element[1]->element[1]->len;
+		fwd.v[argc] = e->element[1]->element[1]->str;
+		fwd.len[argc++] = e->element[1]->element[1]->len;
 		n++;
 	}
 	snprintf(nfields[0], sizeof nfields[0], "%zu", 3 + n);
-	argv[2] = nfields[0];
-	argvlen[2] = strlen(nfields[0]);
-	argv[argc] = REPLY_TTL_MS;
-	argvlen[argc++] = strlen(REPLY_TTL_MS);
-	argv[argc] = partnum[p];
-	argvlen[argc++] = strlen(partnum[p]);
+	fwd.v[2] = nfields[0];
+	fwd.len[2] = strlen(nfields[0]);
+	fwd.v[argc] = REPLY_TTL_MS;
+	fwd.len[argc++] = strlen(REPLY_TTL_MS);
+	fwd.v[argc] = partnum[p];
+	fwd.len[argc++] = strlen(partnum[p]);
 	for (i = 0, n = 0; i < box->elements; i++) {
 		if (!entry_valid(e = box->element[i]))
 			continue;
 		fl = e->element[1];
-		argv[argc] = e->element[0]->str;
-		argvlen[argc++] = e->element[0]->len;
+		fwd.v[argc] = e->element[0]->str;
+		fwd.len[argc++] = e->element[0]->len;
 		snprintf(nfields[1 + n], sizeof nfields[0], "%zu",
 		    fl->elements - 2);
-		argv[argc] = nfields[1 + n];
-		argvlen[argc++] = strlen(nfields[1 + n]);
+		fwd.v[argc] = nfields[1 + n];
+		fwd.len[argc++] = strlen(nfields[1 + n]);
 		n++;
 		for (k = 2; k < fl->elements; k++) {
-			argv[argc] = fl->element[k]->str;
-			argvlen[argc++] = fl->element[k]->len;
+			fwd.v[argc] = fl->element[k]->str;
+			fwd.len[argc++] = fl->element[k]->len;
 		}
 	}
-	if (rconn_command(forward_done, f, -1, argc, argv, argvlen) == -1) {
+	if (rconn_command(forward_done, f, -1, argc, fwd.v, fwd.len) == -1) {
 		free(f);
 		return;
 	}

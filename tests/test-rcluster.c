@@ -137,50 +137,53 @@ test_map(void)
 static void
 test_redirects(void)
 {
+	static const struct {
+		const char		*resp;
+		enum rcluster_redirect	 kind;
+		unsigned		 slot;
+		const char		*host;
+		int			 port;
+		const char		*what;
+	} cases[] = {
+		{ "-MOVED 3999 127.0.0.1:6381\r\n", RCLUSTER_MOVED, 3999,
+		    "127.0.0.1", 6381, "MOVED: its slot and node" },
+		{ "-ASK 12182 ::1:7002\r\n", RCLUSTER_ASK, 12182, "::1", 7002,
+		    "ASK to an IPv6 node: the port after the last colon" },
+		{ "-TRYAGAIN Multiple keys request during rehashing of "
+		    "slot\r\n", RCLUSTER_TRYAGAIN, 0, NULL, 0, "TRYAGAIN" },
+		{ "-CLUSTERDOWN The cluster is down\r\n", RCLUSTER_DOWN, 0,
+		    NULL, 0, "CLUSTERDOWN" },
+		{ "-ERR wrong number of arguments\r\n", RCLUSTER_NOT, 0, NULL,
+		    0, "another error is the command's own" },
+		{ "-MOVED 16384 127.0.0.1:6381\r\n", RCLUSTER_NOT, 0, NULL, 0,
+		    "MOVED to a slot out of range is not followed" },
+		{ "-MOVED 12 127.0.0.1:0\r\n", RCLUSTER_NOT, 0, NULL, 0,
+		    "MOVED to port 0 is not followed" },
+		{ "-MOVED 12 nohost\r\n", RCLUSTER_NOT, 0, NULL, 0,
+		    "MOVED without a port is not followed" },
+		{ "+OK\r\n", RCLUSTER_NOT, 0, NULL, 0,
+		    "an answer is no redirection" },
+	};
 	redisReply	*r;
 	char		 host[64];
-	unsigned	 slot = 0;
-	int		 port = 0;
+	unsigned	 slot;
+	size_t		 i;
+	int		 port, good;
 
-	r = reply_of("-MOVED 3999 127.0.0.1:6381\r\n");
-	tap_ok(rcluster_redirect(r, &slot, host, sizeof host, &port) ==
-	    RCLUSTER_MOVED && slot == 3999 && strcmp(host, "127.0.0.1") == 0 &&
-	    port == 6381, "MOVED: its slot and node");
-	freeReplyObject(r);
-	r = reply_of("-ASK 12182 ::1:7002\r\n");
-	tap_ok(rcluster_redirect(r, &slot, host, sizeof host, &port) ==
-	    RCLUSTER_ASK && slot == 12182 && strcmp(host, "::1") == 0 &&
-	    port == 7002, "ASK to an IPv6 node: the port after the last colon");
-	freeReplyObject(r);
-	r = reply_of("-TRYAGAIN Multiple keys request during rehashing of "
-	    "slot\r\n");
-	tap_ok(rcluster_redirect(r, &slot, host, sizeof host, &port) ==
-	    RCLUSTER_TRYAGAIN, "TRYAGAIN");
-	freeReplyObject(r);
-	r = reply_of("-CLUSTERDOWN The cluster is down\r\n");
-	tap_ok(rcluster_redirect(r, &slot, host, sizeof host, &port) ==
-	    RCLUSTER_DOWN, "CLUSTERDOWN");
-	freeReplyObject(r);
-	r = reply_of("-ERR wrong number of arguments\r\n");
-	tap_ok(rcluster_redirect(r, &slot, host, sizeof host, &port) ==
-	    RCLUSTER_NOT, "another error is the command's own");
-	freeReplyObject(r);
-	r = reply_of("-MOVED 16384 127.0.0.1:6381\r\n");
-	tap_ok(rcluster_redirect(r, &slot, host, sizeof host, &port) ==
-	    RCLUSTER_NOT, "MOVED to a slot out of range is not followed");
-	freeReplyObject(r);
-	r = reply_of("-MOVED 12 127.0.0.1:0\r\n");
-	tap_ok(rcluster_redirect(r, &slot, host, sizeof host, &port) ==
-	    RCLUSTER_NOT, "MOVED to port 0 is not followed");
-	freeReplyObject(r);
-	r = reply_of("-MOVED 12 nohost\r\n");
-	tap_ok(rcluster_redirect(r, &slot, host, sizeof host, &port) ==
-	    RCLUSTER_NOT, "MOVED without a port is not followed");
-	freeReplyObject(r);
-	r = reply_of("+OK\r\n");
-	tap_ok(rcluster_redirect(r, &slot, host, sizeof host, &port) ==
-	    RCLUSTER_NOT, "an answer is no redirection");
-	freeReplyObject(r);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		r = reply_of(cases[i].resp);
+		slot = 0;
+		port = 0;
+		host[0] = '\0';
+		good = r != NULL && rcluster_redirect(r, &slot, host,
+		    sizeof host, &port) == cases[i].kind;
+		if (good && cases[i].host != NULL)
+			good = slot == cases[i].slot &&
+			    strcmp(host, cases[i].host) == 0 &&
+			    port == cases[i].port;
+		tap_ok(good, "%s", cases[i].what);
+		freeReplyObject(r);
+	}
 }
 
 static void
