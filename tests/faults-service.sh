@@ -117,9 +117,10 @@ ok "...the shim did refuse the supervisor's reads of /proc" \
 
 # --- fork fails for a while -------------------------------------------------------------
 
-# Forks 2 to 9 fail: slot 1 backs off (10 ms doubling, 2.5 s in all) while
-# slot 0 does the work; then slot 1 starts.
-faulty FAULT_SEED=61 FAULT_RATE=0 FAULT_FORK_FAIL=2:8
+# Forks 2 to 10 fail: slot 1 backs off (10 ms doubling, 5 s in all, so
+# that a loaded machine still sees it restarting) while slot 0 does the
+# work; then slot 1 starts.
+faulty FAULT_SEED=61 FAULT_RATE=0 FAULT_FORK_FAIL=2:9
 start_service -n 2 -v builtin:fnv
 restarting() {
 	client "$sock" status text | grep -qE '^1 +[-0-9]+ +restarting'
@@ -127,8 +128,8 @@ restarting() {
 ok "fork failing: slot 1 shows as restarting" wait_for 10 restarting
 ok "...while slot 0 serves" eval 'client "$sock" submit 500 >/dev/null'
 ok "...then slot 1 starts" wait_for 20 nworkers_is 2 "$sup"
-is "...after eight failures, each logged" \
-    "$(count ': fork: Resource temporarily unavailable' "$T/svc.err")" 8
+is "...after nine failures, each logged" \
+    "$(count ': fork: Resource temporarily unavailable' "$T/svc.err")" 9
 stop_service
 is "...and the service drains and exits 0" "$fp_rc" 0 ||
     diag_file "$T/svc.err"
