@@ -8,7 +8,7 @@ tap=$(mktemp "${TMPDIR:-/tmp}/fuzz-corpus.XXXXXX") || exit 99
 err=$(mktemp "${TMPDIR:-/tmp}/fuzz-corpus.XXXXXX") || exit 99
 trap 'rm -f "$tap" "$err"' EXIT
 n=0
-for target in frame submit config; do
+for target in frame netstr submit config; do
 	dir=$TESTS_SRCDIR/fuzz/corpus/$target
 	if [ "$target" = config ] && [ "${FORKPOOL_HAVE_INIH:-yes}" != yes ]; then
 		n=$((n + 1))
