@@ -11,7 +11,7 @@
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 35
+plan 23
 
 # ns STRING...: each string as a netstring (ASCII only).
 ns() {
@@ -36,11 +36,21 @@ entry_is() {
 	same_file "$ei_name" "$T/got.e" "$T/want.e"
 }
 
+# ended_with RC TEXT FILE: exit status 0, and its log says TEXT.
+ended_with() {
+	[ "$1" = 0 ] && has "$2" "$3"
+}
+
+# all_in_order N FILE: N jobs ran, "KEY SEQ" each, each key's in order.
+all_in_order() {
+	[ "$(wc -l <"$2")" -eq "$1" ] && per_key_order 1 2 "$2"
+}
+
 redis_start
 P='forkpool:{k}'
 sup_start one --source "$REDIS_URL_BASE/k" --partitions 2 --consumer one \
     -a 3 -w 2 --frame-max 64 builtin:crash
-ok "the supervisor connects" wait_for 20 has connected "$T/one.err"
+wait_for 20 has connected "$T/one.err" || diag "the supervisor did not connect"
 is "the meta hash says it reads packs of up to 1024 jobs" \
     "$(rcli HGET "$P:meta" packs)" 1024
 
@@ -49,13 +59,12 @@ is "the meta hash says it reads packs of up to 1024 jobs" \
 # The second job crashes its worker at its first attempt: run again.
 id=$(rcli XADD "$P:p0" '*' jobs 3 payloads "$(ns a 'FLAKY b' c)" \
     refs "$(ns r0 r1 r2)" reply "$P:reply:x" mine 1)
-ok "a pack of 3: one result entry on its reply stream" \
-    wait_for 20 xlen_is 1 "$P:reply:x"
-entry_is "...its fields in order: statuses, attempts, results, refs" \
+wait_for 20 xlen_is 1 "$P:reply:x" || diag "no result"
+entry_is "a pack of 3: one result on its reply stream, its fields in order: statuses, attempts, results, refs" \
     "$P:reply:x" 1 job "$id" partition 0 consumer one jobs 3 \
     statuses "$(ns ok ok ok)" attempts "$(ns 1 2 1)" \
     results "$(ns a 'FLAKY b' c)" refs "$(ns r0 r1 r2)"
-ok "...the entry is acknowledged and gone" wait_for 20 pool_drained k 2
+wait_for 20 pool_drained k 2 || diag "the entry is still there"
 is "...nothing dead-lettered" "$(xlen "$P:dead")" 0
 
 # --- jobs that fail alone -------------------------------------------------------------
@@ -64,9 +73,8 @@ big=$(printf '%0100d' 0)
 why1="its key belongs in partition 1, not 0: the producer does not use this pool's 2 partitions"
 id=$(rcli XADD "$P:p0" '*' jobs 4 payloads "$(ns x CRASH "$big" y)" \
     keys "$(ns a c e b)" priority high)
-ok "a pack with a crash, an oversized job and a key of partition 1: one result" \
-    wait_for 20 xlen_is 1 "$P:results"
-entry_is "...each job's status, attempts and result" "$P:results" 1 \
+wait_for 20 xlen_is 1 "$P:results" || diag "no result"
+entry_is "a crash, an oversized job, a key of partition 1: each job's status, attempts, result" "$P:results" 1 \
     job "$id" partition 0 consumer one jobs 4 \
     statuses "$(ns ok crashed rejected rejected)" \
     attempts "$(ns 1 3 1 1)" \
@@ -102,10 +110,8 @@ refuse jobs 1 payloads "$(ns a)" payload a
 refuse jobs 1 payloads "$(ns a)" priority urgent
 refuse jobs 1 payloads "$(ns a)" reply nowhere
 refuse jobs 1 payloads "$(ns a)" reply "$P:reply:y" ref r
-ok "eleven malformed packs: ten results on the pool's stream" wait_for 20 xlen_is 10 "$P:results"
-ok "...the one with a valid reply stream answered there" \
-    wait_for 20 xlen_is 1 "$P:reply:y"
-is "...each dead-lettered" "$(xlen "$P:dead")" 11
+wait_for 20 xlen_is 10 "$P:results" || diag "not ten results"
+wait_for 20 xlen_is 1 "$P:reply:y" || diag "no reply on y"
 fields result "$P:results" >"$T/why"
 fields status "$P:results" | sort -u >"$T/st"
 is "...each rejected, in the plain form" "$(cat "$T/st")" rejected
@@ -121,12 +127,22 @@ a packed entry has payloads, keys and refs, not payload, key or ref
 priority must be high or normal
 the reply stream must be named forkpool:{k}:reply:NAME (at most 223 bytes)
 WHY
-same_file "...each saying why" "$T/why" "$T/why.want"
+same_file "eleven malformed packs: ten plain results, each saying why" \
+    "$T/why" "$T/why.want"
+echo 'a packed entry has payloads, keys and refs, not payload, key or ref' \
+    >>"$T/why.want"
+fields reason "$P:dead" >"$T/dead"
+same_file "...each dead-lettered, the same reason" "$T/dead" "$T/why.want"
+is "...the one with a valid reply stream answered there, plain" \
+    "$(fields result "$P:reply:y")" \
+    'a packed entry has payloads, keys and refs, not payload, key or ref'
 is "...the reply stream's, with no ref" "$(entry "$P:reply:y" 1 | grep -c '^ref$')" 0
-ok "...the partition is drained" wait_for 20 pool_drained k 2
+wait_for 20 pool_drained k 2 || diag "the partitions are not drained"
 kill -TERM "$sup_one"
 fp_wait "$sup_one"
-is "the supervisor ends cleanly" "$fp_rc" 0
+ok "SIGTERM: it ends cleanly, having finished 18 jobs of 13 entries" \
+    ended_with "$fp_rc" '13 entries taken (0 taken over), 18 finished' \
+    "$T/one.err"
 
 # --- delivered too often --------------------------------------------------------------
 
@@ -137,10 +153,9 @@ rcli XREADGROUP GROUP a ghost COUNT 1 STREAMS "$A:p0" '>' >/dev/null
 rcli XCLAIM "$A:p0" a ghost 0 "$id" IDLE 60000 RETRYCOUNT 5 >/dev/null
 sup_start two --source "$REDIS_URL_BASE/a" --partitions 1 --consumer two \
     -a 3 --claim-idle 1 -w 1 builtin:echo
-ok "a pack delivered 6 times, -a 3: one result" \
-    wait_for 20 xlen_is 1 "$A:results"
+wait_for 20 xlen_is 1 "$A:results" || diag "no result"
 fields statuses "$A:results" >"$T/st"
-is "...every job crashed" "$(cat "$T/st")" "$(ns crashed crashed)"
+is "a pack delivered 6 times, -a 3: every job crashed" "$(cat "$T/st")" "$(ns crashed crashed)"
 is "...a dead letter each" "$(xlen "$A:dead")" 2
 fields ref "$A:dead" >"$T/refs"
 is "...with its ref" "$(cat "$T/refs" | tr '\n' ' ')" "r0 r1 "
@@ -163,10 +178,10 @@ for e in 1 2 3; do
 	done
 	rcli XADD "$O:p0" '*' jobs 12 keys "$k" payloads "$p" >/dev/null
 done
-ok "three keyed packs of 12: three results" wait_for 20 xlen_is 3 "$O:results"
-is "...every job ran" "$(wc -l <"$T/ran")" 36
+wait_for 20 xlen_is 3 "$O:results" || diag "not three results"
 tr _ ' ' <"$T/ran" >"$T/ran2"
-ok "...each key's in order" per_key_order 1 2 "$T/ran2"
+ok "three keyed packs of 12: every job ran, each key's in order" \
+    all_in_order 36 "$T/ran2"
 fields statuses "$O:results" | sort -u >"$T/st"
 is "...all ok" "$(cat "$T/st")" "$(ns ok ok ok ok ok ok ok ok ok ok ok ok)"
 kill -TERM "$sup_three"
@@ -188,16 +203,18 @@ stray_workers $(workers_of "$sup_b")
 wait_for 20 has connected "$T/b.err"
 kill -9 "$sup_a"
 fp_wait "$sup_a"
-ok "a killed holding a pack: b finishes it" \
-    wait_for 20 xlen_is 1 "$K:reply:k"
-ok "...b took it over" grep -q 'took over 1 entry from consumer a$' "$T/b.err"
-ok "...the pool is drained" wait_for 20 pool_drained kill 2
-entry_is "...one result: b's, every job run again" "$K:reply:k" 1 \
-    job "$id" partition 1 consumer b jobs 4 statuses "$(ns ok ok ok ok)" \
+wait_for 20 xlen_is 1 "$K:reply:k" || diag "no result"
+wait_for 20 pool_drained kill 2 || diag "the pool is not drained"
+entry_is "a killed holding a pack: b finishes it, every job run again" \
+    "$K:reply:k" 1 job "$id" partition 1 consumer b jobs 4 \
+    statuses "$(ns ok ok ok ok)" \
     attempts "$(ns 2 2 2 2)" results "$(ns 'w 1' 'x 3000' 'y 3000' 'z 1')"
 kill -TERM "$sup_b"
 fp_wait "$sup_b"
-is "...and b ends cleanly" "$fp_rc" 0
-is "exactly one result in all" "$(xlen "$K:reply:k")" 1
+ok "...b ends cleanly, having taken over one entry of 4 jobs" \
+    ended_with "$fp_rc" '1 entries taken (1 taken over), 4 finished' \
+    "$T/b.err"
+is "...exactly one result in all" "$(fields statuses "$K:reply:k")" \
+    "$(ns ok ok ok ok)"
 
 finish
