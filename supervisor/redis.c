@@ -92,7 +92,6 @@ static struct {
 	uint64_t	 taken, done, refused, dead, taken_over, takes, finishes;
 } totals;
 
-static void	finish_push(uint32_t);
 
 uint32_t
 redis_partition_live(uint32_t p)
@@ -166,8 +165,8 @@ field_is(const redisReply *f, const char *name)
 }
 
 /* NULL if a job of partition p may run with this key and payload. */
-static const char *
-job_bad(uint32_t p, const char *key, size_t keylen, size_t paylen)
+const char *
+redis_job_bad(uint32_t p, const char *key, size_t keylen, size_t paylen)
 {
 	static char	why[160];
 
@@ -270,13 +269,13 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 	    !field_is(prio, "normal"))
 		return "priority must be high or normal";
 	*high = prio != NULL && field_is(prio, "high");
-	return job_bad(p, *key != NULL ? (*key)->str : NULL,
+	return redis_job_bad(p, *key != NULL ? (*key)->str : NULL,
 	    *key != NULL ? (*key)->len : 0, (*payload)->len);
 }
 
 /* Ends a job at once, without a worker. */
-static void
-job_end(uint32_t idx, int status, const char *why)
+void
+redis_job_end(uint32_t idx, int status, const char *why)
 {
 	struct job	*j = ledger_job(idx);
 
@@ -284,23 +283,23 @@ job_end(uint32_t idx, int status, const char *why)
 	j->status = status;
 	if (bytes_set(&j->result, why, strlen(why), NULL, 0) == -1)
 		j->result.len = 0;
-	finish_push(idx);
+	redis_finish_push(idx);
 }
 
 /* A bad entry, or one run too often. */
-static void
-refuse(uint32_t idx, int status, const char *why)
+void
+redis_refuse(uint32_t idx, int status, const char *why)
 {
 	struct rjob	*rj = &rjobs[idx];
 
 	log_warnx("partition %u: entry %s: %s; moved to %s", rj->stream,
 	    rj->id, why, rpool.dead);
-	job_end(idx, status, why);
+	redis_job_end(idx, status, why);
 }
 
 /* A job in the ledger for the entry id of partition p, or JOB_NONE. */
-static uint32_t
-job_open(uint32_t p, const redisReply *id, uint32_t deliveries)
+uint32_t
+redis_job_open(uint32_t p, const redisReply *id, uint32_t deliveries)
 {
 	static uint64_t	 seq;
 	struct job	*j;
@@ -324,124 +323,28 @@ job_open(uint32_t p, const redisReply *id, uint32_t deliveries)
 	return idx;
 }
 
-static void
-run_too_often(char *msg, size_t size, uint32_t deliveries)
+void
+redis_too_often(char *msg, size_t size, uint32_t deliveries)
 {
 	snprintf(msg, size, "delivered %u times, more than the %u attempts "
 	    "allowed (its supervisors died running it)", deliveries,
 	    opts->attempts);
 }
 
-/* A packed entry refused whole: answered as a plain entry would be. */
-static void
-pack_refuse(uint32_t p, const redisReply *e, uint32_t d,
-    const struct rpack_in *in, const char *why)
+/* An entry of n jobs taken from partition p. */
+void
+redis_entry_taken(uint32_t p, uint32_t n)
 {
-	struct rjob	*rj;
-	uint32_t	 idx;
-
-	if ((idx = job_open(p, e->element[0], d)) == JOB_NONE)
-		return;
 	pentries[p]++;
 	totals.taken++;
-	rj = &rjobs[idx];
-	if (in->reply != NULL && bytes_set(&rj->meta, in->reply->str,
-	    in->reply->len, NULL, 0) == 0)
-		rj->replylen = in->reply->len;
-	refuse(idx, STATUS_REJECTED, why);
+	jpe = (7 * jpe + n * JPE_ONE) / 8;
 }
 
-/*
- * A packed entry: its n jobs, each as a plain entry added after the one
- * before would be.  Returns -1 when they do not fit the ledger now: the
- * entry stays pending to this consumer, with the rest of its partition's
- * entries in this take, and is read again later.
- */
-static int
-take_pack(uint32_t p, const redisReply *e, uint32_t d)
+/* Partition p waits for room for n jobs before it is read again. */
+void
+redis_needs_room(uint32_t p, uint32_t n)
 {
-	struct rpack_in	 in;
-	struct rpack	*pk;
-	struct netstr	 pl, ks, rs;
-	struct job	*j;
-	struct rjob	*rj;
-	const char	*why, *pay, *key = NULL, *ref = NULL, *first = NULL;
-	size_t		 plen, klen = 0, rlen = 0;
-	uint32_t	 i, idx, bad = 0;
-	char		 msg[160];
-
-	why = rpack_read(p, e->element[1], &in);
-	if (why == NULL && in.n > ledger_size()) {
-		snprintf(msg, sizeof msg, "%u jobs, more than the %u this "
-		    "supervisor's queue holds (queue-max)", in.n,
-		    ledger_size());
-		why = msg;
-	}
-	if (why != NULL) {
-		pack_refuse(p, e, d, &in, why);
-		return 0;
-	}
-	if (ledger_room() < in.n) {
-		need[p] = in.n;
-		return -1;
-	}
-	if ((pk = rpack_new(&in)) == NULL)
-		fatalx("out of memory");
-	pentries[p]++;
-	totals.taken++;
-	jpe = (7 * jpe + in.n * JPE_ONE) / 8;
-	netstr_begin(&pl, in.payloads->str, in.payloads->len);
-	if (in.keys != NULL)
-		netstr_begin(&ks, in.keys->str, in.keys->len);
-	if (in.refs != NULL)
-		netstr_begin(&rs, in.refs->str, in.refs->len);
-	/* Every job is in the ledger before any can end. */
-	pk->left = in.n + 1;
-	for (i = 0; i < in.n; i++) {
-		/* rpack_read counted them: each is there. */
-		netstr_next(&pl, &pay, &plen);
-		if (in.keys != NULL)
-			netstr_next(&ks, &key, &klen);
-		if (in.refs != NULL)
-			netstr_next(&rs, &ref, &rlen);
-		idx = pk->idx[i] = job_open(p, e->element[0], d);
-		rj = &rjobs[idx];
-		j = ledger_job(idx);
-		rj->pack = pk;
-		if (bytes_set(&rj->meta, NULL, 0, ref, rlen) == 0)
-			rj->reflen = rlen;
-		if (bytes_set(&j->data, key, klen, pay, plen) == -1) {
-			j->data.len = j->keylen = 0;
-			job_end(idx, STATUS_REJECTED, "out of memory");
-			continue;
-		}
-		j->keylen = klen;
-		j->partition = key != NULL ? p : PARTITION_NONE;
-		j->high = in.high;
-	}
-	if (d > opts->attempts)
-		run_too_often(msg, sizeof msg, d);
-	for (i = 0; i < in.n; i++) {
-		j = ledger_job(idx = pk->idx[i]);
-		if (j->state == JOB_DONE)
-			continue;
-		why = d > opts->attempts ? msg : job_bad(p, pk->keyed ?
-		    j->data.p : NULL, j->keylen, j->data.len - j->keylen);
-		if (why == NULL) {
-			dispatch_submit(idx);
-			continue;
-		}
-		if (bad++ == 0)
-			first = why;
-		job_end(idx, d > opts->attempts ? STATUS_CRASHED :
-		    STATUS_REJECTED, why);
-	}
-	if (bad > 0)
-		log_warnx("partition %u: entry %s: %u of its %u jobs failed "
-		    "(%s%s); moved to %s", p, e->element[0]->str, bad, in.n,
-		    first, bad > 1 ? ", ..." : "", rpool.dead);
-	finish_push(pk->idx[0]);	/* the hold */
-	return 0;
+	need[p] = n;
 }
 
 /* Returns -1 when the entry does not fit the ledger now. */
@@ -465,8 +368,8 @@ take_entry(uint32_t p, const redisReply *e, long long deliveries)
 	d = deliveries < 1 ? 1 : deliveries > 65535 ? 65535 :
 	    (uint32_t)deliveries;
 	if (rpack_is(e->element[1]))
-		return take_pack(p, e, d);
-	if ((idx = job_open(p, e->element[0], d)) == JOB_NONE) {
+		return rpack_take(p, e, d);
+	if ((idx = redis_job_open(p, e->element[0], d)) == JOB_NONE) {
 		/* The budget said there was room; it stays pending to us,
 		 * and is read again once the partition is free. */
 		log_warnx("partition %u: no room for entry %s", p,
@@ -474,23 +377,22 @@ take_entry(uint32_t p, const redisReply *e, long long deliveries)
 		need[p] = 1;
 		return -1;
 	}
-	pentries[p]++;
-	totals.taken++;
+	redis_entry_taken(p, 1);
 	j = ledger_job(idx);
 	rj = &rjobs[idx];
 	if ((why = entry_fields(p, e->element[1], rj, &key, &payload,
 	    &high)) != NULL) {
-		refuse(idx, STATUS_REJECTED, why);
+		redis_refuse(idx, STATUS_REJECTED, why);
 		return 0;
 	}
 	if (rj->deliveries > opts->attempts) {
-		run_too_often(msg, sizeof msg, rj->deliveries);
-		refuse(idx, STATUS_CRASHED, msg);
+		redis_too_often(msg, sizeof msg, rj->deliveries);
+		redis_refuse(idx, STATUS_CRASHED, msg);
 		return 0;
 	}
 	if (bytes_set(&j->data, key != NULL ? key->str : NULL,
 	    key != NULL ? key->len : 0, payload->str, payload->len) == -1) {
-		refuse(idx, STATUS_REJECTED, "out of memory");
+		redis_refuse(idx, STATUS_REJECTED, "out of memory");
 		return 0;
 	}
 	j->keylen = key != NULL ? key->len : 0;
@@ -786,8 +688,8 @@ ctake_send(uint32_t want)
  * A job done, its result ready to go.  A packed entry's jobs go as one
  * item, its first job's, once the last is done.
  */
-static void
-finish_push(uint32_t idx)
+void
+redis_finish_push(uint32_t idx)
 {
 	struct rpack	*pk = rjobs[idx].pack;
 
@@ -1228,7 +1130,7 @@ redis_job_done(uint32_t idx, const char *res, size_t len)
 		j->status = STATUS_ERROR;
 		bytes_set(&j->result, "out of memory", 13, NULL, 0);
 	}
-	finish_push(idx);
+	redis_finish_push(idx);
 	if (!rconn_is_ready() && !waiting) {
 		log_info("redis: results wait for the connection");
 		waiting = 1;

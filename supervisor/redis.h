@@ -119,13 +119,16 @@ struct rjob {
 extern struct rjob	*rjobs;
 const char	*redis_reply_bad(const redisReply *);
 const char	*redis_dead_reason(const struct job *, char *, size_t);
+uint32_t	 redis_job_open(uint32_t, const redisReply *, uint32_t);
+const char	*redis_job_bad(uint32_t, const char *, size_t, size_t);
+void		 redis_job_end(uint32_t, int, const char *);
+void		 redis_refuse(uint32_t, int, const char *);
+void		 redis_too_often(char *, size_t, uint32_t);
+void		 redis_entry_taken(uint32_t, uint32_t);
+void		 redis_needs_room(uint32_t, uint32_t);
+void		 redis_finish_push(uint32_t);
 
 /* rpack.c */
-struct rpack_in {			/* a packed entry as read */
-	uint32_t		 n;
-	const redisReply	*payloads, *keys, *refs, *reply, *prio;
-	int			 high;
-};
 struct rpack {				/* its jobs in the ledger */
 	uint32_t	 n;
 	uint32_t	 left;		/* jobs not done */
@@ -141,8 +144,7 @@ struct rpack {				/* its jobs in the ledger */
 #define RPACK_HEAD	5	/* arguments before the result's stream */
 
 int		 rpack_is(const redisReply *);
-const char	*rpack_read(uint32_t, const redisReply *, struct rpack_in *);
-struct rpack	*rpack_new(const struct rpack_in *);
+int		 rpack_take(uint32_t, const redisReply *, uint32_t);
 void		 rpack_free(struct rpack *);
 int		 rpack_build(struct rpack *, uint32_t);
 int		 rpack_args(const struct rpack *, int, const char **,

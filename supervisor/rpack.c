@@ -18,6 +18,13 @@
 
 #define DEAD_FIELDS	22	/* a job's dead letter, at most */
 
+/* A packed entry as read, its fields still in the reply. */
+struct rpack_in {
+	uint32_t		 n;
+	const redisReply	*payloads, *keys, *refs, *reply, *prio;
+	int			 high;
+};
+
 static int
 is(const redisReply *f, const char *name)
 {
@@ -81,7 +88,7 @@ strings_ok(const redisReply *v, uint32_t n, size_t max)
  * read before anything is judged, so that a valid reply stream hears of
  * the refusal.
  */
-const char *
+static const char *
 rpack_read(uint32_t p, const redisReply *fields, struct rpack_in *in)
 {
 	const redisReply	*f, *v, *jobs = NULL;
@@ -155,7 +162,7 @@ rpack_read(uint32_t p, const redisReply *fields, struct rpack_in *in)
 	return NULL;
 }
 
-struct rpack *
+static struct rpack *
 rpack_new(const struct rpack_in *in)
 {
 	struct rpack	*pk;
@@ -189,6 +196,115 @@ rpack_free(struct rpack *pk)
 	free(pk->arg);
 	free(pk->reply);
 	free(pk);
+}
+
+/* A packed entry refused whole: answered as a plain entry would be. */
+static void
+pack_refuse(uint32_t p, const redisReply *e, uint32_t d,
+    const struct rpack_in *in, const char *why)
+{
+	struct rjob	*rj;
+	uint32_t	 idx;
+
+	if ((idx = redis_job_open(p, e->element[0], d)) == JOB_NONE)
+		return;
+	redis_entry_taken(p, 1);
+	rj = &rjobs[idx];
+	if (in->reply != NULL && bytes_set(&rj->meta, in->reply->str,
+	    in->reply->len, NULL, 0) == 0)
+		rj->replylen = in->reply->len;
+	redis_refuse(idx, STATUS_REJECTED, why);
+}
+
+/*
+ * A packed entry: its n jobs, each as a plain entry added after the one
+ * before would be.  Returns -1 when they do not fit the ledger now: the
+ * entry stays pending to this consumer, with the rest of its partition's
+ * entries in this take, and is read again later.
+ */
+int
+rpack_take(uint32_t p, const redisReply *e, uint32_t d)
+{
+	struct rpack_in	 in;
+	struct rpack	*pk;
+	struct netstr	 pl, ks, rs;
+	struct job	*j;
+	struct rjob	*rj;
+	const char	*why, *pay, *key = NULL, *ref = NULL, *first = NULL;
+	size_t		 plen, klen = 0, rlen = 0;
+	uint32_t	 i, idx, bad = 0;
+	char		 msg[160];
+
+	why = rpack_read(p, e->element[1], &in);
+	if (why == NULL && in.n > ledger_size()) {
+		snprintf(msg, sizeof msg, "%u jobs, more than the %u this "
+		    "supervisor's queue holds (queue-max)", in.n,
+		    ledger_size());
+		why = msg;
+	}
+	if (why != NULL) {
+		pack_refuse(p, e, d, &in, why);
+		return 0;
+	}
+	if (ledger_room() < in.n) {
+		redis_needs_room(p, in.n);
+		return -1;
+	}
+	if ((pk = rpack_new(&in)) == NULL)
+		fatalx("out of memory");
+	redis_entry_taken(p, in.n);
+	netstr_begin(&pl, in.payloads->str, in.payloads->len);
+	if (in.keys != NULL)
+		netstr_begin(&ks, in.keys->str, in.keys->len);
+	if (in.refs != NULL)
+		netstr_begin(&rs, in.refs->str, in.refs->len);
+	/* Every job is in the ledger before any can end. */
+	pk->left = in.n + 1;
+	for (i = 0; i < in.n; i++) {
+		/* rpack_read counted them: each is there. */
+		netstr_next(&pl, &pay, &plen);
+		if (in.keys != NULL)
+			netstr_next(&ks, &key, &klen);
+		if (in.refs != NULL)
+			netstr_next(&rs, &ref, &rlen);
+		idx = pk->idx[i] = redis_job_open(p, e->element[0], d);
+		rj = &rjobs[idx];
+		j = ledger_job(idx);
+		rj->pack = pk;
+		if (bytes_set(&rj->meta, NULL, 0, ref, rlen) == 0)
+			rj->reflen = rlen;
+		if (bytes_set(&j->data, key, klen, pay, plen) == -1) {
+			j->data.len = j->keylen = 0;
+			redis_job_end(idx, STATUS_REJECTED, "out of memory");
+			continue;
+		}
+		j->keylen = klen;
+		j->partition = key != NULL ? p : PARTITION_NONE;
+		j->high = in.high;
+	}
+	if (d > opts->attempts)
+		redis_too_often(msg, sizeof msg, d);
+	for (i = 0; i < in.n; i++) {
+		j = ledger_job(idx = pk->idx[i]);
+		if (j->state == JOB_DONE)
+			continue;
+		why = d > opts->attempts ? msg : redis_job_bad(p, pk->keyed ?
+		    j->data.p : NULL, j->keylen, j->data.len - j->keylen);
+		if (why == NULL) {
+			dispatch_submit(idx);
+			continue;
+		}
+		if (bad++ == 0)
+			first = why;
+		redis_job_end(idx, d > opts->attempts ? STATUS_CRASHED :
+		    STATUS_REJECTED, why);
+	}
+	if (bad > 0)
+		log_warnx("partition %u: entry %s: %u of its %u jobs failed "
+		    "(%s%s); moved to %s", p, e->element[0]->str, bad, in.n,
+		    first, bad > 1 ? ", ..." : "", rpool.dead);
+	redis_finish_push(pk->idx[0]);	/* the hold */
+	return 0;
 }
 
 /* One argument, at the end of args: its offset and length noted. */
