@@ -156,8 +156,8 @@ redis_reply_bad(const redisReply *reply)
 	return why;
 }
 
-static int
-field_is(const redisReply *f, const char *name)
+int
+redis_field_is(const redisReply *f, const char *name)
 {
 	size_t	len = strlen(name);
 
@@ -213,22 +213,22 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 				bad = "malformed fields";
 			continue;
 		}
-		if (field_is(f, "payload")) {
+		if (redis_field_is(f, "payload")) {
 			if (*payload != NULL && bad == NULL)
 				bad = "payload given twice";
 			*payload = v;
-		} else if (field_is(f, "key")) {
+		} else if (redis_field_is(f, "key")) {
 			if (*key != NULL && bad == NULL)
 				bad = "key given twice";
 			*key = v;
-		} else if (field_is(f, "priority")) {
+		} else if (redis_field_is(f, "priority")) {
 			if (prio != NULL && bad == NULL)
 				bad = "priority given twice";
 			prio = v;
-		} else if (field_is(f, "reply")) {
+		} else if (redis_field_is(f, "reply")) {
 			replies++;
 			reply = v;
-		} else if (field_is(f, "ref")) {
+		} else if (redis_field_is(f, "ref")) {
 			refs++;
 			ref = v;
 		}
@@ -265,10 +265,10 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 		return bad;
 	if (*payload == NULL)
 		return "no payload field";
-	if (prio != NULL && !field_is(prio, "high") &&
-	    !field_is(prio, "normal"))
+	if (prio != NULL && !redis_field_is(prio, "high") &&
+	    !redis_field_is(prio, "normal"))
 		return "priority must be high or normal";
-	*high = prio != NULL && field_is(prio, "high");
+	*high = prio != NULL && redis_field_is(prio, "high");
 	return redis_job_bad(p, *key != NULL ? (*key)->str : NULL,
 	    *key != NULL ? (*key)->len : 0, (*payload)->len);
 }

@@ -25,14 +25,6 @@ struct rpack_in {
 	int			 high;
 };
 
-static int
-is(const redisReply *f, const char *name)
-{
-	size_t	len = strlen(name);
-
-	return f->len == len && memcmp(f->str, name, len) == 0;
-}
-
 /* An entry with a field "jobs" is packed. */
 int
 rpack_is(const redisReply *fields)
@@ -43,7 +35,7 @@ rpack_is(const redisReply *fields)
 		return 0;
 	for (i = 0; i + 1 < fields->elements; i += 2)
 		if (fields->element[i]->type == REDIS_REPLY_STRING &&
-		    is(fields->element[i], "jobs"))
+		    redis_field_is(fields->element[i], "jobs"))
 			return 1;
 	return 0;
 }
@@ -65,21 +57,26 @@ jobs_count(const redisReply *v)
 	return n <= PACK_MAX ? n : 0;
 }
 
-/* Whether v holds exactly n netstrings, none longer than max. */
+/* Whether v holds exactly n netstrings. */
 static int
-strings_ok(const redisReply *v, uint32_t n, size_t max)
+strings_ok(const redisReply *v, uint32_t n)
+{
+	return netstr_count(v->str, v->len, n) == (long)n;
+}
+
+/* Whether the netstrings of v, all well formed, are refs. */
+static int
+refs_ok(const redisReply *v)
 {
 	struct netstr	 ns;
 	const char	*s;
 	size_t		 len;
-	uint32_t	 k = 0;
-	int		 rc;
 
 	netstr_begin(&ns, v->str, v->len);
-	while ((rc = netstr_next(&ns, &s, &len)) == 1)
-		if (++k > n || len > max)
+	while (netstr_next(&ns, &s, &len) == 1)
+		if (len > REF_MAX)
 			return 0;
-	return rc == 0 && k == n;
+	return 1;
 }
 
 /*
@@ -110,7 +107,7 @@ rpack_read(uint32_t p, const redisReply *fields, struct rpack_in *in)
 			continue;
 		}
 #define ONCE(name, var) \
-		if (is(f, name)) { \
+		if (redis_field_is(f, name)) { \
 			if (var != NULL && bad == NULL) \
 				bad = name " given twice"; \
 			var = v; \
@@ -122,10 +119,10 @@ rpack_read(uint32_t p, const redisReply *fields, struct rpack_in *in)
 		ONCE("refs", in->refs)
 		ONCE("priority", in->prio)
 #undef ONCE
-		if (is(f, "reply")) {
+		if (redis_field_is(f, "reply")) {
 			replies++;
 			in->reply = v;
-		} else if (is(f, "payload") || is(f, "key") || is(f, "ref"))
+		} else if (redis_field_is(f, "payload") || redis_field_is(f, "key") || redis_field_is(f, "ref"))
 			plain = 1;
 		/* Other fields are the producer's own: kept, not read. */
 	}
@@ -146,19 +143,18 @@ rpack_read(uint32_t p, const redisReply *fields, struct rpack_in *in)
 		    "payload, key or ref";
 	if ((in->n = jobs_count(jobs)) == 0)
 		return "jobs must be a number from 1 to 1024";
-	if (in->payloads == NULL || !strings_ok(in->payloads, in->n,
-	    SIZE_MAX))
+	if (in->payloads == NULL || !strings_ok(in->payloads, in->n))
 		return "payloads must be as many netstrings as jobs";
-	if (in->keys != NULL && !strings_ok(in->keys, in->n, SIZE_MAX))
+	if (in->keys != NULL && !strings_ok(in->keys, in->n))
 		return "keys must be as many netstrings as jobs";
-	if (in->refs != NULL && !strings_ok(in->refs, in->n, SIZE_MAX))
+	if (in->refs != NULL && !strings_ok(in->refs, in->n))
 		return "refs must be as many netstrings as jobs";
-	if (in->refs != NULL && !strings_ok(in->refs, in->n, REF_MAX))
+	if (in->refs != NULL && !refs_ok(in->refs))
 		return "a ref longer than 256 bytes";
-	if (in->prio != NULL && !is(in->prio, "high") &&
-	    !is(in->prio, "normal"))
+	if (in->prio != NULL && !redis_field_is(in->prio, "high") &&
+	    !redis_field_is(in->prio, "normal"))
 		return "priority must be high or normal";
-	in->high = in->prio != NULL && is(in->prio, "high");
+	in->high = in->prio != NULL && redis_field_is(in->prio, "high");
 	return NULL;
 }
 
