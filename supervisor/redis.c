@@ -140,6 +140,28 @@ poll_soon(void)
 	evtimer_del(ev_poll);
 }
 
+/*
+ * An entry's next field and its value from *i on, both strings; 0 at the
+ * end.  A pair that is not is skipped, and *bad says so.
+ */
+int
+redis_field_next(const redisReply *fields, size_t *i, const redisReply **f,
+    const redisReply **v, const char **bad)
+{
+	for (; *i + 1 < fields->elements; *i += 2) {
+		*f = fields->element[*i];
+		*v = fields->element[*i + 1];
+		if ((*f)->type == REDIS_REPLY_STRING &&
+		    (*v)->type == REDIS_REPLY_STRING) {
+			*i += 2;
+			return 1;
+		}
+		if (*bad == NULL)
+			*bad = "malformed fields";
+	}
+	return 0;
+}
+
 /* NULL if reply names a reply stream of this pool, or why not. */
 const char *
 redis_reply_bad(const redisReply *reply)
@@ -204,15 +226,7 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 		return "the entry has no fields (deleted or trimmed)";
 	if (fields->elements % 2 != 0)
 		bad = "malformed fields";
-	for (i = 0; i + 1 < fields->elements; i += 2) {
-		f = fields->element[i];
-		v = fields->element[i + 1];
-		if (f->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING) {
-			if (bad == NULL)
-				bad = "malformed fields";
-			continue;
-		}
+	for (i = 0; redis_field_next(fields, &i, &f, &v, &bad); ) {
 		if (redis_field_is(f, "payload")) {
 			if (*payload != NULL && bad == NULL)
 				bad = "payload given twice";

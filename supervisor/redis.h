@@ -118,6 +118,8 @@ struct rjob {
 /* redis.c, for rpack.c */
 extern struct rjob	*rjobs;
 int		 redis_field_is(const redisReply *, const char *);
+int		 redis_field_next(const redisReply *, size_t *,
+		    const redisReply **, const redisReply **, const char **);
 const char	*redis_reply_bad(const redisReply *);
 const char	*redis_dead_reason(const struct job *, char *, size_t);
 uint32_t	 redis_job_open(uint32_t, const redisReply *, uint32_t);

@@ -97,15 +97,7 @@ rpack_read(uint32_t p, const redisReply *fields, struct rpack_in *in)
 	memset(in, 0, sizeof *in);
 	if (fields->elements % 2 != 0)
 		bad = "malformed fields";
-	for (i = 0; i + 1 < fields->elements; i += 2) {
-		f = fields->element[i];
-		v = fields->element[i + 1];
-		if (f->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING) {
-			if (bad == NULL)
-				bad = "malformed fields";
-			continue;
-		}
+	for (i = 0; redis_field_next(fields, &i, &f, &v, &bad); ) {
 #define ONCE(name, var) \
 		if (redis_field_is(f, name)) { \
 			if (var != NULL && bad == NULL) \

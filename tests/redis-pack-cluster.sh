@@ -11,13 +11,6 @@ cluster_skip_unless_ready
 
 plan 7
 
-# ns STRING...: each string as a netstring (ASCII only).
-ns() {
-	for ns_s in "$@"; do
-		printf '%d:%s,' "${#ns_s}" "$ns_s"
-	done
-}
-
 # job_results STREAM: the results of every packed result entry, in
 # order, a line each.
 job_results() {

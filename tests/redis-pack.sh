@@ -13,13 +13,6 @@ redis_skip_unless_ready
 
 plan 23
 
-# ns STRING...: each string as a netstring (ASCII only).
-ns() {
-	for ns_s in "$@"; do
-		printf '%d:%s,' "${#ns_s}" "$ns_s"
-	done
-}
-
 # entry STREAM N: the fields of a stream's Nth entry, a line each.
 entry() {
 	rcli EVAL "local x = redis.call('XRANGE', KEYS[1], '-', '+')[tonumber(ARGV[1])]
