@@ -12,6 +12,10 @@
  * away and are sent again when it is back; the ownership check makes the
  * second try harmless.
  *
+ * A packed entry (rpack.c) is n jobs in the ledger, held and finished
+ * together: "held" counts jobs, and a take asks for as many entries as
+ * bring about the jobs there is room for, at the recent jobs per entry.
+ *
  * On a Redis Cluster each partition's stream is in a slot of its own: a
  * take is one script per partition, a finish one per partition (results
  * go to its outbox with the ack), and rforward.c takes the results on
