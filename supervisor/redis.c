@@ -454,7 +454,8 @@ take_stream(const redisReply *part, const redisReply *entries,
 		log_warnx("partition %u: took over %zu entr%s from consumer %s",
 		    p, entries->elements, entries->elements == 1 ? "y" : "ies",
 		    from->str);
-	} else if (deliv->type == REDIS_REPLY_ARRAY)
+	} else if (deliv->type == REDIS_REPLY_ARRAY && reread[p] == 0)
+		/* Not those it left for want of room. */
 		log_warnx("partition %u: resuming %zu entr%s this consumer "
 		    "held before", p, entries->elements,
 		    entries->elements == 1 ? "y" : "ies");
@@ -470,9 +471,9 @@ take_stream(const redisReply *part, const redisReply *entries,
 		reread[p] = 0;
 	else {
 		reread[p]++;
-		log_debug("partition %u: %zu entr%s wait for room", p,
+		log_debug("partition %u: %zu entr%s for room", p,
 		    entries->elements - k,
-		    entries->elements - k == 1 ? "y" : "ies");
+		    entries->elements - k == 1 ? "y waits" : "ies wait");
 	}
 	return k;
 }

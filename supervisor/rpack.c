@@ -226,7 +226,7 @@ rpack_take(uint32_t p, const redisReply *e, uint32_t d)
 	why = rpack_read(p, e->element[1], &in);
 	if (why == NULL && in.n > ledger_size()) {
 		snprintf(msg, sizeof msg, "%u jobs, more than the %u this "
-		    "supervisor's queue holds (queue-max)", in.n,
+		    "supervisor holds at once (--queue)", in.n,
 		    ledger_size());
 		why = msg;
 	}

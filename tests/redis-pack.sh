@@ -11,7 +11,7 @@
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 23
+plan 25
 
 # entry STREAM N: the fields of a stream's Nth entry, a line each.
 entry() {
@@ -179,6 +179,27 @@ fields statuses "$O:results" | sort -u >"$T/st"
 is "...all ok" "$(cat "$T/st")" "$(ns ok ok ok ok ok ok ok ok ok ok ok ok)"
 kill -TERM "$sup_three"
 fp_wait "$sup_three"
+
+# --- packs that wait for room, one that never fits ------------------------------------
+
+Q='forkpool:{q}'
+sup_start four --source "$REDIS_URL_BASE/q" --partitions 1 --consumer four \
+    -q 8 -w 1 -v builtin:sleep
+wait_for 20 has connected "$T/four.err" || diag "four did not connect"
+rcli XADD "$Q:p0" '*' jobs 9 payloads "$(ns 1 2 3 4 5 6 7 8 9)" >/dev/null
+for e in 1 2 3; do
+	rcli XADD "$Q:p0" '*' jobs 6 payloads "$(ns "a$e 20" "b$e 20" "c$e 20" \
+	    "d$e 20" "e$e 20" "f$e 20")" >/dev/null
+done
+wait_for 20 xlen_is 4 "$Q:results" || diag "not four results"
+fields result "$Q:results" | head -n 1 >"$T/q1"
+is "-q 8: a pack of 9 refused whole, saying why" "$(cat "$T/q1")" \
+    "9 jobs, more than the 8 this supervisor holds at once (--queue)"
+fields attempts "$Q:results" | tail -n 3 | sort -u >"$T/q2"
+is "...three packs of 6 wait for room in turn, each job run once" \
+    "$(cat "$T/q2")" "$(ns 1 1 1 1 1 1)"
+kill -TERM "$sup_four"
+fp_wait "$sup_four"
 
 # --- kill -9 of the supervisor holding a pack -----------------------------------------
 
