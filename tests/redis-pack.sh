@@ -5,13 +5,14 @@
 # again; jobs refused alone or failed for good get a dead letter each;
 # an entry refused whole is answered plain and dead-lettered; an entry
 # delivered too often fails every job; keyed packs keep each key's order;
-# and a pack held by a supervisor killed with -9 is finished once, by
-# another.
+# packs wait for room in the ledger; a pack held by a supervisor killed
+# with -9 is finished once, by another; and one running while Redis
+# restarts is finished once.
 . "${TESTS_SRCDIR:-$(dirname "$0")}/lib.sh"
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 25
+plan 26
 
 # entry STREAM N: the fields of a stream's Nth entry, a line each.
 entry() {
@@ -230,5 +231,27 @@ ok "...b ends cleanly, having taken over one entry of 4 jobs" \
     "$T/b.err"
 is "...exactly one result in all" "$(fields statuses "$K:reply:k")" \
     "$(ns ok ok ok ok)"
+
+# --- Redis restarted while a pack runs ------------------------------------------------
+
+S='forkpool:{rs}'
+sup_start five --source "$REDIS_URL_BASE/rs" --partitions 1 --consumer five \
+    -w 2 builtin:sleep
+stray_workers $(workers_of "$sup_five")
+wait_for 20 has connected "$T/five.err" || diag "five did not connect"
+id=$(rcli XADD "$S:p0" '*' jobs 4 payloads "$(ns 'a 400' 'b 400' 'c 400' \
+    'd 400')")
+wait_for 20 holds_some rs 1 five || diag "five took nothing"
+redis_stop
+wait_for 20 has 'results wait for the connection' "$T/five.err" ||
+    diag "no job ended while Redis was away"
+redis_start
+wait_for 20 xlen_is 1 "$S:results" || diag "no result"
+entry_is "Redis restarted while a pack runs: its one result, each job run once" \
+    "$S:results" 1 job "$id" partition 0 consumer five jobs 4 \
+    statuses "$(ns ok ok ok ok)" attempts "$(ns 1 1 1 1)" \
+    results "$(ns 'a 400' 'b 400' 'c 400' 'd 400')"
+kill -TERM "$sup_five"
+fp_wait "$sup_five"
 
 finish
