@@ -86,14 +86,13 @@ refs_ok(const redisReply *v)
  * the refusal.
  */
 static const char *
-rpack_read(uint32_t p, const redisReply *fields, struct rpack_in *in)
+rpack_read(const redisReply *fields, struct rpack_in *in)
 {
 	const redisReply	*f, *v, *jobs = NULL;
 	const char		*bad = NULL, *why;
 	size_t			 i;
 	int			 replies = 0, plain = 0;
 
-	(void)p;
 	memset(in, 0, sizeof *in);
 	if (fields->elements % 2 != 0)
 		bad = "malformed fields";
@@ -218,12 +217,12 @@ rpack_take(uint32_t p, const redisReply *e, uint32_t d)
 	struct netstr	 pl, ks, rs;
 	struct job	*j;
 	struct rjob	*rj;
-	const char	*why, *pay, *key = NULL, *ref = NULL, *first = NULL;
+	const char	*why, *pay, *key = NULL, *ref = NULL;
 	size_t		 plen, klen = 0, rlen = 0;
 	uint32_t	 i, idx, bad = 0;
-	char		 msg[160];
+	char		 msg[160], first[160];
 
-	why = rpack_read(p, e->element[1], &in);
+	why = rpack_read(e->element[1], &in);
 	if (why == NULL && in.n > ledger_size()) {
 		snprintf(msg, sizeof msg, "%u jobs, more than the %u this "
 		    "supervisor holds at once (--queue)", in.n,
@@ -282,8 +281,9 @@ rpack_take(uint32_t p, const redisReply *e, uint32_t d)
 			dispatch_submit(idx);
 			continue;
 		}
+		/* The first reason goes in the log, for the entry. */
 		if (bad++ == 0)
-			first = why;
+			snprintf(first, sizeof first, "%s", why);
 		redis_job_end(idx, d > opts->attempts ? STATUS_CRASHED :
 		    STATUS_REJECTED, why);
 	}
