@@ -12,6 +12,10 @@
  * away and are sent again when it is back; the ownership check makes the
  * second try harmless.
  *
+ * A packed entry (rpack.c) is n jobs in the ledger, held and finished
+ * together: "held" counts jobs, and a take asks for as many entries as
+ * bring about the jobs there is room for, at the recent jobs per entry.
+ *
  * On a Redis Cluster each partition's stream is in a slot of its own: a
  * take is one script per partition, a finish one per partition (results
  * go to its outbox with the ack), and rforward.c takes the results on
@@ -23,6 +27,7 @@
 #include <string.h>
 
 #include "proto/log.h"
+#include "proto/netstr.h"
 #include "supervisor.h"
 #include "redis.h"
 #include "proto/xmalloc.h"
@@ -38,19 +43,7 @@
 #define POLL_MIN_NS	1000000ULL	/* an empty take: ask again in 1 ms, */
 #define POLL_MAX_NS	100000000ULL	/* doubling up to 0.1 s */
 #define REPLY_TTL_MS	"86400000"	/* a reply stream lives a day */
-#define ID_MAX		48
-#define REF_MAX		256
-
-/* What the ledger does not hold of a job from Redis, by ledger index. */
-struct rjob {
-	char		 id[ID_MAX];	/* the entry's id in its stream */
-	uint32_t	 stream;
-	uint32_t	 deliveries;
-	uint32_t	 replylen;	/* meta: the reply stream, then ref */
-	uint32_t	 reflen;
-	uint8_t		 sent;		/* a finish went out before */
-	struct bytes	 meta;
-};
+#define JPE_ONE		16	/* jobs per entry, in sixteenths */
 
 struct finish_batch {
 	unsigned	 n;
@@ -78,8 +71,12 @@ struct ctake {
 	struct ctake_one one[];
 };
 
-static struct rjob	*rjobs;
-static uint32_t		*held;		/* partition -> live entries */
+struct rjob		*rjobs;
+static uint32_t		*held;		/* partition -> live jobs */
+static uint32_t		*pentries;	/* partition -> live entries */
+static uint32_t		*reread;	/* partition -> its own reads again */
+static uint32_t		*need;		/* partition -> room it waits for */
+static uint32_t		 jpe = JPE_ONE;	/* recent jobs per entry */
 static char		(*partnum)[12];	/* partition -> its number */
 static uint32_t		*slot;		/* partition -> its place in a finish */
 static struct jobq	 finishq;	/* done, finish not yet sent */
@@ -99,12 +96,11 @@ static struct {
 	uint64_t	 taken, done, refused, dead, taken_over, takes, finishes;
 } totals;
 
-static void	finish_push(uint32_t);
 
 uint32_t
 redis_partition_live(uint32_t p)
 {
-	return held[p];
+	return pentries[p];
 }
 
 /* The heartbeat found fewer of its entries in Redis than it holds. */
@@ -118,7 +114,7 @@ redis_lost_entries(uint32_t p, unsigned n)
 }
 
 /*
- * Entries to take: what the workers can start soon (twice their windows,
+ * Jobs to take: what the workers can start soon (twice their windows,
  * which adapt to the cost of a job), within the ledger's room.  A host
  * takes no more than it can use, so that other hosts get the rest.
  */
@@ -132,6 +128,15 @@ budget(void)
 	return want < room ? want : room;
 }
 
+/* The entries that bring about so many jobs, at least one. */
+static uint32_t
+entries_for(uint32_t jobs)
+{
+	uint32_t	n = (uint32_t)((uint64_t)jobs * JPE_ONE / jpe);
+
+	return n > 0 ? n : 1;
+}
+
 static void
 poll_soon(void)
 {
@@ -139,12 +144,68 @@ poll_soon(void)
 	evtimer_del(ev_poll);
 }
 
-static int
-field_is(const redisReply *f, const char *name)
+/*
+ * An entry's next field and its value from *i on, both strings; 0 at the
+ * end.  A pair that is not is skipped, and *bad says so.
+ */
+int
+redis_field_next(const redisReply *fields, size_t *i, const redisReply **f,
+    const redisReply **v, const char **bad)
+{
+	for (; *i + 1 < fields->elements; *i += 2) {
+		*f = fields->element[*i];
+		*v = fields->element[*i + 1];
+		if ((*f)->type == REDIS_REPLY_STRING &&
+		    (*v)->type == REDIS_REPLY_STRING) {
+			*i += 2;
+			return 1;
+		}
+		if (*bad == NULL)
+			*bad = "malformed fields";
+	}
+	return 0;
+}
+
+/* NULL if reply names a reply stream of this pool, or why not. */
+const char *
+redis_reply_bad(const redisReply *reply)
+{
+	static char	why[REDIS_KEY_MAX + 96];
+	size_t		plen = strlen(rpool.reply_prefix);
+
+	if (reply->len < REDIS_KEY_MAX && reply->len > plen &&
+	    memcmp(reply->str, rpool.reply_prefix, plen) == 0 &&
+	    memchr(reply->str, '\0', reply->len) == NULL)
+		return NULL;
+	snprintf(why, sizeof why, "the reply stream must be named %sNAME "
+	    "(at most %d bytes)", rpool.reply_prefix, REDIS_KEY_MAX - 1);
+	return why;
+}
+
+int
+redis_field_is(const redisReply *f, const char *name)
 {
 	size_t	len = strlen(name);
 
 	return f->len == len && memcmp(f->str, name, len) == 0;
+}
+
+/* NULL if a job of partition p may run with this key and payload. */
+const char *
+redis_job_bad(uint32_t p, const char *key, size_t keylen, size_t paylen)
+{
+	static char	why[160];
+
+	if (key != NULL && partition_of(key, keylen) != p) {
+		snprintf(why, sizeof why, "its key belongs in partition %u, "
+		    "not %u: the producer does not use this pool's %u "
+		    "partitions", partition_of(key, keylen), p,
+		    opts->partitions);
+		return why;
+	}
+	if (frame_size(keylen, paylen) > opts->frame_max)
+		return "longer than the maximum frame size";
+	return NULL;
 }
 
 /*
@@ -159,9 +220,8 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 {
 	const redisReply	*f, *v, *reply = NULL, *ref = NULL,
 				*prio = NULL;
-	static char		 why[REDIS_KEY_MAX + 96];
-	const char		*bad = NULL;
-	size_t			 i, plen = strlen(rpool.reply_prefix);
+	const char		*bad = NULL, *s;
+	size_t			 i;
 	int			 replies = 0, refs = 0;
 
 	*key = *payload = NULL;
@@ -170,31 +230,23 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 		return "the entry has no fields (deleted or trimmed)";
 	if (fields->elements % 2 != 0)
 		bad = "malformed fields";
-	for (i = 0; i + 1 < fields->elements; i += 2) {
-		f = fields->element[i];
-		v = fields->element[i + 1];
-		if (f->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING) {
-			if (bad == NULL)
-				bad = "malformed fields";
-			continue;
-		}
-		if (field_is(f, "payload")) {
+	for (i = 0; redis_field_next(fields, &i, &f, &v, &bad); ) {
+		if (redis_field_is(f, "payload")) {
 			if (*payload != NULL && bad == NULL)
 				bad = "payload given twice";
 			*payload = v;
-		} else if (field_is(f, "key")) {
+		} else if (redis_field_is(f, "key")) {
 			if (*key != NULL && bad == NULL)
 				bad = "key given twice";
 			*key = v;
-		} else if (field_is(f, "priority")) {
+		} else if (redis_field_is(f, "priority")) {
 			if (prio != NULL && bad == NULL)
 				bad = "priority given twice";
 			prio = v;
-		} else if (field_is(f, "reply")) {
+		} else if (redis_field_is(f, "reply")) {
 			replies++;
 			reply = v;
-		} else if (field_is(f, "ref")) {
+		} else if (redis_field_is(f, "ref")) {
 			refs++;
 			ref = v;
 		}
@@ -211,17 +263,10 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 		if (bad == NULL)
 			bad = "ref given twice";
 	}
-	if (reply != NULL && (reply->len >= REDIS_KEY_MAX ||
-	    reply->len <= plen ||
-	    memcmp(reply->str, rpool.reply_prefix, plen) != 0 ||
-	    memchr(reply->str, '\0', reply->len) != NULL)) {
+	if (reply != NULL && (s = redis_reply_bad(reply)) != NULL) {
 		reply = NULL;
-		if (bad == NULL) {
-			snprintf(why, sizeof why, "the reply stream must be "
-			    "named %sNAME (at most %d bytes)",
-			    rpool.reply_prefix, REDIS_KEY_MAX - 1);
-			bad = why;
-		}
+		if (bad == NULL)
+			bad = s;
 	}
 	if (ref != NULL && ref->len > REF_MAX) {
 		ref = NULL;
@@ -238,47 +283,97 @@ entry_fields(uint32_t p, const redisReply *fields, struct rjob *rj,
 		return bad;
 	if (*payload == NULL)
 		return "no payload field";
-	if (prio != NULL && !field_is(prio, "high") &&
-	    !field_is(prio, "normal"))
+	if (prio != NULL && !redis_field_is(prio, "high") &&
+	    !redis_field_is(prio, "normal"))
 		return "priority must be high or normal";
-	*high = prio != NULL && field_is(prio, "high");
-	if (*key != NULL && partition_of((*key)->str, (*key)->len) != p) {
-		snprintf(why, sizeof why, "its key belongs in partition %u, "
-		    "not %u: the producer does not use this pool's %u "
-		    "partitions", partition_of((*key)->str, (*key)->len), p,
-		    opts->partitions);
-		return why;
-	}
-	if (frame_size(*key != NULL ? (*key)->len : 0, (*payload)->len) >
-	    opts->frame_max)
-		return "longer than the maximum frame size";
-	return NULL;
+	*high = prio != NULL && redis_field_is(prio, "high");
+	return redis_job_bad(p, *key != NULL ? (*key)->str : NULL,
+	    *key != NULL ? (*key)->len : 0, (*payload)->len);
 }
 
-/* Ends a job at once, without a worker: a bad entry, or one run too often. */
-static void
-refuse(uint32_t idx, int status, const char *why)
+/* Ends a job at once, without a worker. */
+void
+redis_job_end(uint32_t idx, int status, const char *why)
 {
 	struct job	*j = ledger_job(idx);
-	struct rjob	*rj = &rjobs[idx];
 
-	log_warnx("partition %u: entry %s: %s; moved to %s", rj->stream,
-	    rj->id, why, rpool.dead);
 	j->state = JOB_DONE;
 	j->status = status;
 	if (bytes_set(&j->result, why, strlen(why), NULL, 0) == -1)
 		j->result.len = 0;
-	finish_push(idx);
+	redis_finish_push(idx);
 }
 
-static void
+/* A bad entry, or one run too often. */
+void
+redis_refuse(uint32_t idx, int status, const char *why)
+{
+	struct rjob	*rj = &rjobs[idx];
+
+	log_warnx("partition %u: entry %s: %s; moved to %s", rj->stream,
+	    rj->id, why, rpool.dead);
+	redis_job_end(idx, status, why);
+}
+
+/* A job in the ledger for the entry id of partition p, or JOB_NONE. */
+uint32_t
+redis_job_open(uint32_t p, const redisReply *id, uint32_t deliveries)
+{
+	static uint64_t	 seq;
+	struct job	*j;
+	struct rjob	*rj;
+	uint32_t	 idx;
+
+	if ((idx = ledger_alloc()) == JOB_NONE)
+		return JOB_NONE;
+	held[p]++;
+	j = ledger_job(idx);
+	rj = &rjobs[idx];
+	memcpy(rj->id, id->str, id->len + 1);
+	rj->stream = p;
+	rj->deliveries = deliveries;
+	rj->sent = 0;
+	rj->replylen = rj->reflen = 0;
+	rj->pack = NULL;
+	j->seq = j->line = ++seq;
+	j->submitted_ns = now_ns();
+	j->attempt = deliveries;
+	return idx;
+}
+
+void
+redis_too_often(char *msg, size_t size, uint32_t deliveries)
+{
+	snprintf(msg, size, "delivered %u times, more than the %u attempts "
+	    "allowed (its supervisors died running it)", deliveries,
+	    opts->attempts);
+}
+
+/* An entry of n jobs taken from partition p. */
+void
+redis_entry_taken(uint32_t p, uint32_t n)
+{
+	pentries[p]++;
+	totals.taken++;
+	jpe = (7 * jpe + n * JPE_ONE) / 8;
+}
+
+/* Partition p waits for room for n jobs before it is read again. */
+void
+redis_needs_room(uint32_t p, uint32_t n)
+{
+	need[p] = n;
+}
+
+/* Returns -1 when the entry does not fit the ledger now. */
+static int
 take_entry(uint32_t p, const redisReply *e, long long deliveries)
 {
 	const redisReply	*key, *payload;
 	const char		*why;
 	struct job		*j;
 	struct rjob		*rj;
-	uint32_t		 idx;
+	uint32_t		 idx, d;
 	int			 high;
 	char			 msg[160];
 
@@ -286,60 +381,58 @@ take_entry(uint32_t p, const redisReply *e, long long deliveries)
 	    e->element[0]->type != REDIS_REPLY_STRING ||
 	    e->element[0]->len >= ID_MAX) {
 		log_warnx("partition %u: an entry without an id", p);
-		return;
+		return 0;
 	}
-	if ((idx = ledger_alloc()) == JOB_NONE) {
+	d = deliveries < 1 ? 1 : deliveries > 65535 ? 65535 :
+	    (uint32_t)deliveries;
+	if (rpack_is(e->element[1]))
+		return rpack_take(p, e, d);
+	if ((idx = redis_job_open(p, e->element[0], d)) == JOB_NONE) {
 		/* The budget said there was room; it stays pending to us,
 		 * and is read again once the partition is free. */
 		log_warnx("partition %u: no room for entry %s", p,
 		    e->element[0]->str);
-		return;
+		need[p] = 1;
+		return -1;
 	}
-	held[p]++;
-	totals.taken++;
+	redis_entry_taken(p, 1);
 	j = ledger_job(idx);
 	rj = &rjobs[idx];
-	memcpy(rj->id, e->element[0]->str, e->element[0]->len + 1);
-	rj->stream = p;
-	rj->deliveries = deliveries < 1 ? 1 : deliveries > 65535 ? 65535 :
-	    (uint32_t)deliveries;
-	rj->sent = 0;
-	rj->replylen = rj->reflen = 0;
-	j->seq = j->line = totals.taken;
-	j->submitted_ns = now_ns();
-	j->attempt = rj->deliveries;
 	if ((why = entry_fields(p, e->element[1], rj, &key, &payload,
 	    &high)) != NULL) {
-		refuse(idx, STATUS_REJECTED, why);
-		return;
+		redis_refuse(idx, STATUS_REJECTED, why);
+		return 0;
 	}
 	if (rj->deliveries > opts->attempts) {
-		snprintf(msg, sizeof msg, "delivered %u times, more than the "
-		    "%u attempts allowed (its supervisors died running it)",
-		    rj->deliveries, opts->attempts);
-		refuse(idx, STATUS_CRASHED, msg);
-		return;
+		redis_too_often(msg, sizeof msg, rj->deliveries);
+		redis_refuse(idx, STATUS_CRASHED, msg);
+		return 0;
 	}
 	if (bytes_set(&j->data, key != NULL ? key->str : NULL,
 	    key != NULL ? key->len : 0, payload->str, payload->len) == -1) {
-		refuse(idx, STATUS_REJECTED, "out of memory");
-		return;
+		redis_refuse(idx, STATUS_REJECTED, "out of memory");
+		return 0;
 	}
 	j->keylen = key != NULL ? key->len : 0;
 	j->partition = key != NULL ? p : PARTITION_NONE;
 	j->high = high;
 	dispatch_submit(idx);
+	return 0;
 }
 
 /*
  * One stream's part of a take's reply: its partition, entries, their
  * deliveries (one for all, or one each) and previous owners.  Returns
- * the entries read.
+ * the entries taken.  Those that do not fit the ledger stay pending to
+ * this consumer, and the partition is asked again once there is room:
+ * each such read counts as a delivery in Redis, which is not an attempt,
+ * so it is taken off again.
  */
 static size_t
 take_stream(const redisReply *part, const redisReply *entries,
     const redisReply *deliv, const redisReply *from)
 {
+	long long	d;
 	uint32_t	p;
 	size_t		k;
 
@@ -354,20 +447,35 @@ take_stream(const redisReply *part, const redisReply *entries,
 		return 0;
 	}
 	p = (uint32_t)part->integer;
+	need[p] = 0;
 	if (from->len > 0) {
+		reread[p] = 0;
 		totals.taken_over += entries->elements;
 		log_warnx("partition %u: took over %zu entr%s from consumer %s",
 		    p, entries->elements, entries->elements == 1 ? "y" : "ies",
 		    from->str);
-	} else if (deliv->type == REDIS_REPLY_ARRAY)
+	} else if (deliv->type == REDIS_REPLY_ARRAY && reread[p] == 0)
+		/* Not those it left for want of room. */
 		log_warnx("partition %u: resuming %zu entr%s this consumer "
 		    "held before", p, entries->elements,
 		    entries->elements == 1 ? "y" : "ies");
-	for (k = 0; k < entries->elements; k++)
-		take_entry(p, entries->element[k],
-		    deliv->type == REDIS_REPLY_ARRAY ?
-		    deliv->element[k]->integer : deliv->integer);
-	return entries->elements;
+	for (k = 0; k < entries->elements; k++) {
+		d = deliv->type == REDIS_REPLY_ARRAY ?
+		    deliv->element[k]->integer : deliv->integer;
+		if (deliv->type == REDIS_REPLY_ARRAY && from->len == 0)
+			d = d > reread[p] ? d - reread[p] : 1;
+		if (take_entry(p, entries->element[k], d) == -1)
+			break;
+	}
+	if (k == entries->elements)
+		reread[p] = 0;
+	else {
+		reread[p]++;
+		log_debug("partition %u: %zu entr%s for room", p,
+		    entries->elements - k,
+		    entries->elements - k == 1 ? "y waits" : "ies wait");
+	}
+	return k;
 }
 
 /* A take came back with entries (ask again at once) or none (later). */
@@ -447,11 +555,14 @@ ctake_done(void *arg, redisReply *r)
 	free(t);
 }
 
-/* A partition a take may ask about: nothing of it here or on the way. */
+/*
+ * A partition a take may ask about: nothing of it here or on the way,
+ * and room for what it left pending before.
+ */
 static int
 take_may_ask(uint32_t p)
 {
-	return held[p] == 0 && !asking[p];
+	return held[p] == 0 && !asking[p] && ledger_room() >= need[p];
 }
 
 /*
@@ -487,7 +598,7 @@ take_send(uint32_t want)
 	snprintf(nkeys, sizeof nkeys, "%u", n);
 	snprintf(claim, sizeof claim, "%llu", rpool.claim_due ?
 	    (unsigned long long)rpool.claim_idle_ms : 0ULL);
-	snprintf(room, sizeof room, "%u", want);
+	snprintf(room, sizeof room, "%u", entries_for(want));
 	snprintf(batch, sizeof batch, "%u", TAKE_BATCH);
 	scratch.v[argc++] = rpool.url.pool;
 	scratch.v[argc++] = rpool.consumer;
@@ -532,7 +643,8 @@ ctake_send(uint32_t want)
 	const char		*argv[12];
 	size_t			 len[12];
 	char			 claim[24], room[16], batch[16], most[16];
-	uint32_t		 i, p, n = 0, per, share, left = want;
+	uint32_t		 i, p, n = 0, per, share;
+	uint32_t		 left = entries_for(want);
 	uint32_t		 start = rotor;
 	int			 k;
 
@@ -544,11 +656,11 @@ ctake_send(uint32_t want)
 	t->want = want;
 	t->left = t->got = 0;
 	t->lost = 0;
-	per = (want + n - 1) / n;
+	per = (left + n - 1) / n;
 	snprintf(claim, sizeof claim, "%llu", rpool.claim_due ?
 	    (unsigned long long)rpool.claim_idle_ms : 0ULL);
 	snprintf(batch, sizeof batch, "%u", TAKE_BATCH);
-	snprintf(most, sizeof most, "%u", want);
+	snprintf(most, sizeof most, "%u", left);
 	argv[0] = "EVAL";
 	argv[1] = script_ctake;
 	argv[2] = "2";
@@ -591,37 +703,76 @@ ctake_send(uint32_t want)
 	totals.takes++;
 }
 
-static void
-finish_push(uint32_t idx)
+/*
+ * A job done, its result ready to go.  A packed entry's jobs go as one
+ * item, its first job's, once the last is done.
+ */
+void
+redis_finish_push(uint32_t idx)
 {
-	jobq_push(&finishq, idx);
+	struct rpack	*pk = rjobs[idx].pack;
+
+	if (pk == NULL) {
+		jobq_push(&finishq, idx);
+		return;
+	}
+	if (--pk->left > 0)
+		return;
+	if (rpack_build(pk, rjobs[idx].stream) == -1)
+		fatalx("out of memory");
+	jobq_push(&finishq, pk->idx[0]);
 }
 
-/* One job off the ledger: its partition may be read again when free. */
+/* An entry's jobs off the ledger: its partition may be read again when free. */
 static void
 finish_release(uint32_t idx)
 {
-	uint32_t	p = rjobs[idx].stream;
+	struct rpack	*pk = rjobs[idx].pack;
+	uint32_t	 i, p = rjobs[idx].stream, n = 1;
 
-	ledger_release(idx);
-	if (--held[p] == 0)
+	if (pk == NULL)
+		ledger_release(idx);
+	else {
+		n = pk->n;
+		for (i = 0; i < n; i++) {
+			rjobs[pk->idx[i]].pack = NULL;
+			ledger_release(pk->idx[i]);
+		}
+		rpack_free(pk);
+	}
+	pentries[p]--;
+	held[p] -= n;
+	if (held[p] == 0)
 		poll_soon();
+}
+
+/* An entry finished: its jobs counted, the failed ones dead-lettered. */
+static void
+finish_count(uint32_t idx)
+{
+	struct rpack	*pk = rjobs[idx].pack;
+	struct job	*j;
+	uint32_t	 i, n = pk != NULL ? pk->n : 1;
+
+	for (i = 0; i < n; i++) {
+		j = ledger_job(pk != NULL ? pk->idx[i] : idx);
+		totals.done++;
+		if (j->status != STATUS_OK && j->status != STATUS_ERROR)
+			totals.dead++;
+	}
 }
 
 static void
 finish_outcome(uint32_t idx, const redisReply *r)
 {
 	struct rjob	*rj = &rjobs[idx];
-	struct job	*j = ledger_job(idx);
 
-	if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-		totals.done++;
-		if (j->status != STATUS_OK && j->status != STATUS_ERROR)
-			totals.dead++;
-	} else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0 &&
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+		finish_count(idx);
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0 &&
 	    rj->sent)
 		/* Our first try got there; only its answer was lost. */
-		totals.done++;
+		totals.done += rj->pack != NULL ? rj->pack->n : 1;
 	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
 		totals.refused++;
 		log_warnx("partition %u: entry %s is no longer pending "
@@ -678,8 +829,8 @@ finish_done(void *arg, redisReply *r)
 }
 
 /* The dead-letter reason of a failed job; "" for a result. */
-static const char *
-dead_reason(const struct job *j, char *buf, size_t size)
+const char *
+redis_dead_reason(const struct job *j, char *buf, size_t size)
 {
 	if (j->status == STATUS_OK || j->status == STATUS_ERROR)
 		return "";
@@ -719,7 +870,10 @@ result_stream_arg(uint32_t idx, int argc)
 {
 	struct rjob	*rj = &rjobs[idx];
 
-	if (rj->replylen > 0) {
+	if (rj->pack != NULL && rj->pack->reply != NULL) {
+		scratch.v[argc] = rj->pack->reply;
+		scratch.len[argc++] = rj->pack->replylen;
+	} else if (rj->replylen > 0) {
 		scratch.v[argc] = rj->meta.p;
 		scratch.len[argc++] = rj->replylen;
 	} else {
@@ -753,10 +907,26 @@ finish_job_args(uint32_t idx, int argc, char att[8], char why[128])
 	scratch.len[argc++] = j->result.len;
 	scratch.v[argc] = rj->meta.p + rj->replylen;
 	scratch.len[argc++] = rj->reflen;
-	s = dead_reason(j, why, 128);
+	s = redis_dead_reason(j, why, 128);
 	scratch.v[argc] = s;
 	scratch.len[argc++] = strlen(s);
 	return argc;
+}
+
+/*
+ * A packed entry's item in a finish script, from argc on: its id, "P",
+ * then its arguments (rpack.c), the result's stream or kind (to) among
+ * them.  Returns the next argc.
+ */
+static int
+pack_item_args(uint32_t idx, int argc, const char *to, size_t tolen)
+{
+	scratch.v[argc] = rjobs[idx].id;
+	scratch.len[argc++] = strlen(rjobs[idx].id);
+	scratch.v[argc] = "P";
+	scratch.len[argc++] = 1;
+	return rpack_args(rjobs[idx].pack, argc, scratch.v, scratch.len, to,
+	    tolen);
 }
 
 /*
@@ -767,7 +937,7 @@ finish_job_args(uint32_t idx, int argc, char att[8], char why[128])
 static int
 cfinish_send(struct jobq *q, struct finish_batch *b, uint32_t ns,
     const uint32_t *spart, const uint32_t *first, const uint32_t *last,
-    const uint32_t *end)
+    const uint32_t *end, size_t extra)
 {
 	static char		 att[FINISH_BATCH][8], why[FINISH_BATCH][128];
 	struct finish_batch	*sb;
@@ -777,7 +947,8 @@ cfinish_send(struct jobq *q, struct finish_batch *b, uint32_t ns,
 
 	for (k = 0; k < ns; k++)
 		slot[spart[k]] = JOB_NONE;
-	if (rconn_room() < ns || rargv_room(&scratch, 8 + 7 * b->n) == -1) {
+	if (rconn_room() < ns ||
+	    rargv_room(&scratch, 8 + 7 * b->n + extra) == -1) {
 		free(b);
 		return -1;
 	}
@@ -812,6 +983,13 @@ cfinish_send(struct jobq *q, struct finish_batch *b, uint32_t ns,
 		for (i = 0; i < (uint32_t)argc; i++)
 			scratch.len[i] = strlen(scratch.v[i]);
 		for (i = 0; i < sb->n; i++) {
+			if (rjobs[sb->idx[i]].pack != NULL) {
+				/* The stream goes in its place, moved there. */
+				argc = result_stream_arg(sb->idx[i], argc);
+				argc = pack_item_args(sb->idx[i], argc - 1,
+				    scratch.v[argc - 1], scratch.len[argc - 1]);
+				continue;
+			}
 			argc = finish_job_args(sb->idx[i], argc, att[i],
 			    why[i]);
 			argc = result_stream_arg(sb->idx[i], argc);
@@ -849,7 +1027,7 @@ finish_send(void)
 	static char		 att[FINISH_BATCH][8], why[FINISH_BATCH][128],
 				 place[FINISH_BATCH][8], most[FINISH_BATCH][12];
 	char			 nkeys[16], nstreams[16];
-	size_t			 bytes = 0;
+	size_t			 bytes = 0, extra = 0;
 	uint32_t		 idx, k, ns = 0, nsmax;
 	unsigned		 n, i, at;
 	int			 argc = 0;
@@ -860,11 +1038,13 @@ finish_send(void)
 	for (i = 0, idx = q->head; i < n && idx != JOB_NONE; i++) {
 		j = ledger_job(idx);
 		rj = &rjobs[idx];
-		bytes += j->result.len;
+		bytes += rj->pack != NULL ? rj->pack->args.len : j->result.len;
 		if ((i > 0 && bytes > FINISH_BYTES) ||
 		    (slot[rj->stream] == JOB_NONE && ns == nsmax))
 			break;
 		order[i] = idx;
+		if (rj->pack != NULL)
+			extra += rj->pack->nargs + 1;
 		if ((k = slot[rj->stream]) == JOB_NONE) {
 			k = slot[rj->stream] = ns++;
 			spart[k] = rj->stream;
@@ -878,7 +1058,7 @@ finish_send(void)
 		idx = j->next;
 	}
 	n = i;
-	if (rargv_room(&scratch, 16 + 5 * ns + 9 * n) == -1 ||
+	if (rargv_room(&scratch, 16 + 5 * ns + 9 * n + extra) == -1 ||
 	    (b = malloc(sizeof *b + n * sizeof b->idx[0])) == NULL) {
 		for (k = 0; k < ns; k++)
 			slot[spart[k]] = JOB_NONE;
@@ -894,7 +1074,8 @@ finish_send(void)
 		b->idx[count[slot[rjobs[order[i]].stream]]++] = order[i];
 	b->n = n;
 	if (rconn_cluster())
-		return cfinish_send(q, b, ns, spart, first, last, count);
+		return cfinish_send(q, b, ns, spart, first, last, count,
+		    extra);
 
 	nkeys[0] = '\0';	/* set once the keys are counted */
 	scratch.v[argc++] = "EVAL";
@@ -935,6 +1116,11 @@ finish_send(void)
 			k++;
 		scratch.v[argc] = place[k];
 		scratch.len[argc++] = strlen(place[k]);
+		if (rj->pack != NULL) {
+			argc = pack_item_args(b->idx[i], argc,
+			    rj->pack->reply != NULL ? "r" : "p", 1);
+			continue;
+		}
 		argc = finish_job_args(b->idx[i], argc, att[i], why[i]);
 		scratch.v[argc] = rj->replylen > 0 ? "r" : "p";
 		scratch.len[argc++] = 1;
@@ -963,7 +1149,7 @@ redis_job_done(uint32_t idx, const char *res, size_t len)
 		j->status = STATUS_ERROR;
 		bytes_set(&j->result, "out of memory", 13, NULL, 0);
 	}
-	finish_push(idx);
+	redis_finish_push(idx);
 	if (!rconn_is_ready() && !waiting) {
 		log_info("redis: results wait for the connection");
 		waiting = 1;
@@ -1050,6 +1236,9 @@ redis_init(void)
 		rjobs[i].meta.cap = BYTES_INLINE;
 	}
 	held = xcalloc(opts->partitions, sizeof *held);
+	pentries = xcalloc(opts->partitions, sizeof *pentries);
+	reread = xcalloc(opts->partitions, sizeof *reread);
+	need = xcalloc(opts->partitions, sizeof *need);
 	partnum = xcalloc(opts->partitions, sizeof *partnum);
 	slot = xcalloc(opts->partitions, sizeof *slot);
 	asking = xcalloc(opts->partitions, sizeof *asking);

@@ -7,6 +7,8 @@
  *	rpool.c		the pool's keys, its set-up, the consumer's lease and
  *			the heartbeat that keeps this consumer's entries its own
  *	redis.c		the intake: entries become jobs, results go back
+ *	rpack.c		packed entries: many jobs in one entry, and their
+ *			results in one result entry
  *	rforward.c	on a Redis Cluster, results from a partition's outbox
  *			on to their streams
  *	rscript.c	the Lua scripts that make each step atomic in Redis
@@ -19,6 +21,11 @@
 #include <hiredis/hiredis.h>
 
 #include "proto/redisurl.h"
+#include "supervisor.h"
+
+#define ID_MAX		48	/* an entry id, with its NUL */
+#define REF_MAX		256
+#define PACK_MAX	1024	/* jobs of a packed entry; "packs" in meta */
 
 /* rconn.c */
 typedef void	 rconn_fn(void *, redisReply *);	/* NULL: link lost */
@@ -94,6 +101,57 @@ void		 rforward_lost(void);
 /* redis.c, for rpool.c */
 void		 redis_lost_entries(uint32_t, unsigned);
 uint32_t	 redis_partition_live(uint32_t);
+
+/* What the ledger does not hold of a job from Redis, by ledger index. */
+struct rpack;
+struct rjob {
+	char		 id[ID_MAX];	/* the entry's id in its stream */
+	uint32_t	 stream;
+	uint32_t	 deliveries;
+	uint32_t	 replylen;	/* meta: the reply stream, then ref */
+	uint32_t	 reflen;
+	uint8_t		 sent;		/* a finish went out before */
+	struct rpack	*pack;		/* the packed entry it is a job of */
+	struct bytes	 meta;
+};
+
+/* redis.c, for rpack.c */
+extern struct rjob	*rjobs;
+int		 redis_field_is(const redisReply *, const char *);
+int		 redis_field_next(const redisReply *, size_t *,
+		    const redisReply **, const redisReply **, const char **);
+const char	*redis_reply_bad(const redisReply *);
+const char	*redis_dead_reason(const struct job *, char *, size_t);
+uint32_t	 redis_job_open(uint32_t, const redisReply *, uint32_t);
+const char	*redis_job_bad(uint32_t, const char *, size_t, size_t);
+void		 redis_job_end(uint32_t, int, const char *);
+void		 redis_refuse(uint32_t, int, const char *);
+void		 redis_too_often(char *, size_t, uint32_t);
+void		 redis_entry_taken(uint32_t, uint32_t);
+void		 redis_needs_room(uint32_t, uint32_t);
+void		 redis_finish_push(uint32_t);
+
+/* rpack.c */
+struct rpack {				/* its jobs in the ledger */
+	uint32_t	 n;
+	uint32_t	 left;		/* jobs not done */
+	char		*reply;		/* NULL: the pool's results */
+	size_t		 replylen;
+	const char	*prio;		/* NULL: none given */
+	int		 keyed, refs;
+	struct buf	 args;		/* its finish arguments, once done */
+	size_t		*arg;		/* offset and length of each */
+	uint32_t	 nargs;
+	uint32_t	 idx[];		/* job i's ledger index */
+};
+#define RPACK_HEAD	5	/* arguments before the result's stream */
+
+int		 rpack_is(const redisReply *);
+int		 rpack_take(uint32_t, const redisReply *, uint32_t);
+void		 rpack_free(struct rpack *);
+int		 rpack_build(struct rpack *, uint32_t);
+int		 rpack_args(const struct rpack *, int, const char **,
+		    size_t *, const char *, size_t);
 
 /* rscript.c */
 extern const char	 script_setup[];

@@ -110,11 +110,39 @@
 "end\n"
 
 /*
+ * packed(id, pt, me, a): a packed entry's item, from ARGV[a] on: n,
+ * statuses, attempts, results, refs ("" for none), the result's stream
+ * (or kind), the count of dead letters, then each: its field count and
+ * fields.  Returns the result's fields, that stream, the dead letters
+ * and where the next item starts.
+ */
+#define LUA_PACKED \
+"local function packed(id, pt, me, a)\n" \
+"  local f = {'job', id, 'partition', pt, 'consumer', me, 'jobs',\n" \
+"    ARGV[a], 'statuses', ARGV[a + 1], 'attempts', ARGV[a + 2],\n" \
+"    'results', ARGV[a + 3]}\n" \
+"  if ARGV[a + 4] ~= '' then\n" \
+"    f[#f + 1] = 'refs'\n" \
+"    f[#f + 1] = ARGV[a + 4]\n" \
+"  end\n" \
+"  local dl, b = {}, a + 7\n" \
+"  for i = 1, tonumber(ARGV[a + 6]) do\n" \
+"    local nf, d = tonumber(ARGV[b]), {}\n" \
+"    for j = 1, nf do d[j] = ARGV[b + j] end\n" \
+"    dl[i] = d\n" \
+"    b = b + 1 + nf\n" \
+"  end\n" \
+"  return f, ARGV[a + 5], dl, b\n" \
+"end\n"
+
+/*
  * KEYS: meta, lease, the partition streams (none on a Redis Cluster,
  * where they are in other slots).  ARGV: group, partitions, token, lease
  * ms, layout.  Checks that the pool is laid out as this supervisor lays
  * it out and has this many partitions (or says so in meta), takes the
  * consumer's lease, and makes every stream and its consumer group.
+ * It says in meta that this supervisor reads packed entries of up to
+ * 1024 (PACK_MAX) jobs, so that producers may send them.
  * Returns {"ok"}, {"layout", version}, {"partitions", N}, {"lease", ms
  * left} or {"error", why}.
  */
@@ -126,6 +154,7 @@ const char script_setup[] =
 "if not p then\n"
 "  redis.call('HSET', KEYS[1], 'partitions', ARGV[2], 'version', ARGV[5])\n"
 "end\n"
+"redis.call('HSET', KEYS[1], 'packs', '1024')\n"
 "local l = redis.call('GET', KEYS[2])\n"
 "if l and l ~= ARGV[3] then\n"
 "  return {'lease', tostring(redis.call('PTTL', KEYS[2]))}\n"
@@ -194,7 +223,10 @@ LUA_RESUME
  * entries this consumer may hold between them; then 8 per job, grouped by
  * stream and in queue order within one: the stream's place (1 to S),
  * entry id, status, attempts, result, ref, dead-letter reason ("" for
- * none), and "r" for a reply stream or "p" for the pool's results.
+ * none), and "r" for a reply stream or "p" for the pool's results.  A
+ * packed entry's item is its place, its id, "P", then as LUA_PACKED
+ * reads it, "r" or "p" in the place of the stream: its dead letters and
+ * its one result entry are added as a plain entry's are.
  *
  * One XPENDING per stream, over the range of its jobs and for this
  * consumer, says which entries it still holds: only those are finished
@@ -217,6 +249,7 @@ LUA_BEFORE
 LUA_HOLDING
 LUA_WITH_ENTRY
 LUA_ACKED
+LUA_PACKED
 "local g, me, ttl, ns = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
 "local held, acks, part = {}, {}, {}\n"
 "for k = 1, ns do\n"
@@ -238,7 +271,31 @@ LUA_ACKED
 "    ARGV[a + 7]\n"
 "  local s, r, pt = KEYS[2 + k], KEYS[t], part[k]\n"
 "  a, t = a + 8, t + 1\n"
-"  if holding(s, g, me, held[k], id, out) then\n"
+"  if st == 'P' then\n"
+"    local f, dl\n"
+"    f, kind, dl, a = packed(id, pt, me, a - 5)\n"
+"    if holding(s, g, me, held[k], id, out) then\n"
+"      for _, d in ipairs(dl) do\n"
+"        redis.call('XADD', KEYS[1], '*', unpack(d))\n"
+"      end\n"
+"      local x = false\n"
+"      if kind == 'r' then\n"
+"        x = redis.pcall('XADD', r, '*', unpack(f))\n"
+"        if type(x) == 'table' and x.err then x = false\n"
+"        elseif not fresh[r] then\n"
+"          redis.call('PEXPIRE', r, ttl)\n"
+"          fresh[r] = true\n"
+"        end\n"
+"      end\n"
+"      if not x then\n"
+"        redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*',\n"
+"          unpack(f))\n"
+"      end\n"
+"      local q = acks[k]\n"
+"      q[#q + 1] = id\n"
+"      out[#out + 1] = 1\n"
+"    end\n"
+"  elseif holding(s, g, me, held[k], id, out) then\n"
 "    if why ~= '' then\n"
 "      redis.call(unpack(with_entry({'XADD', KEYS[1], '*', 'job', id,\n"
 "        'partition', pt, 'reason', why, 'consumer', me, 'attempts', att},\n"
@@ -354,7 +411,8 @@ LUA_RESUME
  * partition, first id, last id, the most entries this consumer may hold
  * between them, the dead-letter stream, then 7 per job, in queue order:
  * entry id, status, attempts, result, ref, dead-letter reason ("" for
- * none), and the stream its result goes to.  As the finish script, for
+ * none), and the stream its result goes to; a packed entry's item is
+ * its id, "P", then as LUA_PACKED reads it.  As the finish script, for
  * one stream, but what it would add goes to the outbox, each entry with
  * a field "to" first that names its stream.  Returns for each job 1, 0 or
  * the holder's name, then the outbox's entries (up to 1024): those of a
@@ -365,16 +423,30 @@ LUA_BEFORE
 LUA_HOLDING
 LUA_WITH_ENTRY
 LUA_ACKED
+LUA_PACKED
 "local g, me, s, o = ARGV[1], ARGV[2], KEYS[1], KEYS[2]\n"
 "local pt, dead = ARGV[3], ARGV[7]\n"
 "local held, q, out = {}, {}, {}\n"
 "for _, e in ipairs(redis.call('XPENDING', s, g, ARGV[4], ARGV[5],\n"
 "  tonumber(ARGV[6]), me)) do held[e[1]] = true end\n"
-"for a = 8, #ARGV, 7 do\n"
+"local a = 8\n"
+"while a <= #ARGV do\n"
 "  local id, st, att = ARGV[a], ARGV[a + 1], ARGV[a + 2]\n"
 "  local res, ref, why, to = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5],\n"
 "    ARGV[a + 6]\n"
-"  if holding(s, g, me, held, id, out) then\n"
+"  a = a + 7\n"
+"  if st == 'P' then\n"
+"    local f, dl\n"
+"    f, to, dl, a = packed(id, pt, me, a - 5)\n"
+"    if holding(s, g, me, held, id, out) then\n"
+"      for _, d in ipairs(dl) do\n"
+"        redis.call('XADD', o, '*', 'to', dead, unpack(d))\n"
+"      end\n"
+"      redis.call('XADD', o, '*', 'to', to, unpack(f))\n"
+"      q[#q + 1] = id\n"
+"      out[#out + 1] = 1\n"
+"    end\n"
+"  elseif holding(s, g, me, held, id, out) then\n"
 "    if why ~= '' then\n"
 "      redis.call(unpack(with_entry({'XADD', o, '*', 'to', dead, 'job', id,\n"
 "        'partition', pt, 'reason', why, 'consumer', me, 'attempts', att},\n"

@@ -159,3 +159,11 @@ for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
 end
 return o" 1 "$2" "$1"
 }
+
+# ns STRING...: each string as a netstring (ASCII only), as a packed
+# entry's payloads, keys and refs are.
+ns() {
+	for ns_s in "$@"; do
+		printf '%d:%s,' "${#ns_s}" "$ns_s"
+	done
+}
