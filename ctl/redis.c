@@ -81,12 +81,13 @@ drain(struct rsubmit *s, int wait)
 
 /*
  * Reading results sends every partition's pack as it is: with packs,
- * results are read after enough jobs to fill one in each partition.
+ * results are read after enough jobs to fill a few in each partition
+ * (keys spread jobs unevenly).
  */
 static uint64_t
 reading_interval(const struct rsubmit *s)
 {
-	uint64_t	every = (uint64_t)s->pack * fp_redis_partitions(s->r);
+	uint64_t	every = (uint64_t)s->pack * fp_redis_partitions(s->r) * 4;
 
 	if (every < READ_EVERY)
 		return READ_EVERY;
