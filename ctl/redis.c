@@ -7,6 +7,7 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #define WAITING_MAX	100000	/* jobs sent and not answered, at most */
 #define READ_EVERY	1024	/* jobs sent between reads of results */
+#define STDIN_CHUNK	(64 * 1024)
 #define PACK_DEFAULT	64	/* jobs per entry, at most, by default */
 #define PACK_MAX	1024
 #define EXIT_TIMEOUT	3	/* --timeout passed without a result */
@@ -107,21 +109,59 @@ submit_one(struct rsubmit *s, const char *data, size_t len)
 		drain(s, fp_redis_pending(s->r) >= WAITING_MAX);
 }
 
+/*
+ * Before waiting for more input, what is queued is sent and the results
+ * that came are printed: jobs do not wait in a pack while the input
+ * pauses.
+ */
+static void
+input_pause(struct rsubmit *s)
+{
+	struct pollfd	pfd = { STDIN_FILENO, POLLIN, 0 };
+
+	if (poll(&pfd, 1, 0) != 0)
+		return;
+	if (fp_redis_flush(s->r) == -1)
+		redis_failed(s->r);
+	if (!(s->flags & FP_F_DETACHED))
+		drain(s, 0);
+}
+
+/* Each line of standard input is a job (a last one without '\n' too). */
 static void
 submit_stdin(struct rsubmit *s)
 {
-	char	*line = NULL;
-	size_t	 cap = 0;
+	char	*buf, *p, *nl, *bigger;
+	size_t	 have = 0, cap = STDIN_CHUNK;
 	ssize_t	 n;
 
-	while ((n = getline(&line, &cap, stdin)) != -1) {
-		if (n > 0 && line[n - 1] == '\n')
-			n--;
-		submit_one(s, line, (size_t)n);
+	if ((buf = malloc(cap)) == NULL)
+		err(EXIT_TROUBLE, NULL);
+	for (;;) {
+		for (p = buf; (nl = memchr(p, '\n', have - (p - buf))) != NULL;
+		    p = nl + 1)
+			submit_one(s, p, nl - p);
+		have -= p - buf;
+		memmove(buf, p, have);
+		if (have == cap) {
+			if ((bigger = realloc(buf, cap * 2)) == NULL)
+				err(EXIT_TROUBLE, NULL);
+			buf = bigger;
+			cap *= 2;
+		}
+		input_pause(s);
+		if ((n = read(STDIN_FILENO, buf + have, cap - have)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EXIT_TROUBLE, "standard input");
+		}
+		if (n == 0)
+			break;
+		have += n;
 	}
-	if (ferror(stdin))
-		err(EXIT_TROUBLE, "standard input");
-	free(line);
+	if (have > 0)
+		submit_one(s, buf, have);
+	free(buf);
 }
 
 int
