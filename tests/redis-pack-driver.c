@@ -3,8 +3,8 @@
  * each line of standard input, "FLAGS KEY PAYLOAD", as a job whose id is
  * its line number, and exits once Redis holds them all, waiting for no
  * result.  FLAGS are letters: k keyed (by KEY), h high priority, d
- * detached, or "-" for none.  Jobs are packed as libforkpool does by
- * default.
+ * detached, b big (PAYLOAD is a size: the payload is that many bytes),
+ * or "-" for none.  Jobs are packed as libforkpool does by default.
  *
  *   redis-pack-driver URL
  */
@@ -19,8 +19,9 @@ int
 main(int argc, char **argv)
 {
 	struct fp_redis	*r;
-	char		 line[1024], err[FP_ERRBUF_SIZE], *key, *payload;
+	char		 line[1024], err[FP_ERRBUF_SIZE], *key, *payload, *big;
 	unsigned	 flags;
+	size_t		 len;
 	uint64_t	 id = 0;
 
 	if (argc != 2) {
@@ -43,12 +44,21 @@ main(int argc, char **argv)
 		flags = (strchr(line, 'k') ? FP_F_KEYED : 0) |
 		    (strchr(line, 'h') ? FP_F_HIGH : 0) |
 		    (strchr(line, 'd') ? FP_F_DETACHED : 0);
-		if (fp_redis_submit(r, ++id, key, strlen(key), payload,
-		    strlen(payload), flags) == -1) {
+		len = strlen(payload);
+		big = NULL;
+		if (strchr(line, 'b') != NULL) {
+			len = strtoul(payload, NULL, 10);
+			if ((payload = big = malloc(len + 1)) == NULL)
+				return 2;
+			memset(big, 'x', len);
+		}
+		if (fp_redis_submit(r, ++id, key, strlen(key), payload, len,
+		    flags) == -1) {
 			fprintf(stderr, "redis-pack-driver: %s\n",
 			    fp_redis_error(r));
 			return 2;
 		}
+		free(big);
 	}
 	if (fp_redis_flush(r) == -1) {
 		fprintf(stderr, "redis-pack-driver: %s\n", fp_redis_error(r));

@@ -28,7 +28,7 @@ HELPER=$TESTS_SRCDIR/redis-pack-prod.py
 PRODUCER=${PACK_PRODUCER:-$TESTS_SRCDIR/../contrib/python/forkpool_producer.py}
 DRIVER=${PACK_DRIVER:-$TESTS_BUILDDIR/redis-pack-driver}
 
-plan 16
+plan 17
 
 redis_start
 
@@ -152,6 +152,21 @@ awk '{ print "job p0", $2, $3 }' "$T/mixed"
 } >"$T/want"
 same_file "keyed, unkeyed, high, normal, detached jobs: never in one entry, in order" \
     "$T/mx.dump" "$T/want"
+
+# A pack holds 64 KiB of payloads, keys and refs: a bigger job goes alone.
+printf 'k a 1\nk a 2\nk a 3\nkb a 70000\nkb a 40000\nkb a 40000\nk a 4\n' \
+    >"$T/big"
+pool bg 1 1024
+"$DRIVER" "$REDIS_URL_BASE/bg" <"$T/big" >"$T/d.out" 2>&1 3>&- 4>&- 5>&- 6>&-
+dump bg
+cat >"$T/want" <<'EOF'
+entry p0 packed 3 keyed normal reply
+entry p0 plain 1 keyed normal reply
+entry p0 plain 1 keyed normal reply
+entry p0 packed 2 keyed normal reply
+EOF
+same_file "a job of 70,000 bytes alone, two of 40,000 in two entries" \
+    "$T/bg.entries" "$T/want"
 
 # Unkeyed jobs fill one partition's pack, then the next.
 awk 'BEGIN { for (i = 1; i <= 130; i++) printf "- - u%d\n", i }' >"$T/unkeyed"
