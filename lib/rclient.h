@@ -106,7 +106,6 @@ int	rclient_xadd(struct fp_redis *, unsigned, int, const char **,
 	    const size_t *, uint64_t, uint64_t *, size_t);
 int	rclient_plain(struct fp_redis *, unsigned, uint64_t, const void *,
 	    size_t, const void *, size_t, unsigned);
-unsigned rclient_status(const char *, size_t);
 
 /* lib/rpack.c */
 unsigned rpack_max(const struct fp_redis *);
@@ -115,8 +114,9 @@ int	 rpack_add(struct fp_redis *, unsigned, uint64_t, const void *,
 	    size_t, const void *, size_t, unsigned);
 int	 rpack_send(struct fp_redis *, unsigned);
 int	 rpack_send_all(struct fp_redis *);
-int	 rpack_result(struct fp_redis *, const redisReply *);
-int	 rpack_next(struct fp_redis *, struct fp_result *);
+
+/* lib/rresult.c */
+int	 rresult_next(struct fp_redis *, struct fp_result *);
 
 /* lib/rcrouter.c */
 int	 rclient_loading(const redisReply *);

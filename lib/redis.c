@@ -924,90 +924,6 @@ fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
 	return rclient_plain(r, p, id, key, keylen, payload, paylen, flags);
 }
 
-unsigned
-rclient_status(const char *s, size_t len)
-{
-	static const char	*names[] = { "ok", "error", "crashed",
-				    "timeout", "rejected" };
-	unsigned		 i;
-
-	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (len == strlen(names[i]) && memcmp(s, names[i], len) == 0)
-			return i;
-	return FP_STATUS_ERROR;
-}
-
-/* A result entry for one of our pending jobs: 1, else 0 (skipped). */
-static int
-take_entry(struct fp_redis *r, const redisReply *e, struct fp_result *res)
-{
-	const redisReply	*f, *v, *fields;
-	char			 num[24];
-	size_t			 i;
-	int			 have_ref = 0;
-
-	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-	    e->element[0]->type != REDIS_REPLY_STRING ||
-	    e->element[0]->len >= sizeof r->lastid)
-		return 0;
-	memcpy(r->lastid, e->element[0]->str, e->element[0]->len + 1);
-	fields = e->element[1];
-	if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0)
-		return 0;
-	/* A packed result: its jobs are returned one by one. */
-	if (rpack_result(r, fields))
-		return rpack_next(r, res);
-	memset(res, 0, sizeof *res);
-	res->data = "";
-	for (i = 0; i < fields->elements; i += 2) {
-		f = fields->element[i];
-		v = fields->element[i + 1];
-		if (f->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING)
-			return 0;
-		if (strcmp(f->str, "ref") == 0 && v->len < sizeof num) {
-			memcpy(num, v->str, v->len + 1);
-			res->id = strtoull(num, NULL, 10);
-			have_ref = 1;
-		} else if (strcmp(f->str, "status") == 0)
-			res->status = rclient_status(v->str, v->len);
-		else if (strcmp(f->str, "attempts") == 0)
-			res->attempts = (unsigned)strtoul(v->str, NULL, 10);
-		else if (strcmp(f->str, "result") == 0) {
-			res->data = v->str;
-			res->len = v->len;
-		}
-	}
-	/*
-	 * Each result is returned once, and only for a job of ours: a job
-	 * sent twice after a lost answer has its second result skipped.
-	 */
-	if (!have_ref || idset_del(&r->pending, res->id) != 1)
-		return 0;
-	return 1;
-}
-
-/* The next result of ours in the entries read: 1, or 0 when none is. */
-static int
-from_batch(struct fp_redis *r, struct fp_result *res)
-{
-	const redisReply	*entries;
-
-	while (r->batch != NULL) {
-		if (rpack_next(r, res))
-			return 1;
-		entries = r->batch->element[0]->element[1];
-		if (r->batch_next >= entries->elements) {
-			freeReplyObject(r->batch);
-			r->batch = NULL;
-			break;
-		}
-		if (take_entry(r, entries->element[r->batch_next++], res))
-			return 1;
-	}
-	return 0;
-}
-
 /*
  * The next result: 1 and *res (its data valid until the next call), 0
  * when no job is pending or timeout_ms (-1: no limit) passed first, -1
@@ -1029,7 +945,7 @@ receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 		return -1;
 	until = timeout_ms > 0 ? start + timeout_ms : 0;
 	for (;;) {
-		if (from_batch(r, res))
+		if (rresult_next(r, res))
 			return 1;
 		if (r->pending.count == 0)
 			return 0;
@@ -1092,7 +1008,7 @@ fp_redis_receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 
 	/* Results already read need no system call. */
 	if (!r->broken && r->packed == 0 && rcrouter_queued(r) == 0 &&
-	    from_batch(r, res))
+	    rresult_next(r, res))
 		return 1;
 	nopipe_begin(&np);
 	rc = receive(r, res, timeout_ms);
