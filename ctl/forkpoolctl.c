@@ -69,7 +69,9 @@ usage(int status)
 	    "                 redis+unix:///PATH/POOL or, on a Redis Cluster,\n"
 	    "                 redis+cluster://HOST:PORT[,HOST:PORT...]/POOL\n"
 	    "                 (default: $FORKPOOL_REDIS);\n"
-	    "                 submit -d only queues the jobs\n"
+	    "                 submit -d only queues the jobs;\n"
+	    "                 submit --pack N puts up to N jobs in an entry\n"
+	    "                 (default 64; 1: one each)\n"
 	    "  -P, --partitions N\n"
 	    "                 the pool's partitions, if Redis does not know them\n");
 	exit(status);

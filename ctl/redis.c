@@ -7,6 +7,7 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 #include "proto/field.h"
 
 #define WAITING_MAX	100000	/* jobs sent and not answered, at most */
+#define READ_EVERY	1024	/* jobs sent between reads of results */
+#define STDIN_CHUNK	(64 * 1024)
+#define PACK_DEFAULT	64	/* jobs per entry, at most, by default */
+#define PACK_MAX	1024
 #define EXIT_TIMEOUT	3	/* --timeout passed without a result */
 
 struct rsubmit {
@@ -28,6 +33,8 @@ struct rsubmit {
 	size_t		 failed;
 	int		 timeout_ms;	/* -1: none */
 	const char	*timeout;
+	unsigned	 pack;		/* jobs per entry, at most */
+	uint64_t	 every;		/* results are read each so many jobs */
 };
 
 static void __attribute__((__noreturn__))
@@ -74,6 +81,21 @@ drain(struct rsubmit *s, int wait)
 	}
 }
 
+/*
+ * Reading results sends every partition's pack as it is: with packs,
+ * results are read after enough jobs to fill a few in each partition
+ * (keys spread jobs unevenly).
+ */
+static uint64_t
+reading_interval(const struct rsubmit *s)
+{
+	uint64_t	every = (uint64_t)s->pack * fp_redis_partitions(s->r) * 4;
+
+	if (every < READ_EVERY)
+		return READ_EVERY;
+	return every > WAITING_MAX / 4 ? WAITING_MAX / 4 : every;
+}
+
 static void
 submit_one(struct rsubmit *s, const char *data, size_t len)
 {
@@ -83,31 +105,70 @@ submit_one(struct rsubmit *s, const char *data, size_t len)
 	    s->flags) == -1)
 		redis_failed(s->r);
 	/* Results are read as jobs go, so none wait long in Redis. */
-	if (!(s->flags & FP_F_DETACHED) && s->last_id % 1024 == 0)
+	if (!(s->flags & FP_F_DETACHED) && s->last_id % s->every == 0)
 		drain(s, fp_redis_pending(s->r) >= WAITING_MAX);
 }
 
+/*
+ * Before waiting for more input, what is queued is sent and the results
+ * that came are printed: jobs do not wait in a pack while the input
+ * pauses.
+ */
+static void
+input_pause(struct rsubmit *s)
+{
+	struct pollfd	pfd = { STDIN_FILENO, POLLIN, 0 };
+
+	if (poll(&pfd, 1, 0) != 0)
+		return;
+	if (fp_redis_flush(s->r) == -1)
+		redis_failed(s->r);
+	if (!(s->flags & FP_F_DETACHED))
+		drain(s, 0);
+}
+
+/* Each line of standard input is a job (a last one without '\n' too). */
 static void
 submit_stdin(struct rsubmit *s)
 {
-	char	*line = NULL;
-	size_t	 cap = 0;
+	char	*buf, *p, *nl, *bigger;
+	size_t	 have = 0, cap = STDIN_CHUNK;
 	ssize_t	 n;
 
-	while ((n = getline(&line, &cap, stdin)) != -1) {
-		if (n > 0 && line[n - 1] == '\n')
-			n--;
-		submit_one(s, line, (size_t)n);
+	if ((buf = malloc(cap)) == NULL)
+		err(EXIT_TROUBLE, NULL);
+	for (;;) {
+		for (p = buf; (nl = memchr(p, '\n', have - (p - buf))) != NULL;
+		    p = nl + 1)
+			submit_one(s, p, nl - p);
+		have -= p - buf;
+		memmove(buf, p, have);
+		if (have == cap) {
+			if ((bigger = realloc(buf, cap * 2)) == NULL)
+				err(EXIT_TROUBLE, NULL);
+			buf = bigger;
+			cap *= 2;
+		}
+		input_pause(s);
+		if ((n = read(STDIN_FILENO, buf + have, cap - have)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EXIT_TROUBLE, "standard input");
+		}
+		if (n == 0)
+			break;
+		have += n;
 	}
-	if (ferror(stdin))
-		err(EXIT_TROUBLE, "standard input");
-	free(line);
+	if (have > 0)
+		submit_one(s, buf, have);
+	free(buf);
 }
 
 int
 redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
+		{ "pack",	required_argument,	NULL,	'n' },
 		{ "timeout",	required_argument,	NULL,	't' },
 		{ NULL,		0,			NULL,	0 }
 	};
@@ -117,6 +178,7 @@ redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 
 	memset(&s, 0, sizeof s);
 	s.timeout_ms = -1;
+	s.pack = PACK_DEFAULT;
 	optreset = 1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+df:k:p:t:", longopts,
@@ -138,6 +200,15 @@ redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 			s.keylen = strlen(optarg);
 			s.flags |= FP_F_KEYED;
 			break;
+		case 'n':
+			s.pack = strtonum(optarg, 1, PACK_MAX, &errstr);
+			if (errstr != NULL) {
+				warnx("submit: --pack %s: %s (expected 1 to "
+				    "%d jobs per entry)", optarg, errstr,
+				    PACK_MAX);
+				return EXIT_TROUBLE;
+			}
+			break;
 		case 'p':
 			if (priority_flags(optarg, &s.flags) == -1)
 				return EXIT_TROUBLE;
@@ -155,7 +226,7 @@ redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 		default:
 			warnx("usage: forkpoolctl -r URL submit [-d] "
 			    "[-f field | -k key] [-p high|normal] "
-			    "[-t sec] [data ...]");
+			    "[-t sec] [--pack N] [data ...]");
 			return EXIT_TROUBLE;
 		}
 	}
@@ -164,6 +235,9 @@ redis_submit(const char *url, unsigned partitions, int argc, char **argv)
 	s.r = redis_open(url, partitions);
 	/* Redis restarting is waited for, as long as --timeout allows. */
 	fp_redis_set_retry(s.r, s.timeout_ms);
+	if (fp_redis_set_pack(s.r, s.pack) == -1)
+		redis_failed(s.r);
+	s.every = reading_interval(&s);
 	if (argc == 0)
 		submit_stdin(&s);
 	for (; argc > 0; argc--, argv++)

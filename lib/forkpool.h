@@ -101,6 +101,7 @@ struct fp_redis	*fp_redis_connect(const char *url, unsigned partitions,
 		    char *err, size_t errlen);
 void		 fp_redis_close(struct fp_redis *);
 void		 fp_redis_set_retry(struct fp_redis *, int ms);
+int		 fp_redis_set_pack(struct fp_redis *, unsigned jobs);
 unsigned	 fp_redis_partitions(const struct fp_redis *);
 const char	*fp_redis_error(const struct fp_redis *);
 int		 fp_redis_submit(struct fp_redis *, uint64_t id,

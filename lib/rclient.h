@@ -12,6 +12,8 @@
 
 #include "forkpool.h"
 #include "idset.h"
+#include "proto/buf.h"
+#include "proto/netstr.h"
 #include "proto/rcluster.h"
 #include "proto/redisurl.h"
 
@@ -20,7 +22,9 @@
 #define REDIRECTS_MAX		16
 
 struct rsent {
-	uint64_t	 id;
+	uint64_t	 id;		/* the job, or a pack's first */
+	uint64_t	*ids;		/* a pack's jobs, or NULL */
+	size_t		 nids;
 	char		*cmd;
 	size_t		 len;
 	unsigned	 partition;
@@ -38,6 +42,30 @@ struct rlink {
 	redisContext	*c;
 	struct rsent	*sent;		/* a ring of the XADDs in flight */
 	size_t		 head, queued, size;
+};
+
+/* Jobs per packed entry, at most (PACK_MAX), and their bytes. */
+#define PACK_MAX		1024
+#define PACK_BYTES		65536
+#define PACK_DEFAULT		64
+
+/*
+ * The jobs of one partition waiting to go as one packed entry: all keyed
+ * or none, all of one priority.
+ */
+struct rpack {
+	size_t		 n;
+	unsigned	 flags;		/* FP_F_KEYED, FP_F_HIGH */
+	size_t		 bytes;		/* payloads, keys and refs */
+	struct buf	 payloads, keys, refs;
+	uint64_t	*ids;		/* room for idcap */
+	size_t		 idcap;
+};
+
+/* A packed result entry being returned, job by job. */
+struct runpack {
+	size_t		 left;		/* jobs not yet looked at */
+	struct netstr	 statuses, attempts, results, refs;
 };
 
 struct fp_redis {
@@ -61,6 +89,11 @@ struct fp_redis {
 	struct idset	 pending;		/* ids waiting for a result */
 	redisReply	*batch;			/* results read, being returned */
 	size_t		 batch_next;
+	struct runpack	 unpack;		/* in the batch's current entry */
+	unsigned	 packs;			/* jobs per entry the pool reads */
+	unsigned	 pack_want;		/* fp_redis_set_pack()'s */
+	struct rpack	**pack;			/* by partition, made when used */
+	size_t		 packed;		/* jobs in them */
 	char		 error[FP_ERRBUF_SIZE];
 };
 
@@ -68,6 +101,22 @@ int	rclient_error(struct fp_redis *, int, const char *, ...)
 	    __attribute__((__format__(__printf__, 3, 4)));
 int	rclient_reply_error(struct fp_redis *, redisContext *, redisReply *,
 	    const char *);
+
+int	rclient_xadd(struct fp_redis *, unsigned, int, const char **,
+	    const size_t *, uint64_t, uint64_t *, size_t);
+int	rclient_plain(struct fp_redis *, unsigned, uint64_t, const void *,
+	    size_t, const void *, size_t, unsigned);
+
+/* lib/rpack.c */
+unsigned rpack_max(const struct fp_redis *);
+void	 rpack_free(struct fp_redis *);
+int	 rpack_add(struct fp_redis *, unsigned, uint64_t, const void *,
+	    size_t, const void *, size_t, unsigned);
+int	 rpack_send(struct fp_redis *, unsigned);
+int	 rpack_send_all(struct fp_redis *);
+
+/* lib/rresult.c */
+int	 rresult_next(struct fp_redis *, struct fp_result *);
 
 /* lib/rcrouter.c */
 int	 rclient_loading(const redisReply *);

@@ -27,6 +27,15 @@ fp_redis_close(struct fp_redis *r)
 	(void)r;
 }
 
+int
+fp_redis_set_pack(struct fp_redis *r, unsigned jobs)
+{
+	(void)r;
+	(void)jobs;
+	errno = EINVAL;
+	return -1;
+}
+
 void
 fp_redis_set_retry(struct fp_redis *r, int ms)
 {

@@ -331,7 +331,8 @@ wait_loaded(struct fp_redis *r)
 /*
  * KEYS: meta.  ARGV: partitions ("" for none), layout.  Writes both when
  * the pool has no partition count yet, atomically, so that nobody sees
- * a pool without its layout; returns the partitions and the layout.
+ * a pool without its layout; returns the partitions, the layout and the
+ * most jobs per entry the supervisors read (none: plain entries only).
  */
 static const char script_meta[] =
 "if ARGV[1] ~= '' and\n"
@@ -340,7 +341,8 @@ static const char script_meta[] =
 "  redis.call('HSET', KEYS[1], 'version', ARGV[2])\n"
 "end\n"
 "return {redis.call('HGET', KEYS[1], 'partitions'),\n"
-"  redis.call('HGET', KEYS[1], 'version')}\n";
+"  redis.call('HGET', KEYS[1], 'version'),\n"
+"  redis.call('HGET', KEYS[1], 'packs')}\n";
 
 /*
  * The pool's layout, from its meta hash's version: a single Redis's keys
@@ -381,7 +383,7 @@ agree_partitions(struct fp_redis *r, unsigned want)
 	const char	*argv[6];
 	size_t		 argvlen[6];
 	redisReply	*rep;
-	long		 have;
+	long		 have, packs;
 	char		 n[16];
 	int		 i;
 
@@ -402,7 +404,7 @@ agree_partitions(struct fp_redis *r, unsigned want)
 		argvlen[i] = strlen(argv[i]);
 	if ((rep = rcrouter_command(r, r->meta, 6, argv, argvlen)) == NULL)
 		return -1;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
 		return rclient_reply_error(r, NULL, rep, "EVAL");
 	if (rep->element[0]->type != REDIS_REPLY_STRING) {
 		freeReplyObject(rep);
@@ -415,6 +417,10 @@ agree_partitions(struct fp_redis *r, unsigned want)
 		return -1;
 	}
 	have = parse_count(rep->element[0]->str);
+	/* A pool whose supervisors read packs says how many jobs, at most. */
+	if (rep->element[2]->type == REDIS_REPLY_STRING &&
+	    (packs = parse_count(rep->element[2]->str)) > 0)
+		r->packs = packs > PACK_MAX ? PACK_MAX : (unsigned)packs;
 	freeReplyObject(rep);
 	if (have == -1)
 		return rclient_error(r, EPROTO, "pool %s: a bad partition "
@@ -458,6 +464,7 @@ fp_redis_connect(const char *url, unsigned partitions, char *err,
 		return NULL;
 	}
 	idset_init(&r->pending);
+	r->pack_want = PACK_DEFAULT;
 	r->retry_ms = RETRY_MS;
 	r->failed = -1;
 	if (redis_url_parse(url, &r->url, r->error, sizeof r->error) == -1) {
@@ -481,6 +488,18 @@ fail:
 	fp_redis_close(r);
 	errno = saved;
 	return NULL;
+}
+
+int
+fp_redis_set_pack(struct fp_redis *r, unsigned jobs)
+{
+	if (r == NULL || r->broken) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Packs being filled go when a job finds one full. */
+	r->pack_want = jobs;
+	return 0;
 }
 
 void
@@ -539,6 +558,27 @@ ring_pop(struct rlink *l)
 	return s;
 }
 
+/* An XADD that is answered, or given up: its command goes. */
+static void
+sent_free(struct rsent *s)
+{
+	redisFreeCommand(s->cmd);
+	free(s->ids);
+}
+
+/* An XADD given up: its jobs are not waited for. */
+static void
+sent_forget(struct fp_redis *r, struct rsent *s)
+{
+	size_t	i;
+
+	if (s->ids == NULL)
+		idset_del(&r->pending, s->id);
+	for (i = 0; i < s->nids; i++)
+		idset_del(&r->pending, s->ids[i]);
+	sent_free(s);
+}
+
 /* Redis will not come back: whether these jobs got there is not known,
  * and none is waited for. */
 static void
@@ -548,8 +588,7 @@ ring_abandon(struct fp_redis *r, struct rlink *l)
 
 	while (l->queued > 0) {
 		s = ring_pop(l);
-		idset_del(&r->pending, s.id);
-		redisFreeCommand(s.cmd);
+		sent_forget(r, &s);
 	}
 }
 
@@ -593,8 +632,7 @@ send_again(struct fp_redis *r, struct rlink *again)
 		rcrouter_partition_key(r, s.partition, stream, sizeof stream);
 		n = s.asking ? s.node : rcrouter_node(r, stream);
 		if (n < 0 || send_to(r, n, &s) == -1) {
-			idset_del(&r->pending, s.id);
-			redisFreeCommand(s.cmd);
+			sent_forget(r, &s);
 			rc = -1;
 		}
 	}
@@ -670,21 +708,21 @@ collect(struct fp_redis *r, unsigned n, size_t count)
 			rclient_reply_error(r, NULL, rep, "XADD");
 		} else {
 			if (rep->type != REDIS_REPLY_STRING) {
-				idset_del(&r->pending, s.id);
-				rclient_error(r, EPROTO, "job %llu: redis: "
+				rclient_error(r, EPROTO, "job %llu%s: redis: "
 				    "XADD: %s", (unsigned long long)s.id,
+				    s.nids > 1 ? " (and its pack)" : "",
 				    rep->type == REDIS_REPLY_ERROR ?
 				    rep->str : "unexpected reply");
+				sent_forget(r, &s);
 				rc = -1;
-			}
+			} else
+				sent_free(&s);
 			freeReplyObject(rep);
-			redisFreeCommand(s.cmd);
 			count--;
 			continue;
 		}
 		if (ring_push(r, &again, &s) == -1) {
-			idset_del(&r->pending, s.id);
-			redisFreeCommand(s.cmd);
+			sent_forget(r, &s);
 			rc = -1;
 		}
 		count = l->queued;
@@ -741,7 +779,9 @@ fp_redis_flush(struct fp_redis *r)
 	if (r->broken)
 		return -1;
 	nopipe_begin(&np);
-	rc = flush(r);
+	rc = rpack_send_all(r);
+	if (flush(r) == -1)
+		rc = -1;
 	nopipe_end(&np);
 	return rc;
 }
@@ -772,32 +812,61 @@ window(struct fp_redis *r, const char *stream)
 	}
 }
 
+/*
+ * Sends an XADD of argv to partition p's stream (argv[1]), in the window
+ * of the node that owns it: job id's, or the nids jobs of ids (a pack's,
+ * freed with it).  On error its jobs are no longer waited for.
+ */
 int
-fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
+rclient_xadd(struct fp_redis *r, unsigned p, int argc, const char **argv,
+    const size_t *argvlen, uint64_t id, uint64_t *ids, size_t nids)
+{
+	struct nopipe	 np;
+	struct rsent	 s;
+	struct rlink	*l;
+	int		 n, len;
+
+	memset(&s, 0, sizeof s);
+	s.partition = p;
+	s.id = id;
+	s.ids = ids;
+	s.nids = nids;
+	if ((n = window(r, argv[1])) < 0)
+		goto fail;
+	if ((len = redisFormatCommandArgv(&s.cmd, argc, argv, argvlen)) < 0) {
+		rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
+		goto fail;
+	}
+	s.len = len;
+	if (send_to(r, n, &s) == -1)
+		goto fail;
+	/*
+	 * Each half window goes out at once, so that Redis works on it while
+	 * the next is made; an error shows when the answers are read.
+	 */
+	l = &r->link[n];
+	if (l->queued % WINDOW_READ == 0 && l->c != NULL) {
+		nopipe_begin(&np);
+		(void)push(l->c);
+		nopipe_end(&np);
+	}
+	return 0;
+fail:
+	sent_forget(r, &s);
+	return -1;
+}
+
+/* One job as a plain entry, of its own. */
+int
+rclient_plain(struct fp_redis *r, unsigned p, uint64_t id, const void *key,
     size_t keylen, const void *payload, size_t paylen, unsigned flags)
 {
 	const char	*argv[13];
 	size_t		 argvlen[13];
 	char		 stream[REDIS_KEY_MAX], ref[24];
-	struct nopipe	 np;
-	struct rsent	 s;
-	struct rlink	*l;
-	int		 argc = 0, n, len;
+	int		 argc = 0;
 
-	if (id == 0 || (flags & ~(FP_F_HIGH | FP_F_KEYED | FP_F_DETACHED)))
-		return rclient_error(r, EINVAL, "job %llu: a bad id or flags",
-		    (unsigned long long)id);
-	if (!(flags & FP_F_DETACHED) && idset_has(&r->pending, id))
-		return rclient_error(r, EEXIST, "job %llu is already pending",
-		    (unsigned long long)id);
-	if (r->broken)
-		return -1;
-	memset(&s, 0, sizeof s);
-	s.partition = (flags & FP_F_KEYED) ? fp_partition(key, keylen,
-	    r->partitions) : r->rr++ % r->partitions;
-	rcrouter_partition_key(r, s.partition, stream, sizeof stream);
-	if ((n = window(r, stream)) < 0)
-		return -1;
+	rcrouter_partition_key(r, p, stream, sizeof stream);
 	snprintf(ref, sizeof ref, "%llu", (unsigned long long)id);
 	argv[argc] = "XADD", argvlen[argc++] = 4;
 	argv[argc] = stream, argvlen[argc++] = strlen(stream);
@@ -818,110 +887,41 @@ fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
 	}
 	argv[argc] = "ref", argvlen[argc++] = 3;
 	argv[argc] = ref, argvlen[argc++] = strlen(ref);
-	if ((len = redisFormatCommandArgv(&s.cmd, argc, argv, argvlen)) < 0)
-		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
-	s.len = len;
-	s.id = id;
-	if (!(flags & FP_F_DETACHED) && idset_add(&r->pending, id) == -1) {
-		redisFreeCommand(s.cmd);
-		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
-	}
-	if (send_to(r, n, &s) == -1) {
-		idset_del(&r->pending, id);
-		redisFreeCommand(s.cmd);
+	return rclient_xadd(r, p, argc, argv, argvlen, id, NULL, 0);
+}
+
+int
+fp_redis_submit(struct fp_redis *r, uint64_t id, const void *key,
+    size_t keylen, const void *payload, size_t paylen, unsigned flags)
+{
+	unsigned	p;
+
+	if (id == 0 || (flags & ~(FP_F_HIGH | FP_F_KEYED | FP_F_DETACHED)))
+		return rclient_error(r, EINVAL, "job %llu: a bad id or flags",
+		    (unsigned long long)id);
+	if (!(flags & FP_F_DETACHED) && idset_has(&r->pending, id))
+		return rclient_error(r, EEXIST, "job %llu is already pending",
+		    (unsigned long long)id);
+	if (r->broken)
 		return -1;
+	if (!(flags & FP_F_DETACHED) && rpack_max(r) > 1) {
+		/* Unkeyed jobs fill one partition's pack at a time. */
+		p = (flags & FP_F_KEYED) ? fp_partition(key, keylen,
+		    r->partitions) : r->rr % r->partitions;
+		if (idset_add(&r->pending, id) == -1)
+			return rclient_error(r, ENOMEM, "%s",
+			    strerror(ENOMEM));
+		return rpack_add(r, p, id, key, keylen, payload, paylen,
+		    flags);
 	}
-	/*
-	 * Each half window goes out at once, so that Redis works on it while
-	 * the next is made; an error shows when the answers are read.
-	 */
-	l = &r->link[n];
-	if (l->queued % WINDOW_READ == 0 && l->c != NULL) {
-		nopipe_begin(&np);
-		(void)push(l->c);
-		nopipe_end(&np);
-	}
-	return 0;
-}
-
-static unsigned
-status_code(const redisReply *v)
-{
-	static const char	*names[] = { "ok", "error", "crashed",
-				    "timeout", "rejected" };
-	unsigned		 i;
-
-	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (v->len == strlen(names[i]) &&
-		    memcmp(v->str, names[i], v->len) == 0)
-			return i;
-	return FP_STATUS_ERROR;
-}
-
-/* A result entry for one of our pending jobs: 1, else 0 (skipped). */
-static int
-take_entry(struct fp_redis *r, const redisReply *e, struct fp_result *res)
-{
-	const redisReply	*f, *v, *fields;
-	char			 num[24];
-	size_t			 i;
-	int			 have_ref = 0;
-
-	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-	    e->element[0]->type != REDIS_REPLY_STRING ||
-	    e->element[0]->len >= sizeof r->lastid)
-		return 0;
-	memcpy(r->lastid, e->element[0]->str, e->element[0]->len + 1);
-	fields = e->element[1];
-	if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0)
-		return 0;
-	memset(res, 0, sizeof *res);
-	res->data = "";
-	for (i = 0; i < fields->elements; i += 2) {
-		f = fields->element[i];
-		v = fields->element[i + 1];
-		if (f->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING)
-			return 0;
-		if (strcmp(f->str, "ref") == 0 && v->len < sizeof num) {
-			memcpy(num, v->str, v->len + 1);
-			res->id = strtoull(num, NULL, 10);
-			have_ref = 1;
-		} else if (strcmp(f->str, "status") == 0)
-			res->status = status_code(v);
-		else if (strcmp(f->str, "attempts") == 0)
-			res->attempts = (unsigned)strtoul(v->str, NULL, 10);
-		else if (strcmp(f->str, "result") == 0) {
-			res->data = v->str;
-			res->len = v->len;
-		}
-	}
-	/*
-	 * Each result is returned once, and only for a job of ours: a job
-	 * sent twice after a lost answer has its second result skipped.
-	 */
-	if (!have_ref || idset_del(&r->pending, res->id) != 1)
-		return 0;
-	return 1;
-}
-
-/* The next result of ours in the entries read: 1, or 0 when none is. */
-static int
-from_batch(struct fp_redis *r, struct fp_result *res)
-{
-	const redisReply	*entries;
-
-	while (r->batch != NULL) {
-		entries = r->batch->element[0]->element[1];
-		if (r->batch_next >= entries->elements) {
-			freeReplyObject(r->batch);
-			r->batch = NULL;
-			break;
-		}
-		if (take_entry(r, entries->element[r->batch_next++], res))
-			return 1;
-	}
-	return 0;
+	p = (flags & FP_F_KEYED) ? fp_partition(key, keylen, r->partitions) :
+	    r->rr++ % r->partitions;
+	/* Jobs packed before this one in its partition go first. */
+	if (r->packed > 0 && rpack_send(r, p) == -1)
+		return -1;
+	if (!(flags & FP_F_DETACHED) && idset_add(&r->pending, id) == -1)
+		return rclient_error(r, ENOMEM, "%s", strerror(ENOMEM));
+	return rclient_plain(r, p, id, key, keylen, payload, paylen, flags);
 }
 
 /*
@@ -940,12 +940,12 @@ receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 	long			 ms;
 	int			 rc;
 
-	if (r->broken || (rcrouter_queued(r) > 0 && flush(r) == -1 &&
-	    r->broken))
+	if (r->broken || (rpack_send_all(r) == -1 && r->broken) ||
+	    (rcrouter_queued(r) > 0 && flush(r) == -1 && r->broken))
 		return -1;
 	until = timeout_ms > 0 ? start + timeout_ms : 0;
 	for (;;) {
-		if (from_batch(r, res))
+		if (rresult_next(r, res))
 			return 1;
 		if (r->pending.count == 0)
 			return 0;
@@ -1007,7 +1007,8 @@ fp_redis_receive(struct fp_redis *r, struct fp_result *res, int timeout_ms)
 	int		rc;
 
 	/* Results already read need no system call. */
-	if (!r->broken && rcrouter_queued(r) == 0 && from_batch(r, res))
+	if (!r->broken && r->packed == 0 && rcrouter_queued(r) == 0 &&
+	    rresult_next(r, res))
 		return 1;
 	nopipe_begin(&np);
 	rc = receive(r, res, timeout_ms);
@@ -1025,6 +1026,8 @@ fp_redis_close(struct fp_redis *r)
 	if (r == NULL)
 		return;
 	nopipe_begin(&np);
+	if (!r->broken)
+		(void)rpack_send_all(r);
 	if (!r->broken && rcrouter_queued(r) > 0)
 		(void)flush(r);
 	if (!r->broken && r->partitions > 0 && rcrouter_queued(r) == 0 &&
@@ -1032,6 +1035,7 @@ fp_redis_close(struct fp_redis *r)
 	    NULL)
 		freeReplyObject(rep);
 	rcrouter_free(r);
+	rpack_free(r);
 	if (r->batch != NULL)
 		freeReplyObject(r->batch);
 	for (n = 0; n < RCLUSTER_NODES_MAX; n++) {

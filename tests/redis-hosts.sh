@@ -23,7 +23,8 @@ done
 # 3,000 jobs "KEY SEQ 1": 40 keys, each job 1 ms.
 awk 'BEGIN { for (i = 1; i <= 3000; i++) printf "k%02d %d 1\n", i % 40, i }' \
     >"$T/jobs"
-"$CTL" -r "$U" submit -f 1 <"$T/jobs" >"$T/got" 2>"$T/ctl.err"
+# One job per entry, so that the entries the supervisors take count jobs.
+"$CTL" -r "$U" submit -f 1 --pack 1 <"$T/jobs" >"$T/got" 2>"$T/ctl.err"
 is "3,000 keyed jobs on three supervisors: forkpoolctl exit 0" "$?" 0
 sort "$T/jobs" >"$T/jobs.sorted"
 sort "$T/got" >"$T/got.sorted"

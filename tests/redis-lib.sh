@@ -29,6 +29,20 @@ redis_skip_unless_ready() {
 	fi
 }
 
+# redis_py_or_skip: $PY, a Python with redis-py (Debian: python3-redis),
+# or the whole test skipped.
+redis_py_or_skip() {
+	PY=
+	for rp_py in python3 /usr/bin/python3; do
+		if "$rp_py" -c 'import redis' >/dev/null 2>&1; then
+			PY=$rp_py
+			return
+		fi
+	done
+	echo "1..0 # SKIP no redis-py (Debian: apt-get install python3-redis)"
+	exit 0
+}
+
 rcli() {
 	redis-cli -s "$REDIS_SOCK" "$@" 3>&- 4>&- 5>&- 6>&-
 }

@@ -44,9 +44,18 @@ track "$producer"
 reply_stream() {
 	rcli --scan --pattern 'forkpool:{pp}:reply:*' | head -n 1
 }
+# Jobs answered: a packed result entry answers its `jobs`.
 some_answered() {
 	rs=$(reply_stream)
-	[ -n "$rs" ] && [ "$(xlen "$rs")" -ge 100 ]
+	[ -n "$rs" ] && [ "$(rcli EVAL "local n = 0
+for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local j = 1
+  for i = 1, #e[2], 2 do
+    if e[2][i] == 'jobs' then j = tonumber(e[2][i + 1]) end
+  end
+  n = n + j
+end
+return n" 1 "$rs")" -ge 100 ]
 }
 ok "the first jobs are answered" wait_for 20 some_answered
 redis_stop

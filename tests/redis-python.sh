@@ -7,17 +7,7 @@
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-PY=
-for p in python3 /usr/bin/python3; do
-	if "$p" -c 'import redis' >/dev/null 2>&1; then
-		PY=$p
-		break
-	fi
-done
-if [ -z "$PY" ]; then
-	echo "1..0 # SKIP no redis-py (Debian: apt-get install python3-redis)"
-	exit 0
-fi
+redis_py_or_skip
 PRODUCER=$TESTS_SRCDIR/../contrib/python/forkpool_producer.py
 
 plan 5
