@@ -137,6 +137,21 @@ entries_for(uint32_t jobs)
 	return n > 0 ? n : 1;
 }
 
+/*
+ * The most entries a take may resume or take over in one partition, all
+ * of them or none.  An idle host takes as many as it has room for jobs,
+ * since a dead consumer's packed entries may be more than any budget of
+ * entries; those past its room stay pending to it and are read once
+ * there is room.  A busy one, as many as the jobs it wants.
+ */
+static uint32_t
+resume_most(uint32_t want)
+{
+	uint32_t	room = ledger_room();
+
+	return ledger_live() == 0 && room > want ? room : want;
+}
+
 static void
 poll_soon(void)
 {
@@ -574,11 +589,11 @@ static void
 take_send(uint32_t want)
 {
 	struct take	*t;
-	char		 claim[24], room[16], batch[16], nkeys[16];
+	char		 claim[24], room[16], batch[16], nkeys[16], most[16];
 	uint32_t	 i, p, n = 0, start = rotor++;
 	int		 argc = 0, k;
 
-	if (rargv_room(&scratch, 2 * opts->partitions + 8) == -1)
+	if (rargv_room(&scratch, 2 * opts->partitions + 9) == -1)
 		return;
 	scratch.v[argc++] = "EVAL";
 	scratch.v[argc++] = script_take;
@@ -600,11 +615,13 @@ take_send(uint32_t want)
 	    (unsigned long long)rpool.claim_idle_ms : 0ULL);
 	snprintf(room, sizeof room, "%u", entries_for(want));
 	snprintf(batch, sizeof batch, "%u", TAKE_BATCH);
+	snprintf(most, sizeof most, "%u", resume_most(want));
 	scratch.v[argc++] = rpool.url.pool;
 	scratch.v[argc++] = rpool.consumer;
 	scratch.v[argc++] = claim;
 	scratch.v[argc++] = room;
 	scratch.v[argc++] = batch;
+	scratch.v[argc++] = most;
 	for (i = 0; i < opts->partitions; i++) {
 		p = (start + i) % opts->partitions;
 		if (take_may_ask(p)) {
@@ -660,7 +677,7 @@ ctake_send(uint32_t want)
 	snprintf(claim, sizeof claim, "%llu", rpool.claim_due ?
 	    (unsigned long long)rpool.claim_idle_ms : 0ULL);
 	snprintf(batch, sizeof batch, "%u", TAKE_BATCH);
-	snprintf(most, sizeof most, "%u", left);
+	snprintf(most, sizeof most, "%u", resume_most(want));
 	argv[0] = "EVAL";
 	argv[1] = script_ctake;
 	argv[2] = "2";

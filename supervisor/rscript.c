@@ -170,14 +170,18 @@ const char script_setup[] =
 
 /*
  * KEYS: partition streams this supervisor holds nothing of.  ARGV: group,
- * consumer, claim idle ms (0: no claim this time), budget, batch, then the
- * partition of each key.  For each stream, while the budget lasts:
- *   - nothing pending: read up to batch new entries (the gate: at most
- *     one consumer holds entries of a partition at a time);
+ * consumer, claim idle ms (0: no claim this time), budget, batch, the most
+ * entries it may resume or take over, then the partition of each key.
+ * For each stream:
+ *   - nothing pending: while the budget lasts, read up to batch new
+ *     entries (the gate: at most one consumer holds entries of a
+ *     partition at a time);
  *   - pending, all this consumer's: they are from an earlier life (or a
  *     reply that was lost), read them again from the consumer's history;
  *   - pending of another consumer: when claiming, and when every one of
  *     them has been idle for the claim time, take them all over.
+ * Pending entries go all at once or not at all, as long as the most
+ * allows: a budget of entries may be one packed entry, too few for them.
  * Returns {partition, entries, deliveries (1, or one per entry),
  * previous owners ("" for new entries)} for each stream read.
  */
@@ -185,31 +189,31 @@ const char script_take[] =
 LUA_RESUME
 "local g, me = ARGV[1], ARGV[2]\n"
 "local claim, budget = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-"local batch = tonumber(ARGV[5])\n"
+"local batch, most = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
 "local out = {}\n"
 "for k = 1, #KEYS do\n"
-"  if budget <= 0 then break end\n"
+"  if budget <= 0 and most <= 0 then break end\n"
 "  local s = KEYS[k]\n"
 "  local sum = redis.call('XPENDING', s, g)\n"
 "  local n = sum[1]\n"
-"  if n == 0 then\n"
+"  if n == 0 and budget > 0 then\n"
 "    local r = redis.call('XREADGROUP', 'GROUP', g, me, 'COUNT',\n"
 "      math.min(batch, budget), 'STREAMS', s, '>')\n"
 "    if r then\n"
-"      out[#out + 1] = tonumber(ARGV[5 + k])\n"
+"      out[#out + 1] = tonumber(ARGV[6 + k])\n"
 "      out[#out + 1] = r[1][2]\n"
 "      out[#out + 1] = 1\n"
 "      out[#out + 1] = ''\n"
 "      budget = budget - #r[1][2]\n"
 "    end\n"
-"  elseif n <= budget then\n"
+"  elseif n > 0 and n <= most then\n"
 "    local e, dv, from = resume(s, g, me, claim, sum)\n"
 "    if e then\n"
-"      out[#out + 1] = tonumber(ARGV[5 + k])\n"
+"      out[#out + 1] = tonumber(ARGV[6 + k])\n"
 "      out[#out + 1] = e\n"
 "      out[#out + 1] = dv\n"
 "      out[#out + 1] = from\n"
-"      budget = budget - #e\n"
+"      budget, most = budget - #e, most - #e\n"
 "    end\n"
 "  end\n"
 "end\n"
