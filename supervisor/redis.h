@@ -6,7 +6,10 @@
  *			each command sent to the master of its slot
  *	rpool.c		the pool's keys, its set-up, the consumer's lease and
  *			the heartbeat that keeps this consumer's entries its own
- *	redis.c		the intake: entries become jobs, results go back
+ *	redis.c		the intake: entries become jobs, taken as there is
+ *			room for them
+ *	rfinish.c	the finish: results go back with the acks, failed
+ *			jobs to the dead letters, lost finishes again
  *	rpack.c		packed entries: many jobs in one entry, and their
  *			results in one result entry
  *	rforward.c	on a Redis Cluster, results from a partition's outbox
@@ -115,13 +118,12 @@ struct rjob {
 	struct bytes	 meta;
 };
 
-/* redis.c, for rpack.c */
+/* redis.c, for rpack.c and rfinish.c */
 extern struct rjob	*rjobs;
 int		 redis_field_is(const redisReply *, const char *);
 int		 redis_field_next(const redisReply *, size_t *,
 		    const redisReply **, const redisReply **, const char **);
 const char	*redis_reply_bad(const redisReply *);
-const char	*redis_dead_reason(const struct job *, char *, size_t);
 uint32_t	 redis_job_open(uint32_t, const redisReply *, uint32_t);
 const char	*redis_job_bad(uint32_t, const char *, size_t, size_t);
 void		 redis_job_end(uint32_t, int, const char *);
@@ -129,7 +131,25 @@ void		 redis_refuse(uint32_t, int, const char *);
 void		 redis_too_often(char *, size_t, uint32_t);
 void		 redis_entry_taken(uint32_t, uint32_t);
 void		 redis_needs_room(uint32_t, uint32_t);
+
+/* redis.c, for rfinish.c */
+uint32_t	 redis_held(uint32_t);
+const char	*redis_partnum(uint32_t);
+void		 redis_entry_released(uint32_t, uint32_t);
+
+/* rfinish.c */
+struct rfinish_totals {
+	uint64_t	 done, dead, refused, finishes;
+};
+
+void		 rfinish_init(void);
 void		 redis_finish_push(uint32_t);
+const char	*redis_dead_reason(const struct job *, char *, size_t);
+int		 rfinish_due(int);
+int		 rfinish_send(void);
+unsigned	 rfinish_queued(void);
+void		 rfinish_lost(void);
+const struct rfinish_totals *rfinish_totals(void);
 
 /* rpack.c */
 struct rpack {				/* its jobs in the ledger */

@@ -19,7 +19,7 @@
 #include "redis.h"
 #include "proto/xmalloc.h"
 
-#define REPLY_TTL_MS	"86400000"	/* as redis.c's */
+#define REPLY_TTL_MS	"86400000"	/* as rfinish.c's */
 #define ID_MAX		48
 #define OUTBOX_MAX	1024		/* entries the scripts return */
 
