@@ -64,6 +64,9 @@ fp_wait "$sup_k"
 
 U=$REDIS_URL_BASE/crash
 sup_pair "$U"
+# b waits stopped until a holds entries: with jobs packed many to an
+# entry, there are few entries, and b could otherwise take them all.
+kill -STOP "$sup_b"
 # 900 jobs of 10 ms: 40 keys, and unkeyed ones between them; a holds
 # entries all along, so it dies holding some.
 awk 'BEGIN { for (i = 1; i <= 900; i++)
@@ -77,6 +80,7 @@ wait_for 20 holds_some crash 8 a || diag "a took nothing"
 stray_workers $(workers_of "$sup_a")
 kill -9 "$sup_a"
 fp_wait "$sup_a"
+kill -CONT "$sup_b"
 fp_wait "$ctl_pid" 60
 is "a killed mid-run: the producer gets every result (exit 0)" "$fp_rc" 0
 taken_over "$T/jobs" "$T/got"

@@ -23,6 +23,9 @@ awk 'BEGIN { for (i = 1; i <= 200; i++) printf "k%02d %d 20\n", i % 20, i }' \
 a_workers=$(workers_of "$sup_a")
 stray_workers $a_workers
 kill -STOP $a_workers
+# b waits stopped until a holds entries: with jobs packed many to an
+# entry, there are few entries, and b could otherwise take them all.
+kill -STOP "$sup_b"
 "$CTL" -r "$U" submit -f 1 <"$T/jobs" >"$T/got" 2>"$T/ctl.err" 3>&- 4>&- \
     5>&- 6>&- &
 ctl_pid=$!
@@ -32,6 +35,7 @@ track "$ctl_pid"
 ok "supervisor a holds entries" wait_for 20 cluster_holds_some crash $P a
 kill -9 "$sup_a" $a_workers
 fp_wait "$sup_a"
+kill -CONT "$sup_b"
 fp_wait "$ctl_pid" 60
 is "a killed mid-run: the producer gets every result (exit 0)" "$fp_rc" 0
 diag_file "$T/ctl.err"

@@ -18,6 +18,9 @@ redis_start
 
 U=$REDIS_URL_BASE/crash
 sup_pair "$U"
+# b waits stopped until a holds entries: with jobs packed many to an
+# entry, there are few entries, and b could otherwise take them all.
+kill -STOP "$sup_b"
 # 600 jobs "KEY SEQ 20": 30 keys, each job 20 ms, so that the run lasts
 # some seconds and a still holds entries when it is killed, however slow
 # the machine is between the check and the kill.
@@ -31,6 +34,7 @@ ok "supervisor a holds entries" wait_for 20 holds_some crash 8 a
 stray_workers $(workers_of "$sup_a")
 kill -9 "$sup_a"
 fp_wait "$sup_a"
+kill -CONT "$sup_b"
 fp_wait "$ctl_pid" 60
 is "a killed mid-run: the producer gets every result (exit 0)" "$fp_rc" 0
 taken_over "$T/jobs" "$T/got"
