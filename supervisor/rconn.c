@@ -107,7 +107,22 @@ link_failed(const char *why)
 	supervisor_wake();
 }
 
-/* AUTH or SELECT refused: the server's answer, never the password. */
+/*
+ * The server refused what a link needs first (AUTH, SELECT, or the slot
+ * map of a cluster that is not one), saying why, never the password.
+ * Before any connection was ready that will not fix itself: exit 2.
+ * After, the caller retries it like a lost link.
+ */
+void
+rconn_refused_at_start(const char *what, const char *why)
+{
+	if (!ever_ready) {
+		log_warnx("redis %s: %s refused: %s", where_text, what, why);
+		supervisor_abort(2);
+	}
+}
+
+/* AUTH or SELECT answered. */
 void
 rconn_handshake_done(void *arg, redisReply *r)
 {
@@ -115,10 +130,7 @@ rconn_handshake_done(void *arg, redisReply *r)
 
 	if (r == NULL || r->type != REDIS_REPLY_ERROR)
 		return;
-	if (!ever_ready) {
-		log_warnx("redis %s: %s refused: %s", where_text, what, r->str);
-		supervisor_abort(2);
-	}
+	rconn_refused_at_start(what, r->str);
 	log_warnx("redis %s: %s refused: %s; retrying", where_text, what,
 	    r->str);
 	rconn_drop("handshake refused");

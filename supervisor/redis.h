@@ -59,6 +59,7 @@ void		 rconn_linked(void);
 void		 rconn_failed(const char *);
 void		 rconn_lost(const char *);
 void		 rconn_handshake_done(void *, redisReply *);
+void		 rconn_refused_at_start(const char *, const char *);
 
 /* rnodes.c */
 void		 rnodes_init(const struct redis_url *);

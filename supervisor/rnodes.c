@@ -484,6 +484,10 @@ boot_slots(redisAsyncContext *ac, void *reply, void *priv)
 	if (r == NULL || boot_done)
 		return;
 	if (r->type == REDIS_REPLY_ERROR) {
+		/* Not a cluster, or not allowed to ask: no retry mends it. */
+		if (strstr(r->str, "cluster support disabled") != NULL ||
+		    strncmp(r->str, "NOPERM", 6) == 0)
+			rconn_refused_at_start("CLUSTER SLOTS", r->str);
 		lost("CLUSTER SLOTS: %s", r->str);
 		return;
 	}

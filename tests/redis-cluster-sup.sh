@@ -12,7 +12,7 @@
 . "$TESTS_SRCDIR/redis-cluster-lib.sh"
 cluster_skip_unless_ready
 
-plan 18
+plan 20
 
 # --- three masters ----------------------------------------------------------------
 
@@ -55,6 +55,25 @@ is "a pool laid out for a cluster, on a single Redis: exit 2" "$fp_rc" 2
 ok "...saying so" grep -qF 'pool two is laid out for a Redis Cluster (version 2); use redis+cluster://' \
     "$T/two.err"
 redis_stop
+
+# A cluster URL naming a Redis that is not a cluster never mends itself.
+plain_port=$(cluster_free_ports 1)
+redis-server --port "$plain_port" --bind 127.0.0.1 --save '' \
+    --daemonize no --dir "$T" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- &
+plain_pid=$!
+track "$plain_pid"
+wait_for 20 rp "$plain_port" PING >/dev/null || diag "no plain Redis"
+fp_bg /dev/null /dev/null "$T/three.err" \
+    --source "redis+cluster://127.0.0.1:$plain_port/three" --partitions 4 \
+    builtin:echo
+fp_wait "$fp_pid" 20
+is "a cluster URL naming a Redis without cluster support: exit 2" "$fp_rc" 2
+ok "...saying so" grep -qF 'CLUSTER SLOTS refused: ERR This instance has cluster support disabled' \
+    "$T/three.err"
+kill "$plain_pid"
+wait "$plain_pid" 2>/dev/null
+untrack "$plain_pid"
+
 # From here on redis-lib.sh's helpers ask the cluster.
 rcli() {
 	cc "$@"
