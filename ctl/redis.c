@@ -19,6 +19,7 @@
 #define WAITING_MAX	100000	/* jobs sent and not answered, at most */
 #define READ_EVERY	1024	/* jobs sent between reads of results */
 #define STDIN_CHUNK	(64 * 1024)
+#define INPUT_LOOK_MS	50	/* a quiet input is looked at this often */
 #define PACK_DEFAULT	64	/* jobs per entry, at most, by default */
 #define PACK_MAX	1024
 #define EXIT_TIMEOUT	3	/* --timeout passed without a result */
@@ -110,21 +111,33 @@ submit_one(struct rsubmit *s, const char *data, size_t len)
 }
 
 /*
- * Before waiting for more input, what is queued is sent and the results
- * that came are printed: jobs do not wait in a pack while the input
- * pauses.
+ * Before waiting for more input, what is queued is sent, and while the
+ * input stays quiet the results are printed as they come: jobs do not
+ * wait in a pack, nor their results in Redis, for the next line.
  */
 static void
 input_pause(struct rsubmit *s)
 {
-	struct pollfd	pfd = { STDIN_FILENO, POLLIN, 0 };
+	struct pollfd		pfd = { STDIN_FILENO, POLLIN, 0 };
+	struct fp_result	res;
+	int			rc;
 
 	if (poll(&pfd, 1, 0) != 0)
 		return;
 	if (fp_redis_flush(s->r) == -1)
 		redis_failed(s->r);
-	if (!(s->flags & FP_F_DETACHED))
-		drain(s, 0);
+	if (s->flags & FP_F_DETACHED)
+		return;
+	drain(s, 0);
+	/* Redis is waited on a little at a time, the input looked at between. */
+	while (fp_redis_pending(s->r) > 0 && poll(&pfd, 1, 0) == 0) {
+		if ((rc = fp_redis_receive(s->r, &res, INPUT_LOOK_MS)) == -1)
+			redis_failed(s->r);
+		if (rc == 1) {
+			print_result(&res, &s->failed);
+			drain(s, 0);
+		}
+	}
 }
 
 /* Each line of standard input is a job (a last one without '\n' too). */

@@ -9,7 +9,7 @@
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 13
+plan 15
 
 redis_start
 U=$REDIS_URL_BASE/pp
@@ -70,6 +70,28 @@ sort "$T/jobs" >"$T/want"
 same_file "...every job's result once" "$T/got" "$T/want"
 ok "...each key's in order" per_key_order 1 2 "$T/p.out"
 ok "...nothing left in the partitions" pool_drained pp 8
+
+# --- results while the input waits ---------------------------------------------------
+
+# One line, then the input stays open until its result is out: a result
+# is printed as it comes, not when the next line or the end of the input
+# does.
+mkfifo "$T/in2"
+first_out() {
+	grep -qx first "$T/w.out"
+}
+(
+	echo first
+	wait_for 20 first_out && : >"$T/seen"
+	echo second
+) >"$T/in2" 3>&- 4>&- 5>&- 6>&- &
+writer=$!
+track "$writer"
+"$CTL" -r "$U" submit <"$T/in2" >"$T/w.out" 2>"$T/w.err" 3>&- 4>&- 5>&- 6>&-
+is "input that waits: both results" "$(sort "$T/w.out" | tr '\n' ' ')" \
+    "first second "
+ok "...the first out while the input waited for it" test -e "$T/seen"
+fp_wait "$writer" 20
 kill -TERM "$sup_a"
 fp_wait "$sup_a"
 
