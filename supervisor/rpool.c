@@ -126,7 +126,7 @@ static void
 setup_send(void)
 {
 	const char	**argv = scratch_argv;
-	char		  nkeys[16], parts[16], ttl[24];
+	char		  nkeys[16], parts[16], ttl[24], packs[16];
 	uint32_t	  p, n = rconn_cluster() ? 2 : opts->partitions + 2;
 	int		  argc = 0, i;
 
@@ -147,6 +147,10 @@ setup_send(void)
 	argv[argc++] = ttl;
 	argv[argc++] = rconn_cluster() ? REDIS_LAYOUT_CLUSTER :
 	    REDIS_LAYOUT_SINGLE;
+	/* No pack more than the ledger holds, which could never be taken. */
+	snprintf(packs, sizeof packs, "%u", ledger_size() < PACK_MAX ?
+	    ledger_size() : PACK_MAX);
+	argv[argc++] = packs;
 	for (i = 0; i < argc; i++)
 		scratch_len[i] = strlen(argv[i]);
 	if (rconn_command(setup_done, NULL, -1, argc, argv,

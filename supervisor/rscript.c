@@ -138,11 +138,12 @@
 /*
  * KEYS: meta, lease, the partition streams (none on a Redis Cluster,
  * where they are in other slots).  ARGV: group, partitions, token, lease
- * ms, layout.  Checks that the pool is laid out as this supervisor lays
- * it out and has this many partitions (or says so in meta), takes the
- * consumer's lease, and makes every stream and its consumer group.
- * It says in meta that this supervisor reads packed entries of up to
- * 1024 (PACK_MAX) jobs, so that producers may send them.
+ * ms, layout, most jobs of a packed entry.  Checks that the pool is laid
+ * out as this supervisor lays it out and has this many partitions (or
+ * says so in meta), takes the consumer's lease, and makes every stream
+ * and its consumer group.  It says in meta that this supervisor reads
+ * packed entries of up to that many jobs (PACK_MAX, or fewer when its
+ * ledger holds fewer), so that producers may send them.
  * Returns {"ok"}, {"layout", version}, {"partitions", N}, {"lease", ms
  * left} or {"error", why}.
  */
@@ -154,7 +155,7 @@ const char script_setup[] =
 "if not p then\n"
 "  redis.call('HSET', KEYS[1], 'partitions', ARGV[2], 'version', ARGV[5])\n"
 "end\n"
-"redis.call('HSET', KEYS[1], 'packs', '1024')\n"
+"redis.call('HSET', KEYS[1], 'packs', ARGV[6])\n"
 "local l = redis.call('GET', KEYS[2])\n"
 "if l and l ~= ARGV[3] then\n"
 "  return {'lease', tostring(redis.call('PTTL', KEYS[2]))}\n"

@@ -12,7 +12,7 @@
 . "$TESTS_SRCDIR/redis-lib.sh"
 redis_skip_unless_ready
 
-plan 26
+plan 27
 
 # entry STREAM N: the fields of a stream's Nth entry, a line each.
 entry() {
@@ -199,6 +199,8 @@ is "-q 8: a pack of 9 refused whole, saying why" "$(cat "$T/q1")" \
 fields attempts "$Q:results" | tail -n 3 | sort -u >"$T/q2"
 is "...three packs of 6 wait for room in turn, each job run once" \
     "$(cat "$T/q2")" "$(ns 1 1 1 1 1 1)"
+is "...and the meta hash says packs of up to 8, so producers send no more" \
+    "$(rcli HGET "$Q:meta" packs)" 8
 kill -TERM "$sup_four"
 fp_wait "$sup_four"
 
